@@ -1,0 +1,35 @@
+# Two commands set up a fresh machine (only Python 3.11 and the package registries needed):
+#   make demo   create .venv if needed, install psyscreen from this checkout, screen the bundled sample county
+#   make test   the same set-up, then the whole test suite (notebooks included)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+OUT := out/demo
+
+.PHONY: demo test venv sample bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(PY) -m psyscreen demo --out $(OUT)
+
+test: venv
+	$(PY) -m pytest -q
+
+sample: venv
+	$(PY) scripts/make_sample.py --out data/sample
+
+bench: venv
+	$(PY) benchmarks/bench_scoring.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,36 @@
+"""psyscreen: school mental-health screening.
+
+Instruments as data, vectorised scoring, norms, reliability and validity analysis, and rule-based
+warning levels, with a click CLI (``psyscreen``) for batch work and this API for notebooks.
+
+Examples
+--------
+>>> import psyscreen
+>>> "phq9" in psyscreen.list_instruments()
+True
+"""
+
+__version__ = "0.1.0"
+
+from .instrument import Instrument, InstrumentError, list_instruments, load_instrument  # noqa: E402
+from .scoring import (  # noqa: E402
+    MissingColumnsError,
+    ResponseError,
+    Scored,
+    score,
+    score_items,
+    score_with_quarantine,
+)
+
+__all__ = [
+    "Instrument",
+    "InstrumentError",
+    "MissingColumnsError",
+    "ResponseError",
+    "Scored",
+    "list_instruments",
+    "load_instrument",
+    "score",
+    "score_items",
+    "score_with_quarantine",
+]

@@ -1,0 +1,3 @@
+from psyscreen.cli import main
+
+main(prog_name="psyscreen")

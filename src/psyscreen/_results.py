@@ -1,0 +1,22 @@
+"""Small shared helpers for result objects (frozen dataclasses with ``to_frame`` and an HTML repr)."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+
+class ResultMixin:
+    """Give a frozen dataclass result an HTML repr built from its ``to_frame()``.
+
+    Subclasses implement ``to_frame() -> pandas.DataFrame``; notebooks then show the
+    table instead of a long dataclass repr.
+    """
+
+    def to_frame(self) -> pd.DataFrame:  # pragma: no cover - subclasses override
+        raise NotImplementedError
+
+    def _repr_html_(self) -> str:
+        title = html.escape(type(self).__name__)
+        return f"<div><strong>{title}</strong>{self.to_frame().to_html()}</div>"

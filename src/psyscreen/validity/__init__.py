@@ -1,0 +1,1 @@
+"""Validity evidence: EFA, CFA, measurement invariance and ROC cutoffs."""
