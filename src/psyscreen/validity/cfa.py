@@ -1,0 +1,860 @@
+"""Confirmatory factor analysis by maximum likelihood, with the fit indices lavaan prints.
+
+The estimator is owned here (scipy): the model is small, and lavaan's conventions are matched
+exactly rather than approximated through another SEM package:
+
+- discrepancy ``F = log|Sigma| + tr(S Sigma^-1) - log|S| - p`` (+ the mean part
+  ``(ybar - mu)' Sigma^-1 (ybar - mu)`` with a mean structure), ``S`` with divisor ``N``
+  (``likelihood = "normal"``), ``chisq = sum_g n_g F_g``;
+- standard errors from the expected information (``information = "expected"``, ``se = "standard"``);
+- marker method (first loading fixed to 1), free latent (co)variances and residual variances;
+- RMSEA with ``N`` (not ``N - 1``) and lavaan's ``sqrt(G)`` multi-group factor, its 90% CI by
+  inverting the noncentral chi-square; SRMR as Bentler's (lavaan's default ``srmr``);
+  CFI and TLI against the independence model.
+
+Multi-group models (``group=``) with equality constraints (``group_equal=``) use the same engine;
+:func:`psyscreen.validity.invariance.invariance` builds the usual sequence of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from psyscreen._results import ResultMixin
+from psyscreen.validity._lavaan_syntax import ModelSyntaxError, ParTerm, parse_model
+
+__all__ = [
+    "CFAError",
+    "CFAResult",
+    "ConvergenceError",
+    "FitMeasures",
+    "IdentificationError",
+    "InsufficientDataError",
+    "ModelSpecificationError",
+    "ModelSyntaxError",
+    "NotPositiveDefiniteError",
+    "cfa",
+]
+
+GROUP_EQUAL_TYPES = (
+    "loadings",
+    "intercepts",
+    "residuals",
+    "residual.covariances",
+    "lv.variances",
+    "lv.covariances",
+    "means",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------------
+class CFAError(ValueError):
+    """Base class for the errors of :func:`cfa` and :func:`~psyscreen.validity.invariance.invariance`."""
+
+
+class ModelSpecificationError(CFAError):
+    """The model names a variable the data does not have, or asks for something unsupported."""
+
+
+class NotPositiveDefiniteError(CFAError):
+    """The sample covariance matrix (of a group) is not positive definite."""
+
+
+class InsufficientDataError(CFAError):
+    """Too few complete rows (in a group) to estimate the model."""
+
+
+class ConvergenceError(CFAError):
+    """The optimiser did not converge; the message carries the optimiser's own message."""
+
+
+class IdentificationError(CFAError):
+    """The information matrix is singular: the model is not identified."""
+
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FitMeasures(ResultMixin):
+    """Fit measures as lavaan's ``fitMeasures()`` reports them (ML, default options).
+
+    Dict-like: ``fit["cfi"]``, ``fit.keys()`` and ``dict(fit)`` work as well as ``fit.cfi``.
+    """
+
+    chisq: float
+    df: int
+    pvalue: float
+    cfi: float
+    tli: float
+    rmsea: float
+    rmsea_ci_low: float
+    rmsea_ci_high: float
+    srmr: float
+    aic: float
+    bic: float
+    loglik: float
+    n: int
+    npar: int
+    baseline_chisq: float
+    baseline_df: int
+    n_groups: int = 1
+
+    def keys(self) -> list[str]:
+        return list(asdict(self))
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.keys():
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"value": pd.Series(self.to_dict(), dtype=object)})
+
+
+@dataclass(frozen=True)
+class CFAResult(ResultMixin):
+    """Result of :func:`cfa`.
+
+    Attributes
+    ----------
+    fit : FitMeasures
+        chisq, df, pvalue, cfi, tli, rmsea (+ 90% CI), srmr, aic, bic, loglik, n, npar.
+    params : pandas.DataFrame
+        One row per parameter (free and fixed): lhs, op, rhs, [group,] label, free, est, se, z,
+        pvalue, std_all, std_all_se -- lavaan's ``parameterEstimates()`` with ``std.all``.
+    std_loadings : pandas.DataFrame
+        factor, item, [group,] estimate, se: standardized (std.all) loadings with delta-method
+        SEs, as lavaan's ``standardizedSolution()``.
+    reliability : pandas.DataFrame
+        Per factor (and group): n_items, composite reliability (omega, from the model) and AVE.
+    model : str
+        The model text.
+    groups : tuple
+        Group labels (one ``None`` entry for a single-group fit).
+    group_equal : tuple of str
+        The equality constraints across groups.
+    n_obs : tuple of int
+        Complete rows used per group (listwise deletion).
+    vcov : numpy.ndarray
+        Covariance matrix of the free parameters (expected information).
+    iterations : int
+        Optimiser iterations.
+    """
+
+    fit: FitMeasures
+    params: pd.DataFrame
+    std_loadings: pd.DataFrame
+    reliability: pd.DataFrame
+    model: str
+    groups: tuple
+    group_equal: tuple[str, ...]
+    n_obs: tuple[int, ...]
+    vcov: np.ndarray = field(repr=False)
+    iterations: int = 0
+
+    def to_frame(self) -> pd.DataFrame:
+        """The parameter table (as lavaan's ``parameterEstimates(fit, standardized = TRUE)``)."""
+        return self.params.copy()
+
+
+# --------------------------------------------------------------------------------------------
+# the model: parameter table -> index arrays
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Entry:
+    mat: str  # "lam", "psi", "theta", "nu", "alpha"
+    g: int
+    i: int
+    j: int
+    lhs: str
+    op: str
+    rhs: str
+    fixed: float | None
+    label: str | None
+    eq_type: str | None  # the group_equal type this entry belongs to
+
+
+@dataclass
+class _Model:
+    ov: list[str]
+    lv: list[str]
+    n_groups: int
+    meanstructure: bool
+    entries: list[_Entry]
+    index: np.ndarray  # per entry: free parameter index or -1
+    q: int
+    # per matrix: (free mask, index array, fixed values) with a leading group axis
+    lam: tuple[np.ndarray, np.ndarray, np.ndarray]
+    psi: tuple[np.ndarray, np.ndarray, np.ndarray]
+    theta: tuple[np.ndarray, np.ndarray, np.ndarray]
+    nu: tuple[np.ndarray, np.ndarray, np.ndarray]
+    alpha: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _build_model(
+    terms: list[ParTerm],
+    columns: Sequence[str],
+    n_groups: int,
+    *,
+    std_lv: bool,
+    group_equal: Sequence[str],
+    meanstructure: bool,
+) -> _Model:
+    lv: list[str] = []
+    for t in terms:
+        if t.op == "=~" and t.lhs not in lv:
+            lv.append(t.lhs)
+    if not lv:
+        raise ModelSpecificationError("the model defines no factor ('f =~ item1 + item2 + ...')")
+    colset = set(map(str, columns))
+    ov: list[str] = []
+    for t in terms:
+        names = [t.rhs] if t.op == "=~" else [t.lhs] + ([t.rhs] if t.rhs else [])
+        for name in names:
+            if name in lv:
+                if t.op == "=~":
+                    raise ModelSpecificationError(
+                        f"line {t.line}: {name!r} is a factor measured by factor {t.lhs!r}; "
+                        "higher-order factors are not supported"
+                    )
+                continue
+            if name not in colset:
+                raise ModelSpecificationError(
+                    f"line {t.line}: variable {name!r} is not a column of the data "
+                    f"(nor a factor defined with '=~'); columns are {sorted(colset)}"
+                )
+            if name not in ov:
+                ov.append(name)
+    for name in lv:
+        if name in colset:
+            raise ModelSpecificationError(
+                f"factor name {name!r} is also a column of the data; rename the factor"
+            )
+    p, m, G = len(ov), len(lv), n_groups
+    oi = {v: k for k, v in enumerate(ov)}
+    li = {v: k for k, v in enumerate(lv)}
+
+    # user terms keyed by (lhs, op, rhs); '~~' is looked up in both orders
+    user: dict[tuple[str, str, str], ParTerm] = {}
+    for t in terms:
+        if t.op == "~~" and (t.lhs in lv) != (t.rhs in lv):
+            raise ModelSpecificationError(
+                f"line {t.line}: covariance between a factor and an observed variable "
+                f"({t.lhs} ~~ {t.rhs}) is not supported"
+            )
+        if (t.lhs, t.op, t.rhs) in user or (t.op == "~~" and (t.rhs, t.op, t.lhs) in user):
+            raise ModelSpecificationError(f"line {t.line}: parameter '{t.lhs} {t.op} {t.rhs}' is given twice")
+        user[(t.lhs, t.op, t.rhs)] = t
+
+    entries: list[_Entry] = []
+    eq = set(group_equal)
+
+    def add(mat: str, g: int, i: int, j: int, lhs: str, op: str, rhs: str,
+            default_fixed: float | None, eq_type: str) -> None:
+        t = user.get((lhs, op, rhs))
+        fixed, label = default_fixed, None
+        if t is not None:
+            label = t.label
+            if t.fixed is not None:
+                fixed = t.fixed
+            elif t.free:
+                fixed = None
+        entries.append(_Entry(mat, g, i, j, lhs, op, rhs, fixed, label, eq_type))
+
+    for g in range(G):
+        for f in lv:
+            items = [t.rhs for t in terms if t.op == "=~" and t.lhs == f]
+            for k, item in enumerate(items):
+                default = 1.0 if (k == 0 and not std_lv) else None
+                add("lam", g, oi[item], li[f], f, "=~", item, default, "loadings")
+        for v in ov:
+            add("theta", g, oi[v], oi[v], v, "~~", v, None, "residuals")
+        for t in terms:  # user residual covariances, in the order written
+            if t.op == "~~" and t.lhs in oi and t.rhs in oi and t.lhs != t.rhs:
+                entries.append(_Entry("theta", g, oi[t.lhs], oi[t.rhs], t.lhs, "~~", t.rhs,
+                                      t.fixed, t.label, "residual.covariances"))
+        for f in lv:
+            free_var_here = std_lv and g > 0 and "loadings" in eq and "lv.variances" not in eq
+            add("psi", g, li[f], li[f], f, "~~", f, None if (not std_lv or free_var_here) else 1.0, "lv.variances")
+        for a in range(m):
+            for b in range(a + 1, m):
+                fa, fb = lv[a], lv[b]
+                t = user.get((fa, "~~", fb)) or user.get((fb, "~~", fa))
+                lhs, rhs = (t.lhs, t.rhs) if t is not None else (fa, fb)
+                entries.append(_Entry("psi", g, a, b, lhs, "~~", rhs,
+                                      None if t is None else t.fixed, None if t is None else t.label,
+                                      "lv.covariances"))
+        if meanstructure:
+            for v in ov:
+                add("nu", g, oi[v], 0, v, "~1", "", None, "intercepts")
+            for f in lv:
+                free_mean = g > 0 and "intercepts" in eq and "means" not in eq
+                add("alpha", g, li[f], 0, f, "~1", "", None if free_mean else 0.0, "means")
+        elif any(t.op == "~1" for t in terms):  # pragma: no cover - caller switches meanstructure on
+            raise AssertionError("intercepts in the model need meanstructure")
+
+    # free parameter indices: same key = same parameter
+    keys: dict[Any, int] = {}
+    index = np.full(len(entries), -1, dtype=int)
+    for n_e, e in enumerate(entries):
+        if e.fixed is not None:
+            continue
+        if e.label is not None:
+            key: Any = ("label", e.label)
+        elif G > 1 and e.eq_type in eq:
+            key = ("eq", e.mat, e.i, e.j)
+        else:
+            key = ("free", e.g, e.mat, e.i, e.j)
+        if key not in keys:
+            keys[key] = len(keys)
+        index[n_e] = keys[key]
+
+    shapes = {"lam": (p, m), "psi": (m, m), "theta": (p, p), "nu": (p, 1), "alpha": (m, 1)}
+    mats = {}
+    for name, shape in shapes.items():
+        idx = np.full((G, *shape), -1, dtype=int)
+        val = np.zeros((G, *shape))
+        for n_e, e in enumerate(entries):
+            if e.mat != name:
+                continue
+            cells = [(e.i, e.j)] + ([(e.j, e.i)] if name in ("psi", "theta") and e.i != e.j else [])
+            for i, j in cells:
+                idx[e.g, i, j] = index[n_e]
+                val[e.g, i, j] = 0.0 if e.fixed is None else e.fixed
+        mats[name] = (idx >= 0, idx, val)
+    return _Model(ov, lv, G, meanstructure, entries, index, len(keys),
+                  mats["lam"], mats["psi"], mats["theta"], mats["nu"], mats["alpha"])
+
+
+def _fill(spec: tuple[np.ndarray, np.ndarray, np.ndarray], thetas: np.ndarray) -> np.ndarray:
+    """Matrices for a batch of parameter vectors: (B, q) -> (B, G, r, c)."""
+    mask, idx, val = spec
+    out = np.broadcast_to(val, (thetas.shape[0], *val.shape)).copy()
+    out[:, mask] = thetas[:, idx[mask]]
+    return out
+
+
+def _implied(model: _Model, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Model-implied covariances (B, G, p, p) and means (B, G, p)."""
+    lam = _fill(model.lam, thetas)
+    psi = _fill(model.psi, thetas)
+    th = _fill(model.theta, thetas)
+    sigma = lam @ psi @ np.swapaxes(lam, -1, -2) + th
+    nu = _fill(model.nu, thetas)[..., 0]
+    alpha = _fill(model.alpha, thetas)
+    mu = nu + (lam @ alpha)[..., 0]
+    return sigma, mu
+
+
+def _jacobian(model: _Model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d Sigma / d theta (q, G, p, p) and d mu / d theta (q, G, p) by central differences.
+
+    Sigma and mu are polynomials of degree <= 2 in each single parameter (unless one label ties
+    parameters of different matrices), so the central difference is exact up to rounding.
+    """
+    q = x.size
+    h = 1e-4 * np.maximum(1.0, np.abs(x))
+    steps = np.diag(h)
+    sig, mu = _implied(model, np.vstack([x + steps, x - steps]))
+    dsig = (sig[:q] - sig[q:]) / (2 * h)[:, None, None, None]
+    dmu = (mu[:q] - mu[q:]) / (2 * h)[:, None, None]
+    return dsig, dmu
+
+
+# --------------------------------------------------------------------------------------------
+# sample statistics and the ML discrepancy
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Sample:
+    S: np.ndarray  # (G, p, p), divisor n_g
+    ybar: np.ndarray  # (G, p)
+    n: np.ndarray  # (G,)
+    logdet_S: np.ndarray  # (G,)
+
+    @property
+    def N(self) -> int:
+        return int(self.n.sum())
+
+    @property
+    def w(self) -> np.ndarray:
+        return self.n / self.n.sum()
+
+
+class _Objective:
+    """ML discrepancy with cached value, gradient and expected-information Hessian."""
+
+    def __init__(self, model: _Model, sample: _Sample) -> None:
+        self.model, self.sample = model, sample
+        self._x: np.ndarray | None = None
+
+    def _eval(self, x: np.ndarray) -> None:
+        if self._x is not None and np.array_equal(x, self._x):
+            return
+        self._x = x.copy()
+        m, s = self.model, self.sample
+        sigma, mu = _implied(m, x[None, :])
+        sigma, mu = sigma[0], mu[0]
+        q = x.size
+        try:
+            chol = np.linalg.cholesky(sigma)
+        except np.linalg.LinAlgError:
+            self.f, self.g, self.H, self.ok = np.inf, np.zeros(q), np.eye(q), False
+            return
+        self.ok = True
+        logdet = 2 * np.log(np.diagonal(chol, axis1=-2, axis2=-1)).sum(-1)
+        p = sigma.shape[-1]
+        sinv = np.linalg.inv(sigma)
+        d = s.ybar - mu if m.meanstructure else np.zeros_like(mu)
+        sinv_d = np.einsum("gij,gj->gi", sinv, d)
+        fg = logdet + np.einsum("gij,gji->g", s.S, sinv) - s.logdet_S - p + np.einsum("gi,gi->g", d, sinv_d)
+        w = s.w
+        self.fg = fg
+        self.f = float(w @ fg)
+        dsig, dmu = _jacobian(m, x)
+        W = sinv - sinv @ (s.S + d[:, :, None] * d[:, None, :]) @ sinv
+        self.g = np.einsum("kgij,gij,g->k", dsig, W, w) - 2 * np.einsum("kgi,gi,g->k", dmu, sinv_d, w)
+        A = np.einsum("gij,kgjl->kgil", sinv, dsig)
+        H = np.einsum("kgij,lgji,g->kl", A, A, w)
+        if m.meanstructure:
+            H = H + 2 * np.einsum("kgi,gij,lgj,g->kl", dmu, sinv, dmu, w)
+        self.H = (H + H.T) / 2
+        self.sigma, self.mu, self.sinv, self.logdet = sigma, mu, sinv, logdet
+
+    def fun(self, x: np.ndarray) -> float:
+        self._eval(x)
+        return self.f
+
+    def jac(self, x: np.ndarray) -> np.ndarray:
+        self._eval(x)
+        return self.g
+
+    def hess(self, x: np.ndarray) -> np.ndarray:
+        self._eval(x)
+        return self.H
+
+
+def _start_values(model: _Model, sample: _Sample) -> np.ndarray:
+    """Starting values: a one-factor principal-axis solution per factor block, rescaled to the markers."""
+    x = np.zeros(model.q)
+    seen = np.zeros(model.q, dtype=bool)
+    G = model.n_groups
+    lam = np.zeros((G, len(model.ov), len(model.lv)))
+    psi = np.zeros((G, len(model.lv), len(model.lv)))
+    lam_mask, lam_idx, lam_val = model.lam
+    for g in range(G):
+        S = sample.S[g]
+        sd = np.sqrt(np.diag(S))
+        for f in range(len(model.lv)):
+            items = np.flatnonzero(lam_mask[g, :, f] | (lam_val[g, :, f] != 0))
+            if items.size == 0:
+                continue
+            R = S[np.ix_(items, items)] / np.outer(sd[items], sd[items])
+            if items.size >= 2:
+                vals, vecs = np.linalg.eigh(R)
+                load = vecs[:, -1] * np.sqrt(max(vals[-1] - 1 + 1e-9, 0.1 * vals[-1]))
+                load = np.clip(load, -0.95, 0.95)
+            else:
+                load = np.array([0.7])
+            L = load * sd[items]
+            fixed = ~lam_mask[g, items, f]
+            if fixed.any():  # rescale so the (first) fixed loading takes its value
+                k = np.flatnonzero(fixed)[0]
+                v = lam_val[g, items[k], f]
+                if v != 0 and L[k] != 0:
+                    scale = L[k] / v
+                    lam[g, items, f] = L / scale
+                    psi[g, f, f] = scale**2
+                    continue
+            if L.sum() < 0:
+                L = -L
+            lam[g, items, f] = L
+            psi[g, f, f] = 1.0
+    th0 = 0.5 * np.diagonal(sample.S, axis1=1, axis2=2)
+
+    def put(spec, values):
+        mask, idx, _ = spec
+        for k, v in zip(idx[mask], values[mask]):
+            if not seen[k]:
+                x[k], seen[k] = v, True
+
+    put(model.lam, lam)
+    put(model.psi, psi)
+    theta0 = np.zeros((G, len(model.ov), len(model.ov)))
+    theta0[:, np.arange(len(model.ov)), np.arange(len(model.ov))] = th0
+    put(model.theta, theta0)
+    put(model.nu, sample.ybar[..., None])
+    put(model.alpha, np.zeros((G, len(model.lv), 1)))
+    return x
+
+
+# --------------------------------------------------------------------------------------------
+# fit measures
+# --------------------------------------------------------------------------------------------
+def _rmsea_ci(chisq: float, df: int, N: int, G: int, level: float = 0.90) -> tuple[float, float]:
+    """lavaan's RMSEA confidence interval: invert the noncentral chi-square in its ncp."""
+    if df < 1:
+        return float("nan"), float("nan")
+    lo_p, hi_p = 1 - (1 - level) / 2, (1 - level) / 2
+
+    def f_lo(lam: float) -> float:
+        return stats.ncx2.cdf(chisq, df, lam) - lo_p if lam > 0 else stats.chi2.cdf(chisq, df) - lo_p
+
+    def f_hi(lam: float) -> float:
+        return stats.ncx2.cdf(chisq, df, lam) - hi_p if lam > 0 else stats.chi2.cdf(chisq, df) - hi_p
+
+    if f_lo(0.0) < 0:
+        lower = 0.0
+    else:
+        lam_l = optimize.brentq(f_lo, 0.0, chisq, xtol=1e-12)
+        lower = np.sqrt(lam_l / (N * df))
+    n_rmsea = max(N, chisq * 4)
+    if f_hi(n_rmsea) > 0 or f_hi(0.0) < 0:
+        upper = 0.0
+    else:
+        lam_u = optimize.brentq(f_hi, 0.0, n_rmsea, xtol=1e-12)
+        upper = np.sqrt(lam_u / (N * df))
+    return float(lower * np.sqrt(G)), float(upper * np.sqrt(G))
+
+
+def _fit_measures(model: _Model, sample: _Sample, obj: _Objective) -> FitMeasures:
+    G, N, p, q = model.n_groups, sample.N, len(model.ov), model.q
+    chisq = float(sample.n @ obj.fg)
+    moments = p * (p + 1) // 2 + (p if model.meanstructure else 0)
+    df = G * moments - q
+    pvalue = float(stats.chi2.sf(chisq, df)) if df > 0 else float("nan")
+    diag = np.diagonal(sample.S, axis1=1, axis2=2)
+    base_chisq = float(sample.n @ (np.log(diag).sum(1) - sample.logdet_S))
+    base_df = G * p * (p - 1) // 2
+    t1 = max(chisq - df, 0.0)
+    t2 = max(chisq - df, base_chisq - base_df, 0.0)
+    cfi = 1.0 if t2 == 0 else 1.0 - t1 / t2
+    tli = ((base_chisq / base_df) - (chisq / df)) / ((base_chisq / base_df) - 1.0) if df > 0 else 1.0
+    rmsea = float(np.sqrt(max(chisq - df, 0.0) / (N * df)) * np.sqrt(G)) if df > 0 else 0.0
+    ci_lo, ci_hi = _rmsea_ci(chisq, df, N, G)
+    # SRMR (Bentler): residuals standardised by the observed sds, diagonal included, per group,
+    # then weighted by the group sizes
+    sd = np.sqrt(diag)
+    resid = (sample.S - obj.sigma) / (sd[:, :, None] * sd[:, None, :])
+    tri = np.tril_indices(p)
+    ssq = (resid[:, tri[0], tri[1]] ** 2).sum(1)
+    if model.meanstructure:
+        ssq = ssq + (((sample.ybar - obj.mu) / sd) ** 2).sum(1)
+    srmr = float(sample.w @ np.sqrt(ssq / moments))
+    d = sample.ybar - obj.mu if model.meanstructure else np.zeros_like(obj.mu)
+    quad = np.einsum("gi,gij,gj->g", d, obj.sinv, d)
+    trace = np.einsum("gij,gji->g", sample.S, obj.sinv)
+    loglik = float(-0.5 * sample.n @ (p * np.log(2 * np.pi) + obj.logdet + trace + quad))
+    aic = -2 * loglik + 2 * q
+    bic = -2 * loglik + q * np.log(N)
+    return FitMeasures(
+        chisq=chisq, df=int(df), pvalue=pvalue, cfi=float(cfi), tli=float(tli), rmsea=rmsea,
+        rmsea_ci_low=ci_lo, rmsea_ci_high=ci_hi, srmr=srmr, aic=float(aic), bic=float(bic),
+        loglik=loglik, n=N, npar=int(q), baseline_chisq=base_chisq, baseline_df=int(base_df), n_groups=G,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# standardized solution
+# --------------------------------------------------------------------------------------------
+def _std_all(model: _Model, thetas: np.ndarray) -> np.ndarray:
+    """std.all value of every entry for a batch of parameter vectors: (B, q) -> (B, n_entries)."""
+    lam = _fill(model.lam, thetas)
+    psi = _fill(model.psi, thetas)
+    th = _fill(model.theta, thetas)
+    sigma = lam @ psi @ np.swapaxes(lam, -1, -2) + th
+    nu = _fill(model.nu, thetas)[..., 0]
+    alpha = _fill(model.alpha, thetas)[..., 0]
+    sd_ov = np.sqrt(np.diagonal(sigma, axis1=-2, axis2=-1))
+    sd_lv = np.sqrt(np.abs(np.diagonal(psi, axis1=-2, axis2=-1)))
+    sd_th = np.sqrt(np.abs(np.diagonal(th, axis1=-2, axis2=-1)))
+    out = np.empty((thetas.shape[0], len(model.entries)))
+    for k, e in enumerate(model.entries):
+        g, i, j = e.g, e.i, e.j
+        if e.mat == "lam":
+            out[:, k] = lam[:, g, i, j] * sd_lv[:, g, j] / sd_ov[:, g, i]
+        elif e.mat == "psi":
+            out[:, k] = psi[:, g, i, j] / (sd_lv[:, g, i] * sd_lv[:, g, j])
+        elif e.mat == "theta" and i == j:
+            out[:, k] = th[:, g, i, i] / sigma[:, g, i, i]
+        elif e.mat == "theta":  # residual covariances as correlations of the residuals (cov.std = TRUE)
+            out[:, k] = th[:, g, i, j] / (sd_th[:, g, i] * sd_th[:, g, j])
+        elif e.mat == "nu":
+            out[:, k] = nu[:, g, i] / sd_ov[:, g, i]
+        else:  # alpha
+            out[:, k] = alpha[:, g, i] / sd_lv[:, g, i]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# input checks
+# --------------------------------------------------------------------------------------------
+def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None) -> tuple[_Sample, list, int]:
+    cols = ov + ([group] if group is not None else [])
+    sub = data[cols]
+    complete = sub.notna().all(axis=1).to_numpy()
+    dropped = int((~complete).sum())
+    sub = sub.loc[complete]
+    bad = [c for c in ov if not pd.api.types.is_numeric_dtype(sub[c]) or pd.api.types.is_bool_dtype(sub[c])]
+    if bad:
+        raise ModelSpecificationError(f"model variables must be numeric columns; not numeric: {bad}")
+    X = sub[ov].to_numpy(dtype=float)
+    if group is None:
+        labels: list = [None]
+        codes = np.zeros(len(sub), dtype=int)
+    else:
+        gcol = sub[group]
+        if isinstance(gcol.dtype, pd.CategoricalDtype):
+            labels = [c for c in gcol.cat.categories if (gcol == c).any()]
+        else:
+            labels = list(pd.unique(gcol))
+        codes = pd.Categorical(gcol, categories=labels).codes
+        if len(labels) < 2:
+            raise InsufficientDataError(f"group column {group!r} has {len(labels)} group(s) with complete rows; need 2")
+    p = len(ov)
+    G = len(labels)
+    S = np.empty((G, p, p))
+    ybar = np.empty((G, p))
+    n = np.bincount(codes, minlength=G)
+    for g in range(G):
+        where = f"group {labels[g]!r}" if group is not None else "the data"
+        if n[g] <= p:
+            raise InsufficientDataError(
+                f"{where} has {n[g]} complete rows for {p} model variables; need at least {p + 1} "
+                "(and many more for a trustworthy CFA)"
+            )
+        Xg = X[codes == g]
+        ybar[g] = Xg.mean(0)
+        Z = Xg - ybar[g]
+        S[g] = Z.T @ Z / n[g]
+        var = np.diag(S[g])
+        const = [ov[k] for k in np.flatnonzero(var <= 1e-12 * max(1.0, float(var.max())))]
+        if const:
+            raise NotPositiveDefiniteError(f"sample covariance of {where} is not positive definite: "
+                                           f"{const} have no variance")
+        R = S[g] / np.sqrt(np.outer(var, var))
+        ev = np.linalg.eigvalsh(R)
+        if ev[0] <= 1e-10:
+            raise NotPositiveDefiniteError(
+                f"sample covariance of {where} is not positive definite (smallest eigenvalue of the "
+                f"correlation matrix {ev[0]:.3g}): some items are linear combinations of others"
+            )
+    logdet = np.linalg.slogdet(S)[1]
+    return _Sample(S, ybar, n, logdet), labels, dropped
+
+
+# --------------------------------------------------------------------------------------------
+# the public function
+# --------------------------------------------------------------------------------------------
+def cfa(
+    data: pd.DataFrame,
+    model: str,
+    *,
+    estimator: str = "ML",
+    std_lv: bool = False,
+    group: str | None = None,
+    group_equal: Sequence[str] = (),
+    meanstructure: bool | None = None,
+) -> CFAResult:
+    """Confirmatory factor analysis by maximum likelihood, as ``lavaan::cfa``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per person; the model's observed variables as numeric columns. Rows with a
+        missing value on a model variable (or the group) are dropped (listwise, lavaan's default).
+    model : str
+        lavaan model syntax: ``f =~ a + b + c`` (first loading fixed to 1 unless ``std_lv``),
+        ``a ~~ b`` (residual or factor covariance), ``x ~ 1`` (intercept), premultipliers
+        ``1*a`` (fixed), ``NA*a`` (free), ``lab*a`` (label: equal labels, equal parameters);
+        ``#`` comments; newlines or ``;`` between statements.
+    estimator : {"ML"}
+        Only normal-theory maximum likelihood.
+    std_lv : bool, default False
+        Identify the factors by fixing their variances to 1 and freeing all loadings.
+    group : str, optional
+        Column with the group of each row: a multi-group fit (with a mean structure).
+    group_equal : sequence of str
+        Parameters held equal across groups, as lavaan's ``group.equal``: any of "loadings",
+        "intercepts", "residuals", "residual.covariances", "lv.variances", "lv.covariances",
+        "means". With "intercepts" (and not "means") the factor means are free in every group
+        but the first, as in lavaan.
+    meanstructure : bool, optional
+        Estimate intercepts (default: only for a multi-group fit or when the model has ``~ 1``).
+        The fit of a single-group model does not change with it.
+
+    Returns
+    -------
+    CFAResult
+        ``fit``, ``params``, ``std_loadings``, ``reliability``; ``to_frame()`` is the parameter table.
+
+    Raises
+    ------
+    ModelSyntaxError
+        The model text is not understood (with line and token).
+    ModelSpecificationError
+        A variable is not in the data, a higher-order factor, a non-numeric column.
+    NotPositiveDefiniteError, InsufficientDataError
+        The sample covariance of a group is singular; too few complete rows.
+    IdentificationError, ConvergenceError
+        The model is not identified; the optimiser failed (its message is included).
+
+    Notes
+    -----
+    Matches ``lavaan::cfa(model, data, estimator = "ML")`` (lavaan 0.6.14, default options:
+    ``likelihood = "normal"``, ``information = "expected"``, ``se = "standard"``) and
+    ``fitMeasures(fit)``; ``std_loadings`` is ``standardizedSolution(fit)`` (``std.all``) for the
+    ``=~`` rows. AIC and BIC use the full log-likelihood with the sample means; without a mean
+    structure the means are not counted in ``npar`` (as lavaan). The composite reliability is
+    ``(sum lambda)^2 psi / ((sum lambda)^2 psi + sum theta_ii + 2 sum theta_ij)`` from the model
+    (Raykov's omega; ``semTools::compRelSEM(fit, obs.var = FALSE)``), AVE the mean squared
+    standardized loading (Fornell and Larcker, 1981); both ignore cross-loadings.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=(500, 1))
+    >>> df = pd.DataFrame(f @ [[0.8, 0.7, 0.6, 0.5]] + rng.normal(scale=0.6, size=(500, 4)),
+    ...                   columns=["a", "b", "c", "d"])
+    >>> res = cfa(df, "f =~ a + b + c + d")
+    >>> res.fit.df
+    2
+    >>> bool(res.fit.cfi > 0.95)
+    True
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if str(estimator).upper() != "ML":
+        raise ModelSpecificationError(f"estimator {estimator!r} is not supported; use 'ML'")
+    group_equal = tuple(group_equal) if not isinstance(group_equal, str) else (group_equal,)
+    unknown = [t for t in group_equal if t not in GROUP_EQUAL_TYPES]
+    if unknown:
+        raise ModelSpecificationError(f"group_equal {unknown} not understood; use any of {list(GROUP_EQUAL_TYPES)}")
+    if group is not None and group not in data.columns:
+        raise ModelSpecificationError(f"group column {group!r} is not in the data")
+    if group is None and group_equal:
+        raise ModelSpecificationError("group_equal needs a group column (group=...)")
+    terms = parse_model(model)
+    if meanstructure is None:
+        meanstructure = group is not None or any(t.op == "~1" for t in terms)
+    if not meanstructure and any(t.op == "~1" for t in terms):
+        raise ModelSpecificationError("the model has intercepts ('~ 1'); they need meanstructure=True")
+
+    # the variables, then the sample statistics per group
+    probe = _build_model(terms, list(map(str, data.columns)), 1, std_lv=std_lv,
+                         group_equal=(), meanstructure=bool(meanstructure))
+    sample, labels, _dropped = _sample_stats(data.rename(columns=str), probe.ov, group)
+    mod = _build_model(terms, list(map(str, data.columns)), len(labels), std_lv=std_lv,
+                       group_equal=group_equal, meanstructure=bool(meanstructure))
+
+    obj = _Objective(mod, sample)
+    x0 = _start_values(mod, sample)
+    with np.errstate(all="ignore"):
+        opt = optimize.minimize(
+            obj.fun, x0, jac=obj.jac, hess=obj.hess, method="trust-exact",
+            options={"gtol": 1e-9, "maxiter": 2000},
+        )
+    obj._eval(opt.x)
+    if not opt.success or not obj.ok:
+        # trust-exact stops when it can make no progress; accept a stationary point
+        if not (obj.ok and np.max(np.abs(obj.g)) < 1e-6):
+            raise ConvergenceError(
+                f"the ML fit did not converge after {opt.nit} iterations: {opt.message} "
+                f"(max |gradient| {np.max(np.abs(obj.g)) if obj.ok else float('nan'):.3g})"
+            )
+    x = opt.x
+    H = obj.H
+    ev = np.linalg.eigvalsh(H)
+    if ev[0] <= 1e-10 * max(ev[-1], 1.0):
+        raise IdentificationError(
+            "the model is not identified (the information matrix is singular): check that every factor "
+            "has a fixed loading or variance and enough indicators"
+        )
+    vcov = 2.0 / sample.N * np.linalg.inv(H)
+    se_free = np.sqrt(np.clip(np.diag(vcov), 0, None))
+
+    fit = _fit_measures(mod, sample, obj)
+
+    # parameter table
+    est_entries = np.array([x[k] if k >= 0 else (e.fixed or 0.0) for e, k in zip(mod.entries, mod.index)])
+    se = np.array([se_free[k] if k >= 0 else np.nan for k in mod.index])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = est_entries / se
+    pval = 2 * stats.norm.sf(np.abs(z))
+    std = _std_all(mod, x[None, :])[0]
+    hstep = 1e-6 * np.maximum(1.0, np.abs(x))
+    both = _std_all(mod, np.vstack([x + np.diag(hstep), x - np.diag(hstep)]))
+    J = ((both[: x.size] - both[x.size:]) / (2 * hstep)[:, None]).T  # (entries, q)
+    std_se = np.sqrt(np.clip(np.einsum("ek,kl,el->e", J, vcov, J), 0, None))
+    # a factor variance is 1 in the standardized metric whatever the estimates: no SE
+    std_se[[e.mat == "psi" and e.i == e.j for e in mod.entries]] = np.nan
+
+    multi = group is not None
+    params = pd.DataFrame({
+        "lhs": [e.lhs for e in mod.entries],
+        "op": [e.op if e.op != "~1" else "~1" for e in mod.entries],
+        "rhs": [e.rhs for e in mod.entries],
+        "group": [labels[e.g] for e in mod.entries],
+        "label": [e.label or "" for e in mod.entries],
+        "free": mod.index >= 0,
+        "est": est_entries,
+        "se": se,
+        "z": z,
+        "pvalue": pval,
+        "std_all": std,
+        "std_all_se": std_se,
+    })
+    if not multi:
+        params = params.drop(columns="group")
+    load = params[params["op"] == "=~"]
+    std_loadings = pd.DataFrame({"factor": load["lhs"].to_numpy(), "item": load["rhs"].to_numpy()})
+    if multi:
+        std_loadings["group"] = load["group"].to_numpy()
+    std_loadings["estimate"] = load["std_all"].to_numpy()
+    std_loadings["se"] = load["std_all_se"].to_numpy()
+
+    reliability = _reliability(mod, x, labels, multi)
+    return CFAResult(
+        fit=fit, params=params.reset_index(drop=True), std_loadings=std_loadings, reliability=reliability,
+        model=model, groups=tuple(labels), group_equal=group_equal, n_obs=tuple(int(v) for v in sample.n),
+        vcov=vcov, iterations=int(opt.nit),
+    )
+
+
+def _reliability(model: _Model, x: np.ndarray, labels: list, multi: bool) -> pd.DataFrame:
+    lam = _fill(model.lam, x[None, :])[0]
+    psi = _fill(model.psi, x[None, :])[0]
+    th = _fill(model.theta, x[None, :])[0]
+    sigma = lam @ psi @ np.swapaxes(lam, -1, -2) + th
+    rows = []
+    for g in range(model.n_groups):
+        for f, name in enumerate(model.lv):
+            items = np.flatnonzero(lam[g, :, f] != 0)
+            lsum = lam[g, items, f].sum()
+            true = lsum**2 * psi[g, f, f]
+            err = th[g][np.ix_(items, items)].sum()
+            std_l = lam[g, items, f] * np.sqrt(psi[g, f, f]) / np.sqrt(sigma[g, items, items])
+            row = {"factor": name, "n_items": int(items.size), "omega": true / (true + err),
+                   "ave": float(np.mean(std_l**2))}
+            if multi:
+                row = {"factor": name, "group": labels[g], **{k: v for k, v in row.items() if k != "factor"}}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
