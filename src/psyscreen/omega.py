@@ -1,0 +1,267 @@
+"""McDonald's omega (hierarchical and total) by the Schmid-Leiman transformation, as psych::omega.
+
+The steps are psych 2.2.9's (``psych::omega`` -> ``omegah`` -> ``schmid``), on the correlation matrix of
+the listwise complete cases:
+
+1. ``fa(R, n_factors, fm = "minres", rotate = "varimax")`` (see :mod:`psyscreen.validity.efa`);
+2. ``GPArotation::oblimin`` of those loadings (gamma 0, no Kaiser normalisation) -> pattern ``F`` and
+   factor correlations ``Phi``;
+3. a one-factor minres analysis of ``Phi`` gives the loadings ``b`` of the group factors on the general
+   factor (with two group factors, psych's ``option = "equal"``: both ``sqrt(|phi_12|)``);
+4. Schmid-Leiman: general loadings ``g = F b``; group loadings ``sign(F) * |F| * sqrt(1 - b^2)``;
+   ``h2`` = row sums of squares of the varimax loadings, ``u2 = 1 - h2``;
+5. ``flip``: items whose general loading is negative are reflected (their rows and columns of R change
+   sign), as psych does by default, so negatively keyed items need not be reversed first;
+6. with ``Vt`` the sum of all elements of the (flipped) correlation matrix:
+   ``omega_h = (sum g)^2 / Vt``, ``omega_total = (Vt - sum u2) / Vt``,
+   ``alpha = (Vt - p) / Vt * p / (p - 1)`` (standardised alpha of the flipped items),
+   ``G6 = (Vt - p + sum SMC) / Vt``.
+
+With ``n_factors = 1`` the model is the one-factor minres fit and ``omega_total`` is the model-based
+``(sum l)^2 / ((sum l)^2 + sum u)``; ``omega_h`` is not defined (NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from psyscreen._results import ResultMixin
+from psyscreen.validity.efa import (
+    FactorAnalysisError,
+    _complete_items,
+    _correlation,
+    _fa_matrix,
+    _oblimin,
+    _smc,
+)
+
+__all__ = ["omega", "OmegaResult", "OmegaError"]
+
+
+class OmegaError(FactorAnalysisError):
+    """Raised when omega cannot be computed for the items given (and why)."""
+
+
+@dataclass(frozen=True, eq=False)
+class OmegaResult(ResultMixin):
+    """The result of :func:`omega`.
+
+    Attributes
+    ----------
+    omega_h : float
+        Omega hierarchical: the share of total-score variance due to the general factor (NaN with one factor).
+    omega_total : float
+        Omega total: the share of total-score variance due to all common factors.
+    alpha : float
+        Standardised alpha of the (flipped) items, as psych::omega prints it.
+    g6 : float
+        Guttman's lambda 6.
+    omega_limit : float
+        omega_h / (share of common variance), psych's ``omega.lim`` (NaN with one factor).
+    ecv : float
+        Explained common variance of the general factor (NaN with one factor).
+    n : int
+        Listwise complete cases used.
+    n_factors : int
+    loadings : DataFrame
+        Schmid-Leiman solution, one row per item: ``g``, ``F1*``.. (group factors), ``h2``, ``u2``, ``p2``
+        (share of h2 due to g). Rows of flipped items are reflected, as psych prints them.
+    general_loadings : Series
+        Loadings of the group factors on the general factor (``F1``..).
+    phi : DataFrame
+        Correlations of the oblique group factors.
+    groups : DataFrame
+        psych's ``omega.group``: for ``g`` and each group factor (items assigned to their largest group
+        loading) omega ``total``, ``general`` and ``group``.
+    key : Series
+        +1 or -1 per item: -1 where psych's flip reflected the item.
+    """
+
+    omega_h: float
+    omega_total: float
+    alpha: float
+    g6: float
+    omega_limit: float
+    ecv: float
+    n: int
+    n_factors: int
+    loadings: pd.DataFrame
+    general_loadings: pd.Series
+    phi: pd.DataFrame
+    groups: pd.DataFrame
+    key: pd.Series
+
+    def to_frame(self) -> pd.DataFrame:
+        """The coefficients as one row."""
+        return pd.DataFrame(
+            {
+                "omega_h": [self.omega_h],
+                "omega_total": [self.omega_total],
+                "alpha": [self.alpha],
+                "G6": [self.g6],
+                "omega_limit": [self.omega_limit],
+                "ECV": [self.ecv],
+                "n": [self.n],
+                "n_factors": [self.n_factors],
+            }
+        )
+
+
+def _reverse(items: pd.DataFrame, reverse: Iterable[str], lo: float | None, hi: float | None) -> pd.DataFrame:
+    reverse = [reverse] if isinstance(reverse, str) else list(reverse)
+    if not reverse:
+        return items
+    unknown = [str(r) for r in reverse if r not in items.columns]
+    if unknown:
+        raise OmegaError(f"items to reverse are not among the item columns: {', '.join(unknown)}")
+    bad = [str(r) for r in reverse if not pd.api.types.is_numeric_dtype(items[r])]
+    if bad:
+        raise OmegaError(f"item columns must be numeric; not numeric: {', '.join(bad)}")
+    block = items[reverse].astype(float)
+    lo_v = block.min() if lo is None else lo
+    hi_v = block.max() if hi is None else hi
+    return items.assign(**(lo_v + hi_v - block))
+
+
+def _general_loadings(phi: np.ndarray) -> np.ndarray:
+    k = phi.shape[0]
+    if k > 2:
+        return _fa_matrix(phi, 1, "minres", "none").loadings[:, 0]
+    # two group factors: psych's option = "equal"
+    root = np.sqrt(abs(phi[0, 1]))
+    return np.array([root, np.sign(phi[0, 1]) * root])
+
+
+def omega(
+    items: pd.DataFrame,
+    n_factors: int = 3,
+    reverse: Iterable[str] = (),
+    *,
+    min: float | None = None,  # noqa: A002 - the names psych uses for the item range
+    max: float | None = None,  # noqa: A002
+    flip: bool = True,
+) -> OmegaResult:
+    """McDonald's omega_h and omega_total from a Schmid-Leiman solution, as psych::omega.
+
+    Parameters
+    ----------
+    items : DataFrame
+        One numeric column per item. Rows with any missing item are dropped (listwise complete cases).
+    n_factors : int
+        Number of group factors (psych's ``nfactors``, default 3). With 1, the one-factor model's
+        omega_total is returned and omega_h is NaN; with 2, the general loadings are set equal
+        (psych's ``option = "equal"``), which psych warns is under-identified.
+    reverse : iterable of str
+        Items to reverse first, as ``min + max - x``. With ``flip=True`` (the default) this does not change
+        omega or alpha: items that load negatively on the general factor are reflected anyway.
+    min, max : float, optional
+        The item range used for reversing (e.g. 1 and 6). Default: the observed minimum and maximum of
+        each reversed item (as psych::reverse.code).
+    flip : bool
+        Reflect items that load negatively on the general factor (psych's ``flip = TRUE``).
+
+    Returns
+    -------
+    OmegaResult
+
+    Notes
+    -----
+    Matches ``psych::omega(x, nfactors = n_factors, fm = "minres", rotate = "oblimin")`` with ``x`` the
+    complete cases: omega_h, omega.tot, alpha, G6, omega.lim, ECV, the Schmid-Leiman table and omega.group.
+    With ``n_factors = 1`` omega_total is ``(sum l)^2 / ((sum l)^2 + sum u)`` of ``psych::fa(x, 1)``, which
+    differs slightly from psych::omega's ``omega.tot`` for one factor (that one divides by the observed
+    total variance).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> g, s = rng.normal(size=(800, 1)), rng.normal(size=(800, 3))
+    >>> x = 0.6 * g + 0.5 * np.repeat(s, 3, axis=1) + rng.normal(scale=0.6, size=(800, 9))
+    >>> res = omega(pd.DataFrame(x, columns=[f"i{j}" for j in range(9)]), n_factors=3)
+    >>> bool(0 < res.omega_h < res.omega_total < 1)
+    True
+    """
+    if isinstance(n_factors, bool) or not isinstance(n_factors, (int, np.integer)) or n_factors < 1:
+        raise OmegaError(f"n_factors must be a positive integer, got {n_factors!r}")
+    if not isinstance(items, pd.DataFrame):
+        raise OmegaError(f"items must be a pandas DataFrame of item columns, got {type(items).__name__}")
+    items = _reverse(items, reverse, min, max)
+    x, names = _complete_items(items, min_items=3)
+    p, k = len(names), int(n_factors)
+    if k >= p:
+        raise OmegaError(f"n_factors must be smaller than the number of items ({p}), got {k}")
+    r = _correlation(x)
+
+    # Schmid-Leiman (psych::schmid)
+    orth = _fa_matrix(r, k, "minres", "varimax").loadings
+    if k == 1:
+        pattern, phi, gload = orth, np.eye(1), np.ones(1)
+    else:
+        pattern, phi = _oblimin(orth)
+        gload = _general_loadings(phi)
+    g = pattern @ gload
+    h2 = np.sum(orth**2, axis=1)
+    u2 = 1.0 - h2
+    group = np.sign(pattern) * np.sqrt(np.clip(pattern**2 * (1.0 - gload**2), 0.0, None))
+
+    key = np.ones(p)
+    if flip:
+        key = np.where(g < 0, -1.0, 1.0)
+        g, group = g * key, group * key[:, None]
+        r = r * np.outer(key, key)
+
+    vt = float(r.sum())
+    alpha = (vt - p) / vt * p / (p - 1)
+    g6 = (vt - p + float(_smc(r).sum())) / vt
+    if k == 1:
+        common = float(g.sum()) ** 2
+        omega_total = common / (common + float(u2.sum()))
+        omega_h = omega_limit = ecv = float("nan")
+    else:
+        omega_total = (vt - float(u2.sum())) / vt
+        omega_h = float(g.sum()) ** 2 / vt
+        omega_limit = float(g.sum()) ** 2 / (vt - float(u2.sum()))
+        ev = np.sum(np.column_stack([g, group]) ** 2, axis=0)
+        ecv = float(ev[0] / ev.sum())
+
+    group_names = [f"F{i + 1}*" for i in range(k)]
+    sl = pd.DataFrame(np.column_stack([g, group]), index=names, columns=["g", *group_names])
+    sl["h2"], sl["u2"], sl["p2"] = h2, u2, g**2 / h2
+
+    # psych's omega.group: items go to the group factor on which they load most
+    assign = np.argmax(np.abs(group), axis=1)
+    onehot = (assign[:, None] == np.arange(k)).astype(float)  # items x groups
+    v_group = np.einsum("ig,ij,jg->g", onehot, r, onehot)  # an empty group gives 0 / 0 = NaN, as psych's NA
+    s_group = np.sum(group * onehot, axis=0)
+    s_general = onehot.T @ g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        groups = pd.DataFrame(
+            {
+                "total": np.r_[(vt - float(u2.sum())) / vt, (s_group**2 + s_general**2) / v_group],
+                "general": np.r_[float(g.sum()) ** 2 / vt, s_general**2 / v_group],
+                "group": np.r_[float(np.sum(s_group**2)) / vt, s_group**2 / v_group],
+            },
+            index=["g", *group_names],
+        )
+
+    factor_names = [f"F{i + 1}" for i in range(k)]
+    return OmegaResult(
+        omega_h=omega_h,
+        omega_total=float(omega_total),
+        alpha=float(alpha),
+        g6=float(g6),
+        omega_limit=omega_limit,
+        ecv=ecv,
+        n=int(x.shape[0]),
+        n_factors=k,
+        loadings=sl,
+        general_loadings=pd.Series(gload, index=factor_names, name="g"),
+        phi=pd.DataFrame(phi, index=factor_names, columns=factor_names),
+        groups=groups,
+        key=pd.Series(key.astype(int), index=names, name="key"),
+    )
