@@ -19,7 +19,7 @@ Multi-group models (``group=``) with equality constraints (``group_equal=``) use
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -128,7 +128,7 @@ class FitMeasures(ResultMixin):
         return pd.DataFrame({"value": pd.Series(self.to_dict(), dtype=object)})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds DataFrames: compare the fields, not the result
 class CFAResult(ResultMixin):
     """Result of :func:`cfa`.
 
@@ -429,11 +429,16 @@ class _Objective:
         self.f = float(w @ fg)
         dsig, dmu = _jacobian(m, x)
         W = sinv - sinv @ (s.S + d[:, :, None] * d[:, None, :]) @ sinv
-        self.g = np.einsum("kgij,gij,g->k", dsig, W, w) - 2 * np.einsum("kgi,gi,g->k", dmu, sinv_d, w)
-        A = np.einsum("gij,kgjl->kgil", sinv, dsig)
-        H = np.einsum("kgij,lgji,g->kl", A, A, w)
+        G = w.size
+        self.g = dsig.reshape(q, -1) @ (W * w[:, None, None]).ravel()
+        self.g -= 2 * dmu.reshape(q, -1) @ (sinv_d * w[:, None]).ravel()
+        # expected information: H_kl = sum_g w_g tr(Sinv dS_k Sinv dS_l) (+ 2 w_g dmu_k' Sinv dmu_l)
+        A = sinv[None] @ dsig  # (q, G, p, p)
+        At = np.swapaxes(A, -1, -2) * w[None, :, None, None]
+        H = A.reshape(q, -1) @ At.reshape(q, -1).T
         if m.meanstructure:
-            H = H + 2 * np.einsum("kgi,gij,lgj,g->kl", dmu, sinv, dmu, w)
+            B = np.einsum("kgi,gij->kgj", dmu, sinv) * w[None, :, None]  # rows dmu_k' Sinv
+            H = H + 2 * B.reshape(q, G * p) @ dmu.reshape(q, G * p).T
         self.H = (H + H.T) / 2
         self.sigma, self.mu, self.sinv, self.logdet = sigma, mu, sinv, logdet
 
@@ -809,7 +814,7 @@ def cfa(
     multi = group is not None
     params = pd.DataFrame({
         "lhs": [e.lhs for e in mod.entries],
-        "op": [e.op if e.op != "~1" else "~1" for e in mod.entries],
+        "op": [e.op for e in mod.entries],
         "rhs": [e.rhs for e in mod.entries],
         "group": [labels[e.g] for e in mod.entries],
         "label": [e.label or "" for e in mod.entries],
