@@ -148,3 +148,17 @@ def test_errors(data: pd.DataFrame) -> None:
     collinear = data.assign(x10=np.where(data["group"] == "Pasteur", data["x1"] - data["x2"], np.arange(len(data)) % 7))
     with pytest.raises(NotPositiveDefiniteError, match="Pasteur"):
         cfa(collinear, MODEL.replace("x3", "x3 + x10"), group="group")
+
+
+def test_std_lv_identification_gives_lavaan_fit(data: pd.DataFrame) -> None:
+    # std_lv: factor variances fixed to 1 in the first group only once loadings are equal
+    res = invariance(data, MODEL, "group", steps=["configural", "metric", "scalar"], std_lv=True)
+    for step in ["configural", "metric", "scalar"]:
+        for name in ["chisq", "df", "cfi", "rmsea", "srmr"]:
+            assert res.table.loc[step, name] == pytest.approx(EXPECTED["steps"][step][name], abs=1e-5)
+    p = res.fits["metric"].params
+    var = p[(p["op"] == "~~") & (p["lhs"] == "visual") & (p["rhs"] == "visual")].set_index("group")
+    assert var.loc["Pasteur", "est"] == 1.0 and not var.loc["Pasteur", "free"]
+    # lavaan 0.6.14, cfa(..., group.equal = "loadings", std.lv = TRUE): visual ~~ visual in group 2 = 0.897 (0.225)
+    assert var.loc["Grant-White", "est"] == pytest.approx(0.897, abs=5e-4)
+    assert var.loc["Grant-White", "se"] == pytest.approx(0.225, abs=5e-4)
