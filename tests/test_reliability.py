@@ -429,6 +429,8 @@ def test_reliable_change_rejects_bad_input():
         reliable_change([1], [2], 0.8, 0)
     with pytest.raises(ReliabilityInputError, match="undefined"):
         reliable_change([1], [2], 1.0, 5)
+    with pytest.raises(ReliabilityInputError, match="different indexes"):
+        reliable_change(pd.Series([1.0, 2.0], index=[1, 2]), pd.Series([1.0, 2.0], index=[2, 1]), 0.8, 5)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -495,3 +497,10 @@ def test_item_analysis_includes_ties_at_the_cut():
     assert (res.n_low, res.n_high) == ((total <= 5).sum(), (total >= 13).sum()) == (3, 4)
     with pytest.raises(ReliabilityInputError, match="group_fraction"):
         item_analysis(x, group_fraction=0.6)
+
+
+def test_omega_is_reachable_from_reliability():
+    import psyscreen.omega
+    import psyscreen.reliability
+
+    assert psyscreen.reliability.omega is psyscreen.omega.omega

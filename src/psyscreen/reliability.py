@@ -691,7 +691,7 @@ def reliable_change(
     Parameters
     ----------
     x1, x2 : array-like or pandas.Series
-        Scores before and after (same length); NaN gives NaN.
+        Scores before and after, position by position (two Series must share one index); NaN gives NaN.
     reliability : float
         Reliability of the measure (Jacobson and Truax used test-retest).
     sd : float
@@ -720,6 +720,8 @@ def reliable_change(
         raise ReliabilityInputError(f"sd must be a positive number, got {sd!r}")
     if r >= 1.0:
         raise ReliabilityInputError("reliability 1 leaves no measurement error; the RCI is undefined")
+    if isinstance(x1, pd.Series) and isinstance(x2, pd.Series) and not x1.index.equals(x2.index):
+        raise ReliabilityInputError("x1 and x2 are Series with different indexes; align them (same people) first")
     index = x1.index if isinstance(x1, pd.Series) else (x2.index if isinstance(x2, pd.Series) else None)
     a = np.atleast_1d(np.asarray(x1, dtype=float))
     b = np.atleast_1d(np.asarray(x2, dtype=float))
