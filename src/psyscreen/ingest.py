@@ -1,0 +1,865 @@
+"""Reading real exports and turning them into response frames: the ingest end of a screening wave.
+
+Three steps, each usable on its own:
+
+1. :func:`read_table` reads one file (CSV in UTF-8, UTF-8 with BOM, GB18030/GBK or UTF-16, detected and
+   recorded; ``.xlsx``/``.xls`` through python-calamine; ``.parquet``) into a :class:`RawTable`: every cell
+   as text (student ids keep their leading zeros), trailing empty rows and columns dropped and counted, and
+   the index holding the row number a person sees in the file (header = row 1 by default).
+2. :func:`normalise` maps the columns (a column map from :func:`load_column_map`, headers already named
+   ``<instrument>.<item>``, or the usual Chinese field headers such as 学号 / 姓名 / 班级) and turns the
+   answers into codes: a response code or an option label (zh, en or an alias from the instrument file),
+   after Unicode NFKC (full-width digits) and with stray spaces removed. An answer that is neither is never
+   guessed: it becomes a located *problem* and its row is set aside.
+3. :func:`score_table` scores the rows without problems and returns the scores, the quarantine (one line
+   per problem: file, sheet, row, cell, column, item, value, reason) and the :class:`Ledger`, for which
+   ``rows_read == rows_scored + rows_quarantined`` always holds.
+
+Steps 2 and 3 are pure functions over DataFrames; only :func:`read_table` and :func:`load_column_map` touch
+files. Nothing here logs or prints; error messages name files, sheets, rows and columns, never a student's
+name, id or answer (the quarantine table itself shows the value: it is written for a person to fix).
+
+Examples
+--------
+>>> import pandas as pd
+>>> raw = RawTable.from_frame(pd.DataFrame({"学号": ["007"], **{f"第{i}题": ["好几天"] for i in range(1, 10)}}))
+>>> cmap = {"学号": "student_id", **{f"第{i}题": f"phq9.{i}" for i in range(1, 10)}}
+>>> out = score_table(raw, ["phq9"], column_map=cmap)
+>>> out.scores[["student_id", "phq9.total"]].to_dict("records")
+[{'student_id': '007', 'phq9.total': 9.0}]
+>>> out.ledger.rows_read, out.ledger.rows_scored, out.ledger.rows_quarantined
+(1, 1, 0)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from ._results import ResultMixin
+from .instrument import Instrument, _norm_label, load_instrument
+from .scoring import score_with_quarantine
+
+__all__ = [
+    "FIELDS",
+    "FIELD_ALIASES",
+    "RawTable",
+    "Normalised",
+    "Ledger",
+    "ScoredTable",
+    "IngestError",
+    "UnreadableFileError",
+    "ColumnMapError",
+    "MissingItemColumnsError",
+    "read_table",
+    "load_column_map",
+    "normalise",
+    "score_table",
+    "PROBLEM_COLUMNS",
+]
+
+#: Fields (non-item columns) a column map may target, in the order they are written out.
+FIELDS = ("student_id", "name", "school", "grade", "class", "sex", "submitted_at", "duration")
+
+#: Export headers recognised as fields without a column map (compared after NFKC, spaces removed, casefold).
+FIELD_ALIASES: dict[str, str] = {
+    "学号": "student_id", "学籍号": "student_id", "编号": "student_id", "id": "student_id",
+    "姓名": "name", "学校": "school", "学校名称": "school", "年级": "grade", "班级": "class", "班": "class",
+    "性别": "sex", "提交时间": "submitted_at", "提交答卷时间": "submitted_at", "答题时间": "submitted_at",
+    "所用时间": "duration", "答题时长": "duration", "用时": "duration",
+}
+
+#: Columns of a problems / quarantine table.
+PROBLEM_COLUMNS = ("file", "sheet", "row", "cell", "column", "item", "value", "reason")
+
+_ITEM_RE = re.compile(r"^([a-z][a-z0-9_]*)\.(\d+)$")
+_EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+_CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+class IngestError(ValueError):
+    """A file or column map that cannot be used, located (file, sheet, row, column) with what to do."""
+
+    def __init__(self, message: str, *, file: Optional[str] = None, sheet: Optional[str] = None,
+                 row: Optional[int] = None, column: Optional[str] = None, hint: Optional[str] = None):
+        self.file, self.sheet, self.row, self.column, self.hint = file, sheet, row, column, hint
+        where = []
+        if file is not None:
+            where.append(str(file))
+        if sheet is not None:
+            where.append(f"sheet {sheet!r}")
+        if row is not None:
+            where.append(f"row {row}")
+        if column is not None:
+            where.append(f"column {column!r}")
+        text = (", ".join(where) + ": " if where else "") + message
+        if hint:
+            text += f". {hint}"
+        super().__init__(text)
+
+
+class UnreadableFileError(IngestError):
+    """The file cannot be read as a table (missing, wrong format, unknown text encoding, broken CSV)."""
+
+
+class ColumnMapError(IngestError):
+    """A column map that is malformed, names an impossible target, or maps two columns to one target."""
+
+    def __init__(self, file: Optional[str], problems: Sequence[str]):
+        self.problems = list(problems)
+        shown = "; ".join(self.problems[:10]) + (f"; ... ({len(self.problems)} problems)" if len(self.problems) > 10 else "")
+        super().__init__(f"{len(self.problems)} problem(s) in the column map: {shown}", file=file,
+                         hint="Each line of a column map holds a source column of the export and a target "
+                              "'<instrument>.<item number>' (e.g. phq9.1) or a field "
+                              f"({', '.join(FIELDS)})")
+
+
+class MissingItemColumnsError(IngestError):
+    """Item columns an instrument needs are not in the file (after the column map)."""
+
+    def __init__(self, file: Optional[str], sheet: Optional[str], missing: Mapping[str, Sequence[str]],
+                 unmapped: Sequence[str] = (), map_sources_absent: Sequence[str] = ()):
+        self.missing = {k: list(v) for k, v in missing.items()}
+        parts = []
+        for inst, cols in self.missing.items():
+            shown = ", ".join(cols[:12]) + (" ..." if len(cols) > 12 else "")
+            parts.append(f"{inst}: {len(cols)} item column(s) missing ({shown})")
+        hint = ("Give a column map (--map FILE: two columns, the export's header and the target such as "
+                "'第1题,phq9.1') or rename the headers to '<instrument>.<item number>'")
+        if unmapped:
+            hint += f"; unmapped headers in the file: {', '.join(list(unmapped)[:12])}" + (" ..." if len(unmapped) > 12 else "")
+        if map_sources_absent:
+            hint += (f"; the map names column(s) not in the file: {', '.join(list(map_sources_absent)[:8])}"
+                     + (" ..." if len(map_sources_absent) > 8 else ""))
+        super().__init__("; ".join(parts), file=file, sheet=sheet, hint=hint)
+
+
+# ---- results -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RawTable(ResultMixin):
+    """One sheet of an export, every cell as text.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        Text cells (missing = NA); columns are the header cells (NFKC, outer spaces stripped; an empty header
+        becomes ``column <letter>``, a repeated one gets `` [2]``, `` [3]``...); the index (named ``row``) is the
+        row number a person sees in the file (1-based, the header row counts).
+    file, sheet, encoding : str or None
+        Where the table came from and, for text files, the encoding that was detected.
+    header_row : int
+        The row number of the header (1 unless told or unless the file starts with empty rows).
+    empty_rows_dropped, empty_columns_dropped : int
+        Trailing empty rows and columns that were dropped.
+    """
+
+    frame: pd.DataFrame
+    file: Optional[str] = None
+    sheet: Optional[str] = None
+    encoding: Optional[str] = None
+    header_row: int = 1
+    empty_rows_dropped: int = 0
+    empty_columns_dropped: int = 0
+    source_headers: tuple[str, ...] = ()
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, *, file: Optional[str] = None, sheet: Optional[str] = None) -> "RawTable":
+        """Wrap an in-memory frame (e.g. built in a notebook) as if row 1 were its header."""
+        cells = _as_text(frame.reset_index(drop=True))
+        cells = cells.mask(_blank(cells))
+        headers = _clean_headers([str(c) for c in frame.columns])
+        cells.columns = headers
+        cells.index = pd.RangeIndex(2, 2 + len(cells), name="row")
+        return cls(frame=cells, file=file, sheet=sheet, source_headers=tuple(str(c) for c in frame.columns))
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame
+
+
+@dataclass(frozen=True)
+class Normalised(ResultMixin):
+    """Answers as codes, fields as text, and the located problems.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        Index = file row number. Field columns (text) in :data:`FIELDS` order, then the item columns
+        ``<instrument>.<item>`` as floats (NaN = not answered). A cell with a problem is NaN when its text is
+        not a number, and keeps its number when it is a number outside the response codes (so that
+        :func:`psyscreen.score` refuses it rather than score it).
+    problems : DataFrame
+        One line per problem, columns :data:`PROBLEM_COLUMNS`; ``value`` is the text as given.
+    columns : dict
+        Source header -> target column, for the columns that were used.
+    unused_columns : tuple
+        Headers of the file that map to nothing (kept out of ``frame``).
+    """
+
+    frame: pd.DataFrame
+    problems: pd.DataFrame
+    columns: dict = field(default_factory=dict)
+    unused_columns: tuple = ()
+    file: Optional[str] = None
+    sheet: Optional[str] = None
+
+    @property
+    def quarantined_rows(self) -> pd.Index:
+        """Row numbers with at least one problem."""
+        return pd.Index(self.problems["row"].unique())
+
+    @property
+    def good(self) -> pd.DataFrame:
+        """The rows without problems: what may be scored."""
+        return self.frame.loc[~self.frame.index.isin(self.quarantined_rows)]
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame
+
+
+@dataclass(frozen=True)
+class Ledger(ResultMixin):
+    """What happened to the rows of one file: ``rows_read == rows_scored + rows_quarantined``."""
+
+    file: Optional[str]
+    sheet: Optional[str]
+    encoding: Optional[str]
+    rows_read: int
+    rows_scored: int
+    rows_quarantined: int
+    empty_rows_dropped: int = 0
+    empty_columns_dropped: int = 0
+
+    def __post_init__(self) -> None:
+        assert self.rows_read == self.rows_scored + self.rows_quarantined, "ledger does not balance"
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([self.__dict__])
+
+
+@dataclass(frozen=True)
+class ScoredTable(ResultMixin):
+    """Scores of one file: identifying fields then score columns, the quarantine and the ledger.
+
+    Attributes
+    ----------
+    scores : DataFrame
+        Index = file row number. ``file``, ``sheet`` (Excel only), ``row``, the fields present, the item
+        answers if asked for, then the score columns of each instrument.
+    quarantine : DataFrame
+        One line per problem (:data:`PROBLEM_COLUMNS`).
+    ledger : Ledger
+    """
+
+    scores: pd.DataFrame
+    quarantine: pd.DataFrame
+    ledger: Ledger
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.scores
+
+
+# ---- reading -----------------------------------------------------------------------------------
+
+def _excel_letter(j: int) -> str:
+    s = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _norm_header(text: str) -> str:
+    return unicodedata.normalize("NFKC", str(text)).strip()
+
+
+def _key(text: str) -> str:
+    """Comparison key for headers and answers: NFKC, no whitespace, casefolded (as instrument labels)."""
+    return _norm_label(text)
+
+
+def _clean_headers(headers: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for j, h in enumerate(headers):
+        h = "" if h is None or (isinstance(h, float) and np.isnan(h)) else _norm_header(h)
+        if h == "" or h.lower() == "nan":
+            h = f"column {_excel_letter(j)}"
+        n = seen.get(h, 0) + 1
+        seen[h] = n
+        out.append(h if n == 1 else f"{h} [{n}]")
+    return out
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text (NA for missing); integral floats print without '.0'."""
+    cols = {}
+    for j in range(frame.shape[1]):
+        s = frame.iloc[:, j]
+        if pd.api.types.is_float_dtype(s.dtype):
+            vals = s.to_numpy(dtype=float, na_value=np.nan)
+            integral = np.isfinite(vals) & (np.mod(vals, 1) == 0) & (np.abs(vals) < 2**53)
+            text = s.astype("string")
+            if integral.any():
+                text[integral] = pd.Series(vals[integral].astype(np.int64), index=s.index[integral]).astype("string")
+            cols[j] = text
+        elif pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+            cols[j] = s.astype("string")
+        else:
+            cols[j] = s.astype("string")
+    out = pd.DataFrame(cols, index=frame.index)
+    out.columns = frame.columns
+    return out
+
+
+def _decode(data: bytes, file: str) -> tuple[str, str]:
+    """Text and the encoding it was read with: BOMs, then strict UTF-8, then GB18030 / charset-normalizer."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise UnreadableFileError(f"starts with a UTF-8 byte-order mark but is not valid UTF-8 ({exc.reason} at byte {exc.start + 3})",
+                                      file=file, hint="Save the file again as 'CSV UTF-8' from Excel") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError:
+            raise UnreadableFileError("starts with a UTF-16 byte-order mark but is not valid UTF-16", file=file,
+                                      hint="Save the file again as 'CSV UTF-8' from Excel") from None
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # Not UTF-8: most often GBK/GB18030 from Chinese Excel. GB18030 is a superset of GBK and GB2312.
+    gb: Optional[str]
+    try:
+        gb = data.decode("gb18030")
+    except UnicodeDecodeError:
+        gb = None
+    if gb is not None and re.search(r"[\u4e00-\u9fff]", gb):
+        return gb, "gb18030"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is not None and best.encoding:
+        enc = best.encoding
+        if enc.replace("-", "").replace("_", "").lower() in ("gb2312", "gbk", "gb18030", "hz") and gb is not None:
+            return gb, "gb18030"
+        return str(best), enc
+    if gb is not None:
+        return gb, "gb18030"
+    raise UnreadableFileError("the text encoding could not be recognised (not UTF-8, not GB18030/GBK)", file=file,
+                              hint="Open the file in Excel and save it as 'CSV UTF-8', or as .xlsx")
+
+
+def _sniff_delimiter(text: str, suffix: str) -> str:
+    if suffix == ".tsv":
+        return "\t"
+    sample = "\n".join(text[:20000].splitlines()[:20])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;|").delimiter
+    except csv.Error:
+        return "\t" if suffix == ".txt" and "\t" in sample else ","
+
+
+def _read_csv_cells(path: Path, file: str) -> tuple[pd.DataFrame, str]:
+    data = path.read_bytes()
+    text, encoding = _decode(data, file)
+    sep = _sniff_delimiter(text, path.suffix.lower())
+    # Width of the widest record, so that ragged rows do not stop the C parser.
+    try:
+        width = max((len(r) for r in csv.reader(io.StringIO(text), delimiter=sep)), default=0)
+    except csv.Error as exc:
+        raise UnreadableFileError(f"not a readable CSV table ({exc})", file=file) from None
+    if width == 0:
+        return pd.DataFrame(dtype="string"), encoding
+    try:
+        cells = pd.read_csv(io.StringIO(text), sep=sep, header=None, names=range(width), dtype=str,
+                            keep_default_na=False, na_filter=False, skip_blank_lines=False, engine="c")
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise UnreadableFileError(f"not a readable CSV table ({str(exc).splitlines()[0]})", file=file) from None
+    return cells, encoding
+
+
+def _read_excel_cells(path: Path, file: str, sheet: Optional[Union[str, int]]) -> tuple[pd.DataFrame, str]:
+    try:
+        from python_calamine import CalamineWorkbook
+
+        names = CalamineWorkbook.from_path(str(path)).sheet_names
+    except Exception as exc:  # calamine raises its own error types for broken files
+        raise UnreadableFileError(f"not a readable Excel workbook ({type(exc).__name__})", file=file,
+                                  hint="Check that the file opens in Excel; save it again as .xlsx") from None
+    if sheet is None:
+        if not names:
+            raise UnreadableFileError("the workbook has no sheet", file=file)
+        name = names[0]
+    elif isinstance(sheet, int):
+        if not 0 <= sheet < len(names):
+            raise UnreadableFileError(f"no sheet number {sheet}; sheets: {', '.join(names)}", file=file)
+        name = names[sheet]
+    else:
+        if sheet not in names:
+            raise UnreadableFileError(f"no sheet {sheet!r}; sheets: {', '.join(names)}", file=file,
+                                      hint="Give one of these with --sheet")
+        name = sheet
+    try:
+        cells = pd.read_excel(path, sheet_name=name, engine="calamine", header=None, dtype=str)
+    except Exception as exc:
+        raise UnreadableFileError(f"the sheet could not be read ({type(exc).__name__})", file=file, sheet=name) from None
+    return cells, name
+
+
+def _blank(cells: pd.DataFrame) -> np.ndarray:
+    """True where a cell is missing or only whitespace (vectorised)."""
+    if cells.shape[1] == 0:
+        return np.zeros(cells.shape, dtype=bool)
+    stacked = cells.astype("string")
+    empty = stacked.isna().to_numpy() | stacked.apply(lambda s: s.str.strip() == "").fillna(True).to_numpy(dtype=bool)
+    return empty
+
+
+def read_table(path: Union[str, Path], *, sheet: Optional[Union[str, int]] = None,
+               header_row: Optional[int] = None) -> RawTable:
+    """Read one export into a :class:`RawTable` of text cells.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv``/``.tsv``/``.txt`` (encoding and delimiter detected), ``.xlsx``/``.xls``/``.xlsm``/``.ods``
+        (python-calamine) or ``.parquet``.
+    sheet : str or int, optional
+        Excel sheet name or 0-based position; default the first sheet.
+    header_row : int, optional
+        The row (1-based, as numbered in the file) holding the headers; default the first non-empty row.
+
+    Returns
+    -------
+    RawTable
+
+    Raises
+    ------
+    UnreadableFileError
+        The file is missing or cannot be read as a table; the message says what to do.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.csv"
+    >>> _ = p.write_bytes("学号,第1题\\n007,1\\n,\\n".encode("gbk"))
+    >>> t = read_table(p)
+    >>> t.encoding, t.frame["学号"].tolist(), t.frame.index.tolist(), t.empty_rows_dropped
+    ('gb18030', ['007'], [2], 1)
+    """
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise UnreadableFileError("file not found", file=file)
+    suffix = path.suffix.lower()
+    encoding: Optional[str] = None
+    sheet_name: Optional[str] = None
+    if suffix in _CSV_SUFFIXES:
+        cells, encoding = _read_csv_cells(path, file)
+    elif suffix in _EXCEL_SUFFIXES:
+        cells, sheet_name = _read_excel_cells(path, file, sheet)
+    elif suffix == ".parquet":
+        try:
+            data = pd.read_parquet(path)
+        except Exception as exc:
+            raise UnreadableFileError(f"not a readable parquet file ({type(exc).__name__})", file=file) from None
+        header = pd.DataFrame([[str(c) for c in data.columns]], columns=range(data.shape[1]))
+        body = _as_text(data.reset_index(drop=True))
+        body.columns = range(data.shape[1])
+        cells = pd.concat([header.astype("string"), body], ignore_index=True)
+    else:
+        raise UnreadableFileError(f"cannot read {suffix or 'a file without extension'!r} files", file=file,
+                                  hint="Give a .csv, .xlsx, .xls or .parquet file")
+    cells = cells.reset_index(drop=True)
+    cells.columns = range(cells.shape[1])
+    blank = _blank(cells)
+
+    # Trailing empty rows and columns (the header row counts as content for columns).
+    filled_rows = np.flatnonzero(~blank.all(axis=1)) if blank.size else np.array([], dtype=int)
+    if header_row is None:
+        first = int(filled_rows[0]) if len(filled_rows) else 0
+    else:
+        if header_row < 1:
+            raise UnreadableFileError(f"header row {header_row} does not exist (rows start at 1)", file=file, sheet=sheet_name)
+        first = header_row - 1
+    last_row = int(filled_rows[-1]) if len(filled_rows) else -1
+    if first > last_row and len(filled_rows):
+        raise UnreadableFileError(f"header row {first + 1} is past the last row with data ({last_row + 1})",
+                                  file=file, sheet=sheet_name)
+    if not len(filled_rows):
+        raise UnreadableFileError("the table is empty", file=file, sheet=sheet_name,
+                                  hint="Check that this is the right file (and sheet)")
+    empty_rows = len(cells) - 1 - last_row
+    filled_cols = np.flatnonzero(~blank[first:last_row + 1].all(axis=0))
+    last_col = int(filled_cols[-1]) if len(filled_cols) else -1
+    empty_cols = cells.shape[1] - 1 - last_col
+
+    header_cells = cells.iloc[first, :last_col + 1]
+    source_headers = tuple("" if pd.isna(h) else str(h) for h in header_cells)
+    body = cells.iloc[first + 1:last_row + 1, :last_col + 1].astype("string")
+    body = body.mask(blank[first + 1:last_row + 1, :last_col + 1])
+    body.columns = _clean_headers(source_headers)
+    body.index = pd.RangeIndex(first + 2, last_row + 2, name="row")
+    return RawTable(frame=body, file=file, sheet=sheet_name, encoding=encoding, header_row=first + 1,
+                    empty_rows_dropped=empty_rows, empty_columns_dropped=empty_cols, source_headers=source_headers)
+
+
+# ---- column maps -------------------------------------------------------------------------------
+
+def _check_target(target: str, instruments: Optional[Sequence[Instrument]]) -> Optional[str]:
+    """None when ``target`` is a valid column-map target, else what is wrong with it."""
+    if target in FIELDS:
+        return None
+    m = _ITEM_RE.match(target)
+    if not m:
+        return (f"target {target!r} is neither '<instrument>.<item number>' (e.g. phq9.1) nor a field "
+                f"({', '.join(FIELDS)})")
+    if instruments is not None:
+        by_id = {i.id: i for i in instruments}
+        inst = by_id.get(m.group(1))
+        if inst is not None and int(m.group(2)) not in {it.number for it in inst.item_list}:
+            return f"target {target!r}: {inst.id} has items 1..{max(it.number for it in inst.item_list)}"
+    return None
+
+
+def _canonical_target(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def load_column_map(path: Union[str, Path], instruments: Optional[Iterable[Union[str, Instrument]]] = None) -> dict[str, str]:
+    """Read a column map: two columns, the export's header and its target.
+
+    A target is ``<instrument>.<item number>`` (``phq9.1``) or one of :data:`FIELDS`. The first row is taken
+    as a header (and skipped) when its target cell is not a valid target (e.g. ``source,target`` or
+    ``原列名,目标``). Blank lines are skipped.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.csv`` (any encoding :func:`read_table` detects) or an Excel file (first sheet).
+    instruments : list, optional
+        When given, item targets of these instruments are checked against their item numbers.
+
+    Returns
+    -------
+    dict
+        Source header (NFKC, outer spaces stripped) -> target.
+
+    Raises
+    ------
+    ColumnMapError
+        Every problem, each with its line number: an empty cell, a bad target, a source listed twice, two
+        sources for one target, a third column with content.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "map.csv"
+    >>> _ = p.write_text("source,target\\n学号,student_id\\n第1题,phq9.1\\n", encoding="utf-8")
+    >>> load_column_map(p)
+    {'学号': 'student_id', '第1题': 'phq9.1'}
+    """
+    insts = None if instruments is None else [load_instrument(i) for i in ([instruments] if isinstance(instruments, (str, Instrument)) else instruments)]
+    path = Path(path)
+    try:
+        raw = read_table(path, header_row=1)
+    except UnreadableFileError as exc:
+        if "the table is empty" in str(exc):
+            raise ColumnMapError(str(path), ["the file is empty"]) from None
+        raise
+    # read_table took row 1 as the header: put it back as a data line and decide.
+    first = pd.DataFrame([list(raw.source_headers)], index=pd.Index([raw.header_row], name="row"))
+    body = raw.frame.copy()
+    body.columns = range(body.shape[1])
+    first.columns = range(first.shape[1])
+    lines = pd.concat([first.astype("string"), body.astype("string")])
+    problems: list[str] = []
+    if lines.shape[1] < 2:
+        raise ColumnMapError(str(path), ["the map needs two columns: the source header and the target"])
+    if lines.shape[1] > 2:
+        extra = lines.iloc[:, 2:].notna().any(axis=1)
+        for r in lines.index[extra]:
+            problems.append(f"line {r}: more than two cells (only source and target are read)")
+    src = lines.iloc[:, 0].map(lambda v: None if pd.isna(v) else _norm_header(v), na_action=None)
+    tgt = lines.iloc[:, 1].map(lambda v: None if pd.isna(v) else _canonical_target(v), na_action=None)
+    start = 0
+    if tgt.iloc[0] is None or _check_target(tgt.iloc[0], None) is not None:
+        start = 1  # a header line
+    out: dict[str, str] = {}
+    first_line: dict[str, int] = {}
+    target_line: dict[str, int] = {}
+    for r, s, t in zip(lines.index[start:], src.iloc[start:], tgt.iloc[start:]):
+        if not s and not t:
+            continue
+        if not s:
+            problems.append(f"line {r}: the source column is empty (target {t!r})")
+            continue
+        if not t:
+            problems.append(f"line {r}: no target for source {s!r}")
+            continue
+        why = _check_target(t, insts)
+        if why:
+            problems.append(f"line {r}: {why}")
+            continue
+        k = _key(s)
+        if k in first_line:
+            problems.append(f"line {r}: source {s!r} is already mapped on line {first_line[k]}")
+            continue
+        if t in target_line:
+            problems.append(f"line {r}: target {t!r} is already the target of line {target_line[t]}")
+            continue
+        first_line[k] = r
+        target_line[t] = r
+        out[s] = t
+    if problems:
+        raise ColumnMapError(str(path), problems)
+    if not out:
+        raise ColumnMapError(str(path), ["the map has no source/target lines"])
+    return out
+
+
+# ---- normalising -------------------------------------------------------------------------------
+
+def _empty_problems() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "row" else object) for c in PROBLEM_COLUMNS})
+
+
+def _resolve_columns(raw: RawTable, insts: Sequence[Instrument], column_map: Optional[Mapping[str, str]]):
+    """Source header -> target, the unused headers, and the map sources absent from the file."""
+    cmap = {_key(k): _canonical_target(v) for k, v in (column_map or {}).items()}
+    for src, t in (column_map or {}).items():
+        why = _check_target(_canonical_target(t), insts)
+        if why:
+            raise ColumnMapError(raw.file, [f"{src!r}: {why}"])
+    aliases = {_key(k): v for k, v in FIELD_ALIASES.items()}
+    inst_ids = {i.id for i in insts}
+    mapping: dict[str, str] = {}
+    unused: list[str] = []
+    by_target: dict[str, str] = {}
+    found_keys = set()
+    for h in raw.frame.columns:
+        k = _key(h)
+        found_keys.add(k)
+        if k in cmap:
+            t = cmap[k]
+        elif _ITEM_RE.match(_canonical_target(h)):
+            t = _canonical_target(h)
+        elif _canonical_target(h) in FIELDS:
+            t = _canonical_target(h)
+        elif k in aliases:
+            t = aliases[k]
+        else:
+            unused.append(h)
+            continue
+        m = _ITEM_RE.match(t)
+        if m and m.group(1) not in inst_ids:
+            unused.append(h)
+            continue
+        if t in by_target:
+            if t in FIELDS and k not in cmap and _key(by_target[t]) not in cmap:
+                unused.append(h)  # two auto-recognised headers for one field: keep the first
+                continue
+            raise ColumnMapError(raw.file, [f"columns {by_target[t]!r} and {h!r} both map to {t!r}"])
+        by_target[t] = h
+        mapping[h] = t
+    absent = [k for k in (column_map or {}) if _key(k) not in found_keys]
+    return mapping, unused, absent
+
+
+def _code_lookup(values: np.ndarray, inst: Instrument, number: int) -> tuple[dict, dict]:
+    """For each distinct text answer: its code (float) and, if it is not acceptable, why."""
+    codes = inst.item_codes(number)
+    labels = inst.label_map(number)
+    code_of: dict = {}
+    why: dict = {}
+    shown = ", ".join(f"{c:g}" for c in codes)
+    for v in values:
+        k = _key(v)
+        if k == "":
+            code_of[v] = np.nan
+            continue
+        if k in labels:
+            code_of[v] = labels[k]
+            continue
+        try:
+            x = float(k)
+        except ValueError:
+            x = None
+        if x is not None and np.isfinite(x):
+            code_of[v] = x
+            if not np.isin(x, codes):
+                why[v] = (f"not a response code of {inst.id} item {number} (codes {shown}; "
+                          f"range {codes[0]:g}-{codes[-1]:g})")
+        else:
+            code_of[v] = np.nan
+            why[v] = (f"neither a response code ({shown}) nor an option label of {inst.id} item {number}")
+    return code_of, why
+
+
+def normalise(raw: RawTable, instruments: Union[str, Instrument, Iterable[Union[str, Instrument]]],
+              column_map: Optional[Mapping[str, str]] = None) -> Normalised:
+    """Map the columns of ``raw`` and turn its answers into response codes.
+
+    Parameters
+    ----------
+    raw : RawTable
+        From :func:`read_table` (or :meth:`RawTable.from_frame`).
+    instruments : str, Instrument or list of them
+    column_map : dict, optional
+        Source header -> target (``<instrument>.<item>`` or a field), e.g. from :func:`load_column_map`.
+        Headers already named ``<instrument>.<item>``, named like a field, or one of :data:`FIELD_ALIASES`
+        need no map; the map wins over these.
+
+    Returns
+    -------
+    Normalised
+
+    Raises
+    ------
+    MissingItemColumnsError
+        A scored item of an instrument has no column; lists them and suggests a column map.
+    ColumnMapError
+        Two columns map to one target, or a map target is not an item of the instrument.
+
+    Notes
+    -----
+    Each answer cell is compared after NFKC (full-width digits and letters become ASCII), with all whitespace
+    removed and case folded, to the item's response codes and to its option labels (zh, en, aliases). The
+    comparison runs once per distinct value of a column (``Series.map``), not once per row. Blank cells are
+    NaN (not answered), never 0. Entirely empty rows inside the table are set aside as problems.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> answers = {f"gad7.{i}": ["1"] * 4 for i in range(2, 8)}
+    >>> raw = RawTable.from_frame(pd.DataFrame({"gad7.1": ["Several days", "３", " ", "7"], **answers}))
+    >>> n = normalise(raw, "gad7")
+    >>> n.frame["gad7.1"].tolist()
+    [1.0, 3.0, nan, 7.0]
+    >>> n.problems[["row", "cell", "column", "value"]].to_dict("records")
+    [{'row': 5, 'cell': 'A5', 'column': 'gad7.1', 'value': '7'}]
+    """
+    if isinstance(instruments, (str, Instrument)):
+        instruments = [instruments]
+    insts = [load_instrument(i) for i in instruments]
+    mapping, unused, absent = _resolve_columns(raw, insts, column_map)
+    targets = set(mapping.values())
+    missing = {}
+    for inst in insts:
+        need = [f"{inst.id}.{it.number}" for it in inst.item_list if it.scored]
+        lost = [c for c in need if c not in targets]
+        if lost:
+            missing[inst.id] = lost
+    if missing:
+        raise MissingItemColumnsError(raw.file, raw.sheet, missing, unmapped=unused, map_sources_absent=absent)
+
+    src = raw.frame
+    position = {h: j for j, h in enumerate(src.columns)}
+    out: dict[str, pd.Series] = {}
+    field_cols = sorted((h for h, t in mapping.items() if t in FIELDS), key=lambda h: FIELDS.index(mapping[h]))
+    for h in field_cols:
+        s = src[h].astype("string")
+        uniq = s.dropna().unique()
+        clean = {v: (unicodedata.normalize("NFKC", v).strip() or None) for v in uniq}
+        out[mapping[h]] = s.map(clean).astype("string")
+    parts = []
+    for inst in insts:
+        for it in inst.item_list:
+            target = f"{inst.id}.{it.number}"
+            h = next((k for k, t in mapping.items() if t == target), None)
+            if h is None:  # an unscored item without a column
+                out[target] = pd.Series(np.nan, index=src.index, dtype=float)
+                continue
+            s = src[h]
+            given = s.dropna()
+            code_of, why = _code_lookup(given.unique(), inst, it.number)
+            out[target] = s.map(code_of).astype(float)
+            if why:
+                bad = given[given.isin(list(why))]
+                parts.append(pd.DataFrame({
+                    "file": raw.file, "sheet": raw.sheet, "row": bad.index.to_numpy(),
+                    "cell": _excel_letter(position[h]) + bad.index.astype(str),
+                    "column": h, "item": target, "value": bad.to_numpy(dtype=object),
+                    "reason": bad.map(why).to_numpy(dtype=object),
+                }))
+    empty_row = src.isna().all(axis=1)
+    if empty_row.any():
+        rows = src.index[empty_row.to_numpy()]
+        parts.append(pd.DataFrame({"file": raw.file, "sheet": raw.sheet, "row": rows.to_numpy(),
+                                   "cell": "A" + rows.astype(str), "column": "", "item": "", "value": "",
+                                   "reason": "the row is empty"}))
+    frame = pd.DataFrame(out, index=src.index)
+    problems = (pd.concat(parts, ignore_index=True) if parts else _empty_problems())
+    problems = problems.astype({"row": "Int64"}).sort_values(["row", "cell"], kind="stable").reset_index(drop=True)
+    problems = problems[list(PROBLEM_COLUMNS)]
+    return Normalised(frame=frame, problems=problems, columns=dict(mapping), unused_columns=tuple(unused),
+                      file=raw.file, sheet=raw.sheet)
+
+
+def score_table(raw: RawTable, instruments: Union[str, Instrument, Iterable[Union[str, Instrument]]],
+                column_map: Optional[Mapping[str, str]] = None, *, keep_items: bool = False) -> ScoredTable:
+    """Normalise and score one table; rows with a problem are quarantined, never guessed.
+
+    Parameters
+    ----------
+    raw : RawTable
+    instruments : str, Instrument or list of them
+    column_map : dict, optional
+        See :func:`normalise`.
+    keep_items : bool
+        Also keep the item answers (codes) in ``scores``.
+
+    Returns
+    -------
+    ScoredTable
+        ``scores`` (one row per scored row: ``file``, ``sheet`` for Excel, ``row``, fields, [items], scores),
+        ``quarantine`` (one line per problem) and ``ledger`` (rows read = rows scored + rows quarantined).
+    """
+    if isinstance(instruments, (str, Instrument)):
+        instruments = [instruments]
+    insts = [load_instrument(i) for i in instruments]
+    norm = normalise(raw, insts, column_map)
+    good = norm.good
+    item_cols = [c for inst in insts for c in inst.item_columns]
+    scored = score_with_quarantine(good[item_cols], insts)
+    problems = norm.problems
+    if len(scored.quarantine):  # a guard: normalise already checks the codes, scoring checks again
+        q = scored.quarantine
+        inv = {t: h for h, t in norm.columns.items()}
+        position = {h: j for j, h in enumerate(raw.frame.columns)}
+        extra = pd.DataFrame({
+            "file": raw.file, "sheet": raw.sheet, "row": q["row"].to_numpy(),
+            "cell": [f"{_excel_letter(position[inv[c]])}{r}" if c in inv else "" for c, r in zip(q["column"], q["row"])],
+            "column": [inv.get(c, c) for c in q["column"]], "item": q["column"].to_numpy(),
+            "value": q["value"].to_numpy(dtype=object), "reason": q["reason"].to_numpy(dtype=object)})
+        problems = pd.concat([problems, extra.astype({"row": "Int64"})], ignore_index=True)
+    bad_rows = set(problems["row"].dropna().astype(int).tolist())
+    kept = scored.scores.loc[~scored.scores.index.isin(list(bad_rows))]
+    fields = good.loc[kept.index, [c for c in FIELDS if c in good.columns]]
+    front = pd.DataFrame({"file": pd.Series(raw.file, index=kept.index, dtype="string")})
+    if raw.sheet is not None:
+        front["sheet"] = pd.Series(raw.sheet, index=kept.index, dtype="string")
+    front["row"] = kept.index.to_numpy(dtype=np.int64)
+    blocks = [front, fields]
+    if keep_items:
+        blocks.append(good.loc[kept.index, item_cols])
+    blocks.append(kept)
+    scores = pd.concat(blocks, axis=1)
+    ledger = Ledger(file=raw.file, sheet=raw.sheet, encoding=raw.encoding, rows_read=len(raw.frame),
+                    rows_scored=len(scores), rows_quarantined=len(bad_rows),
+                    empty_rows_dropped=raw.empty_rows_dropped, empty_columns_dropped=raw.empty_columns_dropped)
+    return ScoredTable(scores=scores, quarantine=problems.reset_index(drop=True), ledger=ledger)
