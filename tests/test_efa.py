@@ -199,18 +199,25 @@ def test_bad_input_raises_typed_errors(bfi):
 # --- parallel analysis ------------------------------------------------------------------------------
 
 
-def test_parallel_analysis_on_bfi_suggests_five_or_six_factors(bfi):
-    # psych::fa.parallel(bfi[1:25]) reports 6 factors and 6 components
-    pa = parallel_analysis(bfi, n_iter=20, seed=2024)
+def test_parallel_analysis_on_bfi_suggests_five_or_six_factors(bfi, extra):
+    # psych::fa.parallel on the complete cases reports 6 factors and 5 components
+    ref = extra["parallel"]
+    pa = parallel_analysis(bfi, n_iter=100, seed=2024)
     assert pa.n_factors in (5, 6)
     assert pa.n_components in (5, 6)
+    assert pa.n_factors == ref["nfact"]
+    # observed eigenvalues are deterministic: components of R, and psych's fa(R, 1)$values
+    np.testing.assert_allclose(pa.eigenvalues["pc_observed"], ref["pc_values"], atol=1e-6)
+    np.testing.assert_allclose(pa.eigenvalues["fa_observed"], ref["fa_values"], atol=1e-4)
+    # simulated means are random; 100 simulations each side agree well within these bounds
+    np.testing.assert_allclose(pa.eigenvalues["pc_simulated"], ref["pc_sim"], atol=0.01)
+    np.testing.assert_allclose(pa.eigenvalues["fa_simulated"], ref["fa_sim"], atol=0.04)
     eig = pa.eigenvalues
     assert list(eig.columns) == [
         "pc_observed", "pc_simulated", "pc_threshold", "fa_observed", "fa_simulated", "fa_threshold",
     ]
     obs, thr = eig["fa_observed"].to_numpy(), eig["fa_threshold"].to_numpy()
     assert (obs[: pa.n_factors] > thr[: pa.n_factors]).all() and obs[pa.n_factors] <= thr[pa.n_factors]
-    # the observed eigenvalues are those of the one-factor minres solution, as psych's fa(r, 1)$values
     assert eig["fa_observed"].iloc[0] == pytest.approx(efa(bfi, 1).eigenvalues["common"].iloc[0], abs=1e-10)
 
 

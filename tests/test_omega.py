@@ -103,3 +103,14 @@ def test_omega_result_and_errors(items, expected):
     # reversing with the observed range by default: min + max - x of each reversed item
     observed = omega(items[cols], reverse=["A1"])
     assert observed.alpha == pytest.approx(res.alpha, abs=1e-12)
+
+
+def test_omega_accepts_nullable_integers_and_non_string_labels(items, expected):
+    ref = expected["omega"]
+    ace = items[ref["items"]].astype("Int64")  # pandas' nullable integers, missing as pd.NA
+    ace.columns = range(len(ref["items"]))
+    res = omega(ace, n_factors=3, reverse=[0, 8, 9], min=1, max=6)
+    assert res.n == ref["n"]
+    assert res.omega_h == pytest.approx(ref["omega_h"], abs=1e-3)
+    assert list(res.loadings.index) == list(range(15))
+    assert res.key.tolist() == [1] * 8 + [1, 1, -1, -1, 1, 1, 1]  # E1, E2 still flipped by psych's rule

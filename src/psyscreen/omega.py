@@ -124,7 +124,9 @@ def _reverse(items: pd.DataFrame, reverse: Iterable[str], lo: float | None, hi: 
     block = items[reverse].astype(float)
     lo_v = block.min() if lo is None else lo
     hi_v = block.max() if hi is None else hi
-    return items.assign(**(lo_v + hi_v - block))
+    out = items.copy()
+    out[reverse] = lo_v + hi_v - block
+    return out
 
 
 def _general_loadings(phi: np.ndarray) -> np.ndarray:

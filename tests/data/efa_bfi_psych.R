@@ -25,4 +25,9 @@ y <- x[1:300, c(1:5, 11:15)]
 b2 <- cortest.bartlett(cor(y), n = nrow(y)); out$small_bartlett <- list(chisq = b2$chisq, df = b2$df, p = b2$p.value)
 out$small_ml_promax <- pack(fa(y, 2, rotate = "promax", fm = "ml"))
 out$small_kmo <- KMO(y)$MSA
+# parallel analysis: observed eigenvalues (deterministic) and psych's simulated means (random, n.iter = 100)
+set.seed(2024)
+pa <- fa.parallel(cor(x), n.obs = nrow(x), fa = "both", n.iter = 100, plot = FALSE)
+out$parallel <- list(fa_values = pa$fa.values, pc_values = pa$pc.values, fa_sim = pa$fa.sim, pc_sim = pa$pc.sim,
+                     nfact = pa$nfact, ncomp = pa$ncomp)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE), "efa_bfi_psych.json")

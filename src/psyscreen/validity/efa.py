@@ -77,11 +77,11 @@ class FactorAnalysisError(ValueError):
 # --------------------------------------------------------------------------------------------------
 
 
-def _complete_items(items: pd.DataFrame, *, min_items: int = 2) -> tuple[np.ndarray, list[str]]:
-    """Listwise complete cases of ``items`` as a float array, with the item names."""
+def _complete_items(items: pd.DataFrame, *, min_items: int = 2) -> tuple[np.ndarray, list]:
+    """Listwise complete cases of ``items`` as a float array, with the item labels."""
     if not isinstance(items, pd.DataFrame):
         raise FactorAnalysisError(f"items must be a pandas DataFrame of item columns, got {type(items).__name__}")
-    names = [str(c) for c in items.columns]
+    names = list(items.columns)
     if len(names) < min_items:
         raise FactorAnalysisError(f"at least {min_items} item columns are needed, got {len(names)}")
     bad = [str(c) for c in items.columns if not pd.api.types.is_numeric_dtype(items[c])]
@@ -98,7 +98,7 @@ def _complete_items(items: pd.DataFrame, *, min_items: int = 2) -> tuple[np.ndar
         )
     sd = x.std(axis=0)
     if np.any(sd == 0):
-        const = [n for n, s in zip(names, sd) if s == 0]
+        const = [str(n) for n, s in zip(names, sd) if s == 0]
         raise FactorAnalysisError(f"items without variance in the complete cases: {', '.join(const)}; drop them")
     return x, names
 
