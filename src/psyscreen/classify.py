@@ -261,7 +261,7 @@ def classify(scores: pd.DataFrame, protocol: Union[str, Path, Protocol], *,
     # 4. what could not be decided, where it matters (a more urgent level than the one reached)
     undecided = np.zeros(n, dtype=bool)
     for rank, unknown, zh, en in sorted(pending, key=lambda t: t[0]):
-        matters = unknown & (rank < best)
+        matters = unknown & (rank < best) & ~any_invalid  # on an invalid sheet the re-test reason says it
         undecided |= matters
         _append(reasons["zh"], matters, zh)
         _append(reasons["en"], matters, en)
