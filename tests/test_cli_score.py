@@ -192,3 +192,11 @@ def test_subprocess_fatal_error_exit_code(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "not a readable Excel workbook" in proc.stderr
+
+
+def test_refuses_to_overwrite_an_input(tmp_path, files):
+    export, cmap = files
+    before = export.read_bytes()
+    res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "--map", str(cmap), "-o", str(export)])
+    assert res.exit_code != 0 and "would overwrite it" in res.output
+    assert export.read_bytes() == before

@@ -364,3 +364,9 @@ def test_ledger_balances_under_random_damage(data, n):
     expected_bad |= {r + 2 for r in blank_rows}
     assert set(out.quarantine["row"].astype(int)) == expected_bad
     assert set(out.scores["row"]) == set(range(2, n + 2)) - expected_bad
+
+
+def test_item_header_beyond_the_instrument_is_unused():
+    answers = {f"gad7.{i}": ["1"] for i in range(1, 9)}  # gad7 has 7 items; gad7.8 is not one of them
+    norm = normalise(RawTable.from_frame(pd.DataFrame(answers)), "gad7")
+    assert "gad7.8" in norm.unused_columns and "gad7.8" not in norm.frame.columns

@@ -71,7 +71,7 @@ FIELDS = ("student_id", "name", "school", "grade", "class", "sex", "submitted_at
 
 #: Export headers recognised as fields without a column map (compared after NFKC, spaces removed, casefold).
 FIELD_ALIASES: dict[str, str] = {
-    "学号": "student_id", "学籍号": "student_id", "编号": "student_id", "id": "student_id",
+    "学号": "student_id", "学籍号": "student_id", "student_number": "student_id",
     "姓名": "name", "学校": "school", "学校名称": "school", "年级": "grade", "班级": "class", "班": "class",
     "性别": "sex", "提交时间": "submitted_at", "提交答卷时间": "submitted_at", "答题时间": "submitted_at",
     "所用时间": "duration", "答题时长": "duration", "用时": "duration",
@@ -647,6 +647,7 @@ def _resolve_columns(raw: RawTable, insts: Sequence[Instrument], column_map: Opt
             raise ColumnMapError(raw.file, [f"{src!r}: {why}"])
     aliases = {_key(k): v for k, v in FIELD_ALIASES.items()}
     inst_ids = {i.id for i in insts}
+    item_numbers = {i.id: {it.number for it in i.item_list} for i in insts}
     mapping: dict[str, str] = {}
     unused: list[str] = []
     by_target: dict[str, str] = {}
@@ -666,8 +667,8 @@ def _resolve_columns(raw: RawTable, insts: Sequence[Instrument], column_map: Opt
             unused.append(h)
             continue
         m = _ITEM_RE.match(t)
-        if m and m.group(1) not in inst_ids:
-            unused.append(h)
+        if m and (m.group(1) not in inst_ids or int(m.group(2)) not in item_numbers[m.group(1)]):
+            unused.append(h)  # another instrument, or an item number the instrument does not have
             continue
         if t in by_target:
             if t in FIELDS and k not in cmap and _key(by_target[t]) not in cmap:

@@ -103,6 +103,10 @@ def _run(inputs, instruments, output, map_path, protocol, sheet, keep_items) -> 
         raise UnsupportedFormatError(f"{output}: the output must end in {', '.join(TABLE_SUFFIXES)}")
     if not output.parent.exists():
         raise click.ClickException(f"{output}: the folder {output.parent} does not exist")
+    qpath = quarantine_path(output)
+    for path in inputs:
+        if path.resolve() in (output.resolve(), qpath.resolve()):
+            raise click.UsageError(f"{path} is an input: writing {output.name} would overwrite it; choose another -o")
     ids = list(instruments)
     if not ids and protocol:
         from ..protocol import load_protocol
@@ -133,7 +137,6 @@ def _run(inputs, instruments, output, map_path, protocol, sheet, keep_items) -> 
             scores = scores.drop(columns=[c for c in item_cols if c in scores.columns])
     quarantine = pd.concat([r.quarantine for r in results], ignore_index=True)
     quarantine = quarantine[list(PROBLEM_COLUMNS)]
-    qpath = quarantine_path(output)
     write_table(scores, output)
     write_table(quarantine, qpath)
 
