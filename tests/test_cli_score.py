@@ -139,8 +139,8 @@ def test_unsupported_output_extension(tmp_path, files):
 def test_protocol_without_classify_module(tmp_path, files, monkeypatch):
     export, cmap = files
     monkeypatch.setitem(sys.modules, "psyscreen.classify", None)  # as if the module were absent
-    res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "--map", str(cmap), "-o", str(tmp_path / "s.csv"),
-                                    "--protocol", "default"])
+    res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "-i", "gad7", "--map", str(cmap),
+                                    "-o", str(tmp_path / "s.csv"), "--protocol", "default"])
     assert res.exit_code != 0
     assert "--protocol needs psyscreen.classify" in res.output and "Traceback" not in res.output
 
@@ -157,7 +157,7 @@ def test_protocol_adds_level_and_reasons(tmp_path, files, monkeypatch):
 
     monkeypatch.setitem(sys.modules, "psyscreen.classify", types.SimpleNamespace(classify=classify))
     out = tmp_path / "s.csv"
-    res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "--map", str(cmap), "-o", str(out),
+    res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "-i", "gad7", "--map", str(cmap), "-o", str(out),
                                     "--protocol", "default"])
     assert res.exit_code == 0, res.output
     assert calls["protocol"] == "default" and "phq9.9" in calls["columns"]  # classify sees the answers
@@ -200,3 +200,20 @@ def test_refuses_to_overwrite_an_input(tmp_path, files):
     res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "--map", str(cmap), "-o", str(export)])
     assert res.exit_code != 0 and "would overwrite it" in res.output
     assert export.read_bytes() == before
+
+
+def test_protocol_with_the_real_classify(tmp_path, files):
+    export, cmap = files
+    out = tmp_path / "s.csv"
+    res = CliRunner().invoke(main, ["score", str(export), "--map", str(cmap), "-o", str(out), "--protocol", "default"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out, encoding="utf-8-sig", dtype={"student_id": str})
+    assert {"level", "reasons", "phq9.total", "gad7.total"} <= set(table.columns)
+    assert table["student_id"].tolist() == IDS[:2]
+    # PHQ-9 27 with item 9 answered 3 is at least as urgent as PHQ-9 9 / GAD-7 14
+    assert table["level_rank"].iloc[1] <= table["level_rank"].iloc[0]
+    assert isinstance(table["reasons"].iloc[1], str) and table["reasons"].iloc[1]
+    assert "phq9.9" not in table.columns
+    res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "--map", str(cmap), "-o", str(out),
+                                    "--protocol", "default"])
+    assert res.exit_code != 0 and "-i gad7" in res.output

@@ -38,7 +38,11 @@ def _classify(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
         raise click.ClickException(
             "--protocol needs psyscreen.classify, which is not available in this installation; "
             "score without --protocol, or update psyscreen") from None
-    result = module.classify(frame, protocol)
+    errors = tuple(e for e in (getattr(module, "ClassifyError", None),) if e is not None)
+    try:
+        result = module.classify(frame, protocol)
+    except errors as exc:  # located, and without student data: show it as the reason
+        raise click.ClickException(_one_line(exc)) from None
     if not isinstance(result, pd.DataFrame):
         result = result.to_frame() if hasattr(result, "to_frame") else pd.DataFrame(result)
     new = [c for c in result.columns if c not in frame.columns]
@@ -108,10 +112,17 @@ def _run(inputs, instruments, output, map_path, protocol, sheet, keep_items) -> 
         if path.resolve() in (output.resolve(), qpath.resolve()):
             raise click.UsageError(f"{path} is an input: writing {output.name} would overwrite it; choose another -o")
     ids = list(instruments)
-    if not ids and protocol:
+    if protocol:
         from ..protocol import load_protocol
 
-        ids = list(load_protocol(protocol).instruments)
+        needed = list(load_protocol(protocol).instruments)
+        if not ids:
+            ids = needed
+        else:
+            lacking = [i for i in needed if i not in ids]
+            if lacking:
+                raise click.UsageError(f"the protocol {protocol} uses {', '.join(needed)}: add "
+                                       + " ".join(f"-i {i}" for i in lacking))
     if not ids:
         raise click.UsageError("give at least one instrument (-i phq9 -i gad7) or a --protocol")
     insts = [load_instrument(i) for i in ids]
