@@ -212,3 +212,11 @@ def test_rows_in_equal_rows_scored_plus_quarantined(X):
     result = psyscreen.score_with_quarantine(frame, "gad7")
     assert len(result.scores) + result.n_quarantined == len(frame)
     assert set(result.scores.index).isdisjoint(set(result.quarantine["row"]))
+
+
+def test_positive_mean_without_positive_answers_is_undefined_not_incomplete():
+    # SCL-90 PSDI = mean of the items >= 2 (research/instruments.md 2); with no such item it is undefined
+    frame = pd.DataFrame([[1.0] * 90], columns=[f"scl90.{i}" for i in range(1, 91)])
+    out = psyscreen.score(frame, "scl90")
+    assert np.isnan(out.loc[0, "scl90.psdi"]) and out.loc[0, "scl90.pst"] == 0
+    assert out.loc[0, "scl90.incomplete"] == "psdi: no answer >= 2, undefined"

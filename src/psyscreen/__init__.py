@@ -12,7 +12,9 @@ True
 
 __version__ = "0.1.0"
 
+from .classify import classify  # noqa: E402
 from .instrument import Instrument, InstrumentError, list_instruments, load_instrument  # noqa: E402
+from .protocol import Protocol, ProtocolError, list_protocols, load_protocol  # noqa: E402
 from .scoring import (  # noqa: E402
     MissingColumnsError,
     ResponseError,
@@ -23,6 +25,11 @@ from .scoring import (  # noqa: E402
 )
 
 __all__ = [
+    "Protocol",
+    "ProtocolError",
+    "classify",
+    "list_protocols",
+    "load_protocol",
     "Instrument",
     "InstrumentError",
     "MissingColumnsError",

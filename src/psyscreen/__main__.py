@@ -1,3 +1,4 @@
 from psyscreen.cli import main
 
-main(prog_name="psyscreen")
+if __name__ == "__main__":
+    main(prog_name="psyscreen")

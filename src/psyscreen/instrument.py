@@ -8,8 +8,8 @@ and nothing is loaded half-way.
 Examples
 --------
 >>> phq9 = load_instrument("phq9")
->>> phq9.id, len(phq9.items), [s.id for s in phq9.scales]
-('phq9', 9, ['total'])
+>>> phq9.id, len(phq9.item_list), [s.id for s in phq9.scales]
+('phq9', 10, ['total'])
 >>> phq9.scale("total").score_range(phq9)
 (0.0, 27.0)
 """

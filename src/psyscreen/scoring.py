@@ -34,7 +34,7 @@ from .rules import evaluate, parse_condition
 __all__ = ["score", "score_with_quarantine", "score_items", "Scored", "ResponseError", "MissingColumnsError",
            "item_matrix", "response_problems"]
 
-BLOCK_ROWS = 1 << 16
+BLOCK_ROWS = 4096  # rows per block: a block of 100 items stays in the CPU cache
 
 
 class ResponseError(ValueError):
@@ -98,21 +98,24 @@ def _instruments(instruments: InstrumentsArg) -> list[Instrument]:
     return [load_instrument(i) for i in instruments]
 
 
-def item_matrix(frame: pd.DataFrame, inst: Instrument, *, scored_only: bool = False) -> np.ndarray:
+def item_matrix(frame: pd.DataFrame, inst: Instrument) -> np.ndarray:
     """The instrument's answers as one float array (rows x items in number order, NaN = missing).
 
-    Columns of unscored items that are absent become NaN; a missing scored item column raises
-    :class:`MissingColumnsError`. Text that is not a number becomes NaN here; use
-    :func:`response_problems` first to catch it.
+    A frame whose item columns are all numeric is read without a copy. Text columns are converted with
+    ``pandas.to_numeric`` (text that is not a number becomes NaN here: :func:`response_problems` reports
+    it). Absent columns of unscored items become NaN; an absent scored item column raises
+    :class:`MissingColumnsError`.
     """
-    items = [it for it in inst.item_list if it.scored or not scored_only]
-    needed = [f"{inst.id}.{it.number}" for it in items if it.scored]
+    needed = [f"{inst.id}.{it.number}" for it in inst.item_list if it.scored]
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise MissingColumnsError(inst.id, missing)
-    X = np.full((len(frame), len(items)), np.nan)
-    for j, it in enumerate(items):
-        col = f"{inst.id}.{it.number}"
+    cols = inst.item_columns
+    present = [c for c in cols if c in frame.columns]
+    if len(present) == len(cols) and all(pd.api.types.is_float_dtype(frame[c].dtype) for c in cols):
+        return frame[cols].to_numpy(dtype=float, copy=False)
+    X = np.full((len(frame), len(cols)), np.nan)
+    for j, col in enumerate(cols):
         if col in frame.columns:
             X[:, j] = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return X
@@ -133,18 +136,20 @@ def response_problems(frame: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
             continue
         raw = frame[col]
         num = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
+        if pd.api.types.is_numeric_dtype(raw.dtype):
+            given = ~np.isnan(num)
+        else:  # text: a blank string is not an answer, anything else must be a code
+            given = raw.notna().to_numpy() & (raw.astype(str).str.strip() != "").to_numpy()
         codes = inst.item_codes(it.number)
         bad = given & ~np.isin(num, codes)
         if bad.any():
             idx = np.flatnonzero(bad)
-            lo, hi = codes[0], codes[-1]
             parts.append(pd.DataFrame({
                 "row": frame.index[idx],
                 "column": col,
                 "value": raw.iloc[idx].astype(str).to_numpy(),
                 "reason": f"not a response code of {inst.id} item {it.number} "
-                          f"(codes {', '.join(f'{c:g}' for c in codes)}; range {lo:g}-{hi:g})",
+                          f"(codes {', '.join(f'{c:g}' for c in codes)})",
             }))
     if not parts:
         return pd.DataFrame({"row": pd.Series(dtype=object), "column": pd.Series(dtype=str),
@@ -152,102 +157,151 @@ def response_problems(frame: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _key_matrices(inst: Instrument, numbers: list[int]):
-    """0/1 key matrix (items x scales) for the item-based sum/mean scales, and those scales."""
-    pos = {n: j for j, n in enumerate(numbers)}
-    scales = [s for s in inst.scales if s.items and s.method in ("sum", "mean")]
-    W = np.zeros((len(numbers), len(scales)))
-    for k, s in enumerate(scales):
-        W[[pos[n] for n in s.item_numbers], k] = 1.0
-    return W, scales
+class _Key:
+    """An instrument's key as arrays, built once per scoring call.
+
+    Each answered item is encoded as ``u + C`` where ``u`` is its keyed distance from the item's floor
+    (``x - min`` or, reversed, ``max - x``) and ``C`` exceeds any scale's keyed sum. One matrix product with
+    the 0/1 key matrix then gives, per scale, ``keyed sum + C x answered``, from which both are recovered
+    exactly (integers below 2**53). Unanswered items are 0 and add nothing.
+    """
+
+    def __init__(self, inst: Instrument):
+        numbers = [it.number for it in inst.item_list]
+        self.numbers = numbers
+        self.pos = {n: j for j, n in enumerate(numbers)}
+        lo = np.array([inst.item_range(n)[0] for n in numbers])
+        hi = np.array([inst.item_range(n)[1] for n in numbers])
+        rev = np.array([inst.item(n).reverse for n in numbers])
+        self.sign = np.where(rev, -1.0, 1.0)
+        self.offset = np.where(rev, hi, -lo)          # u = sign * x + offset, in [0, hi - lo] when valid
+        self.span = hi - lo
+        self.floor = lo                               # keyed value = u + floor
+        codes = [inst.item_codes(n) for n in numbers]
+        self.consecutive = all(np.array_equal(c, np.arange(c[0], c[-1] + 1)) for c in codes)
+        self.codes = codes
+        self.scales = [s for s in inst.scales if s.items and s.method in ("sum", "mean")]
+        self.W = np.zeros((len(numbers), len(self.scales)))
+        for k, sc in enumerate(self.scales):
+            self.W[[self.pos[n] for n in sc.item_numbers], k] = 1.0
+        self.C = float(2 ** np.ceil(np.log2(max(1.0, float(self.span.sum())) + 1)))
+        # keyed floor per scale: the sum of the floors of its answered items; uniform floors make it floor x answered
+        self.uniform_floor = [len({lo[self.pos[n]] for n in sc.item_numbers}) == 1 for sc in self.scales]
+        self.scale_floor = np.array([lo[self.pos[sc.item_numbers[0]]] for sc in self.scales])
 
 
-def _score_block(X: np.ndarray, inst: Instrument, numbers: list[int], W: np.ndarray, mm_scales) -> dict:
-    """Scale scores and answered counts for one block of rows (X already reverse-keyed)."""
-    answered_mask = ~np.isnan(X)
-    X0 = np.where(answered_mask, X, 0.0)
-    sums = X0 @ W
-    answered = answered_mask.astype(np.float64) @ W
-    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    pos = {n: j for j, n in enumerate(numbers)}
-    for k, s in enumerate(mm_scales):
-        n_items = len(s.item_numbers)
-        ans = answered[:, k]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = sums[:, k] / ans
-        if s.method == "mean":
-            value = mean
-        elif s.missing.prorate:
-            value = mean * n_items
-        else:
-            value = sums[:, k]
-        value = np.where(ans >= s.min_answered, value * s.multiplier, np.nan)
-        out[s.id] = (value, ans)
-    for s in inst.scales:
-        if s.items and s.method in ("count", "positive_mean"):
-            cols = [pos[n] for n in s.item_numbers]
-            sub = X[:, cols]
-            ans = (~np.isnan(sub)).sum(axis=1).astype(float)
+def _score_blocks(X: np.ndarray, key: _Key):
+    """Keyed sums, answered counts and invalid-answer rows, block by block (cache-sized row blocks)."""
+    n = len(X)
+    S = np.empty((n, len(key.scales)))
+    A = np.empty((n, len(key.scales)))
+    bad_rows = np.zeros(n, dtype=bool)
+    floors_needed = not all(key.uniform_floor)
+    F = np.empty((n, len(key.scales))) if floors_needed else None
+    for start in range(0, n, BLOCK_ROWS):
+        b = X[start:start + BLOCK_ROWS]
+        missing = np.isnan(b)
+        u = b * key.sign
+        u += key.offset
+        if key.consecutive:  # valid: a whole number within [0, span]
             with np.errstate(invalid="ignore"):
-                positive = sub >= s.threshold
-            n_pos = positive.sum(axis=1).astype(float)
-            if s.method == "count":
-                value = n_pos
+                bad = (u < 0) | (u > key.span) | ((np.floor(u) != u) & ~missing)
+        else:
+            bad = ~missing & ~np.column_stack([np.isin(b[:, j], c) for j, c in enumerate(key.codes)])
+        bad_rows[start:start + BLOCK_ROWS] = bad.any(axis=1)
+        u += key.C
+        u[missing] = 0.0
+        total = u @ key.W
+        answered = np.floor(total / key.C)
+        A[start:start + BLOCK_ROWS] = answered
+        S[start:start + BLOCK_ROWS] = total - key.C * answered
+        if floors_needed:
+            F[start:start + BLOCK_ROWS] = (~missing * key.floor) @ key.W
+    S += F if floors_needed else key.scale_floor * A
+    return S, A, bad_rows
+
+
+def _scale_values(X: np.ndarray, key: _Key, inst: Instrument, S: np.ndarray, A: np.ndarray):
+    values: dict[str, np.ndarray] = {}
+    answered: dict[str, np.ndarray] = {}
+    for k, sc in enumerate(key.scales):
+        n_items = len(sc.item_numbers)
+        ans = A[:, k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if sc.method == "mean":
+                value = S[:, k] / ans
+            elif sc.missing.prorate:
+                value = S[:, k] / ans * n_items
             else:
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    value = np.where(positive, sub, 0.0).sum(axis=1) / n_pos
-            value = np.where(ans >= s.min_answered, value * s.multiplier, np.nan)
-            out[s.id] = (value, ans)
-    return out
+                value = S[:, k]
+        values[sc.id] = np.where(ans >= sc.min_answered, value * sc.multiplier, np.nan)
+        answered[sc.id] = ans
+    for sc in inst.scales:
+        if sc.items and sc.method in ("count", "positive_mean"):
+            cols = [key.pos[n] for n in sc.item_numbers]
+            sub = X[:, cols]
+            if any(inst.item(n).reverse for n in sc.item_numbers):
+                sub = sub * key.sign[cols] + key.offset[cols] + key.floor[cols]
+            ans = (~np.isnan(sub)).sum(axis=1).astype(float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                positive = sub >= sc.threshold
+                n_pos = positive.sum(axis=1).astype(float)
+                value = n_pos if sc.method == "count" else np.where(positive, sub, 0.0).sum(axis=1) / n_pos
+            values[sc.id] = np.where(ans >= sc.min_answered, value * sc.multiplier, np.nan)
+            answered[sc.id] = ans
+    for sc in inst.scales:  # scales made of scales: their sum, missing when any part is missing
+        if sc.of_scales:
+            values[sc.id] = np.sum([values[o] for o in sc.of_scales], axis=0) * sc.multiplier
+            answered[sc.id] = np.sum([answered[o] for o in sc.of_scales], axis=0)
+    return values, answered
 
 
-def _score_instrument(frame: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
-    numbers = [it.number for it in inst.item_list]
-    raw = item_matrix(frame, inst)
-    lo = np.array([inst.item_range(n)[0] for n in numbers])
-    hi = np.array([inst.item_range(n)[1] for n in numbers])
-    rev = np.array([inst.item(n).reverse for n in numbers])
-    W, mm_scales = _key_matrices(inst, numbers)
+def _append_text(texts: dict[int, str], rows: np.ndarray, words: np.ndarray, sep: str) -> None:
+    """Add a phrase to the few rows that need one (rows with a missing scale or a critical answer)."""
+    for r, w in zip(rows.tolist(), words.tolist()):
+        texts[r] = f"{texts[r]}{sep}{w}" if r in texts else w
+
+
+def _text_column(texts: dict[int, str], n: int) -> pd.arrays.StringArray:
+    out = np.full(n, None, dtype=object)
+    if texts:
+        out[list(texts)] = list(texts.values())
+    return pd.array(out, dtype="string")
+
+
+def _score_instrument(frame: pd.DataFrame, inst: Instrument) -> tuple[pd.DataFrame, np.ndarray]:
+    """All outputs of one instrument, and the rows with an answer outside the response codes."""
+    key = _Key(inst)
+    X = item_matrix(frame, inst)
+    S, A, bad_rows = _score_blocks(X, key)
+    values, answered = _scale_values(X, key, inst, S, A)
     n = len(frame)
-    results: dict[str, list] = {}
-    for start in range(0, max(n, 1), BLOCK_ROWS):
-        block = raw[start:start + BLOCK_ROWS]
-        if rev.any():
-            block = np.where(rev, lo + hi - block, block)
-        for sid, (value, ans) in _score_block(block, inst, numbers, W, mm_scales).items():
-            results.setdefault(sid, []).append((value, ans))
-    values = {sid: np.concatenate([v for v, _ in parts]) for sid, parts in results.items()}
-    answered = {sid: np.concatenate([a for _, a in parts]) for sid, parts in results.items()}
-
-    # scales made of scales: their sum, missing when any part is missing
-    for s in inst.scales:
-        if s.of_scales:
-            values[s.id] = np.sum([values[o] for o in s.of_scales], axis=0) * s.multiplier
-            answered[s.id] = np.sum([answered[o] for o in s.of_scales], axis=0)
-
     out: dict[str, object] = {}
-    incomplete = np.full(n, "", dtype=object)
-    for s in inst.scales:
-        col = f"{inst.id}.{s.id}"
-        out[col] = values[s.id]
-        out[f"{col}.answered"] = answered[s.id].astype(np.int64)
-        if s.bands:
-            out[f"{col}.band"] = _bands(values[s.id], s)
-        missing = np.isnan(values[s.id])
-        if missing.any():
-            need = (f"all of {', '.join(s.of_scales)} scored" if s.of_scales
-                    else f"needs {s.min_answered} of {len(s.item_numbers)} answered")
-            idx = np.flatnonzero(missing)
-            got = answered[s.id][idx].astype(int).astype(str)
-            what = (np.char.add(np.char.add(f"{s.id}: ", got), f" item(s) answered, {need}"))
-            incomplete[idx] = np.char.add(np.where(incomplete[idx] == "", "", np.char.add(incomplete[idx].astype(str), "; ")), what)
+    incomplete: dict[int, str] = {}
+    for sc in inst.scales:
+        col = f"{inst.id}.{sc.id}"
+        out[col] = values[sc.id]
+        out[f"{col}.answered"] = answered[sc.id].astype(np.int64)
+        if sc.bands:
+            out[f"{col}.band"] = _bands(values[sc.id], sc)
+        missing = np.isnan(values[sc.id])
+        if sc.method == "positive_mean":  # enough answers but none at the threshold: the mean is undefined
+            undefined = missing & (answered[sc.id] >= sc.min_answered)
+            _append_text(incomplete, np.flatnonzero(undefined),
+                         np.full(int(undefined.sum()), f"{sc.id}: no answer >= {sc.threshold:g}, undefined"), "; ")
+            missing &= ~undefined
+        idx = np.flatnonzero(missing)
+        if len(idx):
+            need = (f"all of {', '.join(sc.of_scales)} scored" if sc.of_scales
+                    else f"needs {sc.min_answered} of {len(sc.item_numbers)} answered")
+            got = answered[sc.id][idx].astype(np.int64).astype(str)
+            _append_text(incomplete, idx, np.char.add(np.char.add(f"{sc.id}: ", got), f" item(s) answered, {need}"), "; ")
 
-    item_pos = {n_: j for j, n_ in enumerate(numbers)}
     rule_values: dict[str, np.ndarray] = {}
 
     def resolve(kind: str, ref: str) -> np.ndarray:
         if kind == "item":
-            return raw[:, item_pos[int(ref)]]
+            return X[:, key.pos[int(ref)]]
         if kind == "scale":
             return values[ref]
         return rule_values[ref]
@@ -255,19 +309,16 @@ def _score_instrument(frame: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
     if inst.critical:
         fired_any = np.zeros(n, dtype=bool)
         known_all = np.ones(n, dtype=bool)
-        fired_text = np.full(n, "", dtype=object)
+        fired: dict[int, str] = {}
         for c, cond in zip(inst.critical, inst.critical_conditions):
             v, k = evaluate(cond, resolve)
             fired_any |= v
             known_all &= k
-            if v.any():
-                idx = np.flatnonzero(v)
-                ans = raw[idx, item_pos[c.item]]
-                label = np.char.add(f"{c.item}=", np.char.mod("%g", ans))
-                fired_text[idx] = np.where(fired_text[idx] == "", label,
-                                           np.char.add(np.char.add(fired_text[idx].astype(str), ","), label))
+            idx = np.flatnonzero(v)
+            if len(idx):
+                _append_text(fired, idx, np.char.add(f"{c.item}=", np.char.mod("%g", X[idx, key.pos[c.item]])), ",")
         out[f"{inst.id}.critical"] = _nullable_bool(fired_any, fired_any | known_all)
-        out[f"{inst.id}.critical_items"] = pd.array(np.where(fired_text == "", None, fired_text), dtype="string")
+        out[f"{inst.id}.critical_items"] = _text_column(fired, n)
     for r in inst.rules:
         if r.when is not None:
             v, k = evaluate(parse_condition(r.when, f"rules.{r.id}.when"), resolve)
@@ -278,8 +329,20 @@ def _score_instrument(frame: pd.DataFrame, inst: Instrument) -> pd.DataFrame:
     if inst.validity:
         v, k = evaluate(parse_condition(inst.validity.invalid_when, "validity.invalid_when"), resolve)
         out[f"{inst.id}.valid"] = _nullable_bool(~v & k, k)
-    out[f"{inst.id}.incomplete"] = pd.array(np.where(incomplete == "", None, incomplete), dtype="string")
-    return pd.DataFrame(out, index=frame.index)
+    out[f"{inst.id}.incomplete"] = _text_column(incomplete, n)
+    text_bad = _unreadable_text(frame, inst)
+    return pd.DataFrame(out, index=frame.index), bad_rows | text_bad
+
+
+def _unreadable_text(frame: pd.DataFrame, inst: Instrument) -> np.ndarray:
+    """Rows where a text item column holds something that is not a number (numeric columns cannot)."""
+    bad = np.zeros(len(frame), dtype=bool)
+    for col in inst.item_columns:
+        if col in frame.columns and not pd.api.types.is_numeric_dtype(frame[col].dtype):
+            raw = frame[col]
+            num = pd.to_numeric(raw, errors="coerce")
+            bad |= (num.isna() & raw.notna() & (raw.astype(str).str.strip() != "")).to_numpy()
+    return bad
 
 
 def _nullable_bool(value: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
@@ -339,15 +402,31 @@ def score_with_quarantine(frame: pd.DataFrame, instruments: InstrumentsArg) -> S
     Returns
     -------
     Scored
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({f"gad7.{i}": [1, 1] for i in range(1, 8)})
+    >>> frame.loc[1, "gad7.3"] = 7
+    >>> result = score_with_quarantine(frame, "gad7")
+    >>> result.scores["gad7.total"].tolist(), result.quarantine[["row", "column"]].values.tolist()
+    ([7.0], [[1, 'gad7.3']])
     """
     insts = _instruments(instruments)
     for inst in insts:
-        item_matrix(frame.iloc[:0], inst)  # raises MissingColumnsError early, before any work
-    problems = pd.concat([response_problems(frame, inst) for inst in insts], ignore_index=True)
-    bad_rows = pd.Index(problems["row"].unique()) if len(problems) else pd.Index([])
-    good = frame.loc[~frame.index.isin(bad_rows)] if len(bad_rows) else frame
-    scores = pd.concat([_score_instrument(good, inst) for inst in insts], axis=1) if insts else good.iloc[:, :0]
-    return Scored(scores=scores, quarantine=problems)
+        item_matrix(frame.iloc[:0], inst)  # raises MissingColumnsError before any work
+    parts, bad = [], np.zeros(len(frame), dtype=bool)
+    for inst in insts:
+        scores, bad_rows = _score_instrument(frame, inst)
+        parts.append(scores)
+        bad |= bad_rows
+    scores = pd.concat(parts, axis=1) if parts else frame.iloc[:, :0]
+    if not bad.any():
+        return Scored(scores=scores, quarantine=response_problems(frame.iloc[:0], insts[0]) if insts else
+                      pd.DataFrame(columns=["row", "column", "value", "reason"]))
+    suspects = frame.iloc[np.flatnonzero(bad)]
+    problems = pd.concat([response_problems(suspects, inst) for inst in insts], ignore_index=True)
+    return Scored(scores=scores.iloc[np.flatnonzero(~bad)], quarantine=problems)
 
 
 def score(frame: pd.DataFrame, instruments: InstrumentsArg) -> pd.DataFrame:

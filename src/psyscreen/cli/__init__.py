@@ -17,7 +17,7 @@ def main() -> None:
 
 
 # Each command group lives in its own module; a module registers the commands it defines.
-for _name in ("instruments", "score", "screen", "mapping", "analyze", "archive"):
+for _name in ("instruments", "protocols", "score", "screen", "mapping", "analyze", "archive"):
     try:
         _module = importlib.import_module(f"{__name__}.{_name}")
     except ModuleNotFoundError as exc:  # a command group not built yet
