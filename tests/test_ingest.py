@@ -370,3 +370,12 @@ def test_item_header_beyond_the_instrument_is_unused():
     answers = {f"gad7.{i}": ["1"] for i in range(1, 9)}  # gad7 has 7 items; gad7.8 is not one of them
     norm = normalise(RawTable.from_frame(pd.DataFrame(answers)), "gad7")
     assert "gad7.8" in norm.unused_columns and "gad7.8" not in norm.frame.columns
+
+
+def test_the_map_wins_over_a_recognised_field_header():
+    frame = pd.DataFrame({"学号": ["serial-1"], "考号": ["00042"], **{f"gad7.{i}": ["1"] for i in range(1, 8)}})
+    norm = normalise(RawTable.from_frame(frame), "gad7", {"考号": "student_id"})
+    assert norm.frame["student_id"].tolist() == ["00042"]
+    assert "学号" in norm.unused_columns
+    with pytest.raises(ColumnMapError, match="both map to 'gad7.1'"):
+        normalise(RawTable.from_frame(frame), "gad7", {"考号": "gad7.1"})  # the file already has gad7.1

@@ -648,18 +648,16 @@ def _resolve_columns(raw: RawTable, insts: Sequence[Instrument], column_map: Opt
     aliases = {_key(k): v for k, v in FIELD_ALIASES.items()}
     inst_ids = {i.id for i in insts}
     item_numbers = {i.id: {it.number for it in i.item_list} for i in insts}
-    mapping: dict[str, str] = {}
+    candidates: list[tuple[str, str, bool]] = []  # (header, target, named in the map)
     unused: list[str] = []
-    by_target: dict[str, str] = {}
     found_keys = set()
     for h in raw.frame.columns:
         k = _key(h)
         found_keys.add(k)
         if k in cmap:
-            t = cmap[k]
-        elif _ITEM_RE.match(_canonical_target(h)):
-            t = _canonical_target(h)
-        elif _canonical_target(h) in FIELDS:
+            candidates.append((h, cmap[k], True))
+            continue
+        if _ITEM_RE.match(_canonical_target(h)) or _canonical_target(h) in FIELDS:
             t = _canonical_target(h)
         elif k in aliases:
             t = aliases[k]
@@ -670,13 +668,19 @@ def _resolve_columns(raw: RawTable, insts: Sequence[Instrument], column_map: Opt
         if m and (m.group(1) not in inst_ids or int(m.group(2)) not in item_numbers[m.group(1)]):
             unused.append(h)  # another instrument, or an item number the instrument does not have
             continue
+        candidates.append((h, t, False))
+    # The map wins: its columns first; a header recognised only by name may not take a field it already gave.
+    by_target: dict[str, str] = {}
+    chosen: set[str] = set()
+    for h, t, explicit in sorted(candidates, key=lambda c: not c[2]):
         if t in by_target:
-            if t in FIELDS and k not in cmap and _key(by_target[t]) not in cmap:
-                unused.append(h)  # two auto-recognised headers for one field: keep the first
+            if t in FIELDS and not explicit:
+                unused.append(h)  # e.g. both 学号 and 学籍号, or the map named another column for the field
                 continue
             raise ColumnMapError(raw.file, [f"columns {by_target[t]!r} and {h!r} both map to {t!r}"])
         by_target[t] = h
-        mapping[h] = t
+        chosen.add(h)
+    mapping = {h: t for h, t, _ in candidates if h in chosen}  # in the order of the file
     absent = [k for k in (column_map or {}) if _key(k) not in found_keys]
     return mapping, unused, absent
 
