@@ -314,8 +314,6 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
             if integral.any():
                 text[integral] = pd.Series(vals[integral].astype(np.int64), index=s.index[integral]).astype("string")
             cols[j] = text
-        elif pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
-            cols[j] = s.astype("string")
         else:
             cols[j] = s.astype("string")
     out = pd.DataFrame(cols, index=frame.index)
