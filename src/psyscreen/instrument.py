@@ -284,7 +284,7 @@ class Instrument(_Strict):
         """A short human-readable summary (used by ``psyscreen instruments show``)."""
         lines = [f"{self.id} {self.version}: {self.name.get(lang)}", f"source: {self.source}",
                  f"population: {self.population}",
-                 f"licence: {'item text included' if self.licence.text_redistributable else 'scoring key only'}"
+                 f"licence: {'item text included' if any(it.zh or it.en for it in self.item_list) else 'scoring key only'}"
                  f" ({self.licence.note})",
                  f"items: {len(self.item_list)}; responses: "
                  + ", ".join(f"{o.code:g}={o.zh if lang == 'zh' else o.en}" for o in self.responses)]
