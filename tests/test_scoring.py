@@ -220,3 +220,21 @@ def test_positive_mean_without_positive_answers_is_undefined_not_incomplete():
     out = psyscreen.score(frame, "scl90")
     assert np.isnan(out.loc[0, "scl90.psdi"]) and out.loc[0, "scl90.pst"] == 0
     assert out.loc[0, "scl90.incomplete"] == "psdi: no answer >= 2, undefined"
+
+
+@pytest.mark.parametrize("bad", [4.0, -1.0, 2.5, 300.0, 1e20, np.inf, -0.5])
+def test_every_kind_of_invalid_number_is_caught(bad):
+    # the fast validity check (an int8 round trip) must reject fractions, negatives, overflows and infinities
+    frame = sheet("phq9", 9, [[1] * 9, [1] * 9])
+    frame.loc[1, "phq9.4"] = bad
+    result = psyscreen.score_with_quarantine(frame, "phq9")
+    assert result.scores.index.tolist() == [0]
+    assert result.quarantine["column"].tolist() == ["phq9.4"]
+
+
+def test_reverse_keys_and_validity_on_a_reversed_item(tmp_path):
+    # CES-D reverses items 4, 8, 12, 16 as 3 - x (CamCOPS cesd.py); a reversed out-of-range code is still caught
+    frame = pd.DataFrame([[0.0] * 20], columns=[f"cesd.{i}" for i in range(1, 21)])
+    assert psyscreen.score(frame, "cesd").loc[0, "cesd.total"] == 12  # 4 reversed items x 3
+    frame.loc[0, "cesd.8"] = 4
+    assert psyscreen.score_with_quarantine(frame, "cesd").n_quarantined == 1

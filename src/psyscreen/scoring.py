@@ -178,7 +178,9 @@ class _Key:
         self.span = hi - lo
         self.floor = lo                               # keyed value = u + floor
         codes = [inst.item_codes(n) for n in numbers]
-        self.consecutive = all(np.array_equal(c, np.arange(c[0], c[-1] + 1)) for c in codes)
+        consecutive = all(np.array_equal(c, np.arange(c[0], c[-1] + 1)) for c in codes)
+        self.small_codes = consecutive and float(self.span.max(initial=0)) <= 127  # the int8 validity check applies
+        self.span_u8 = self.span.astype(np.uint8) if self.small_codes else None
         self.codes = codes
         self.scales = [s for s in inst.scales if s.items and s.method in ("sum", "mean")]
         self.W = np.zeros((len(numbers), len(self.scales)))
@@ -193,8 +195,8 @@ class _Key:
 def _score_blocks(X: np.ndarray, key: _Key):
     """Keyed sums, answered counts and invalid-answer rows, block by block (cache-sized row blocks)."""
     n = len(X)
-    S = np.empty((n, len(key.scales)))
-    A = np.empty((n, len(key.scales)))
+    S = np.empty((n, len(key.scales)), order="F")  # column per scale, contiguous
+    A = np.empty((n, len(key.scales)), order="F")
     bad_rows = np.zeros(n, dtype=bool)
     floors_needed = not all(key.uniform_floor)
     F = np.empty((n, len(key.scales))) if floors_needed else None
@@ -203,14 +205,19 @@ def _score_blocks(X: np.ndarray, key: _Key):
         missing = np.isnan(b)
         u = b * key.sign
         u += key.offset
-        if key.consecutive:  # valid: a whole number within [0, span]
+        if key.small_codes:
+            # valid: a whole number in [0, span]. Cast to int8: a fraction, an overflow or a negative number
+            # (seen as > 127 through uint8) cannot survive the round trip; NaN casts to junk and is masked.
             with np.errstate(invalid="ignore"):
-                bad = (u < 0) | (u > key.span) | ((np.floor(u) != u) & ~missing)
+                q = u.astype(np.int8)
+            bad = q != u
+            bad &= ~missing
+            bad |= q.view(np.uint8) > key.span_u8
         else:
             bad = ~missing & ~np.column_stack([np.isin(b[:, j], c) for j, c in enumerate(key.codes)])
         bad_rows[start:start + BLOCK_ROWS] = bad.any(axis=1)
         u += key.C
-        u[missing] = 0.0
+        np.copyto(u, 0.0, where=missing)
         total = u @ key.W
         answered = np.floor(total / key.C)
         A[start:start + BLOCK_ROWS] = answered
@@ -224,18 +231,18 @@ def _score_blocks(X: np.ndarray, key: _Key):
 def _scale_values(X: np.ndarray, key: _Key, inst: Instrument, S: np.ndarray, A: np.ndarray):
     values: dict[str, np.ndarray] = {}
     answered: dict[str, np.ndarray] = {}
-    for k, sc in enumerate(key.scales):
-        n_items = len(sc.item_numbers)
-        ans = A[:, k]
+    if key.scales:  # all sum / mean scales at once: mean, prorated sum or plain sum, then the missing-data rule
+        n_items = np.array([len(sc.item_numbers) for sc in key.scales], dtype=float)
+        factor = np.array([1.0 if sc.method == "mean" else n for sc, n in zip(key.scales, n_items)])
+        by_mean = np.array([sc.method == "mean" or sc.missing.prorate for sc in key.scales])
+        need = np.array([sc.min_answered for sc in key.scales], dtype=float)
+        multiplier = np.array([sc.multiplier for sc in key.scales])
         with np.errstate(invalid="ignore", divide="ignore"):
-            if sc.method == "mean":
-                value = S[:, k] / ans
-            elif sc.missing.prorate:
-                value = S[:, k] / ans * n_items
-            else:
-                value = S[:, k]
-        values[sc.id] = np.where(ans >= sc.min_answered, value * sc.multiplier, np.nan)
-        answered[sc.id] = ans
+            V = np.where(by_mean, S / A * factor, S) * multiplier
+        V[A < need] = np.nan
+        for k, sc in enumerate(key.scales):
+            values[sc.id] = V[:, k]
+            answered[sc.id] = A[:, k]
     for sc in inst.scales:
         if sc.items and sc.method in ("count", "positive_mean"):
             cols = [key.pos[n] for n in sc.item_numbers]
@@ -273,7 +280,9 @@ def _score_instrument(frame: pd.DataFrame, inst: Instrument) -> tuple[pd.DataFra
     """All outputs of one instrument, and the rows with an answer outside the response codes."""
     key = _Key(inst)
     X = item_matrix(frame, inst)
-    S, A, bad_rows = _score_blocks(X, key)
+    with np.errstate(invalid="ignore"):  # inf / huge answers: their rows are quarantined, their sums are junk
+        S, A, bad_rows = _score_blocks(X, key)
+        A[bad_rows] = 0.0
     values, answered = _scale_values(X, key, inst, S, A)
     n = len(frame)
     out: dict[str, object] = {}
@@ -331,7 +340,8 @@ def _score_instrument(frame: pd.DataFrame, inst: Instrument) -> tuple[pd.DataFra
         out[f"{inst.id}.valid"] = _nullable_bool(~v & k, k)
     out[f"{inst.id}.incomplete"] = _text_column(incomplete, n)
     text_bad = _unreadable_text(frame, inst)
-    return pd.DataFrame(out, index=frame.index), bad_rows | text_bad
+    # copy=False keeps each computed column as it is instead of consolidating them into blocks (a full copy)
+    return pd.DataFrame(out, index=frame.index, copy=False), bad_rows | text_bad
 
 
 def _unreadable_text(frame: pd.DataFrame, inst: Instrument) -> np.ndarray:
@@ -371,21 +381,15 @@ def _category(rule, resolve, n: int):
 
 
 def _bands(values: np.ndarray, scale) -> pd.Categorical:
-    codes = np.full(values.shape, -1, dtype=np.int64)
+    """Band codes by counting the boundaries a score has passed (the loader guarantees a partition)."""
+    bands = sorted(scale.bands, key=lambda b: -np.inf if b.lower[1] is None else b.lower[1])
+    codes = np.zeros(values.shape, dtype=np.int8)
     with np.errstate(invalid="ignore"):
-        for j, b in enumerate(scale.bands):
-            inside = ~np.isnan(values)
-            for op, bound in (b.lower, b.upper):
-                if op == "ge":
-                    inside &= values >= bound
-                elif op == "gt":
-                    inside &= values > bound
-                elif op == "le":
-                    inside &= values <= bound
-                elif op == "lt":
-                    inside &= values < bound
-            codes[inside] = j
-    return pd.Categorical.from_codes(codes, categories=[b.code for b in scale.bands], ordered=True)
+        for b in bands[1:]:
+            op, edge = b.lower
+            codes += (values >= edge) if op == "ge" else (values > edge)
+    codes[np.isnan(values)] = -1
+    return pd.Categorical.from_codes(codes, categories=[b.code for b in bands], ordered=True)
 
 
 def score_with_quarantine(frame: pd.DataFrame, instruments: InstrumentsArg) -> Scored:
