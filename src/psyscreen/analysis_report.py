@@ -1,0 +1,459 @@
+"""Analysis reports: turn psychometric result objects into a workbook or a self-contained HTML page.
+
+The statistics live in :mod:`psyscreen.reliability`, :mod:`psyscreen.omega`, :mod:`psyscreen.validity`
+and :mod:`psyscreen.norms`; this module only lays their results out for a person. A report is a title,
+a few facts about where the figures came from (:attr:`AnalysisReport.meta`: input file and its SHA-256,
+options, psyscreen version, date), notes, and sections of tables and figures:
+
+* ``.xlsx``: an ``about`` sheet (the facts and notes), then one sheet per table, the header in row 1 and
+  numbers written at full precision (openpyxl); figures are left to the HTML report.
+* ``.html``: one file with every table and every plot inline (PNG as base64), nothing fetched from elsewhere.
+
+Both are written atomically (:func:`psyscreen.io.atomic_write`): a failure leaves the previous file, or none.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd, tempfile, pathlib
+>>> from psyscreen.reliability import alpha
+>>> rng = np.random.default_rng(1)
+>>> t = rng.normal(size=200)
+>>> x = pd.DataFrame({f"i{j}": np.round(3 + t + rng.normal(size=200)) for j in range(4)})
+>>> rep = AnalysisReport.from_results("Reliability", [alpha(x)])
+>>> [tab.name for sec in rep.sections for tab in sec.tables]
+['alpha', 'alpha_items']
+>>> out = rep.write(pathlib.Path(tempfile.mkdtemp()) / "alpha.xlsx")
+>>> read_sheet(out, "alpha")["n"].tolist()
+[200]
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .io import atomic_write
+from .privacy import safe_cell
+
+__all__ = [
+    "AnalysisReport",
+    "ReportFormatError",
+    "Section",
+    "Table",
+    "file_sha256",
+    "read_sheet",
+    "sections_for",
+]
+
+REPORT_SUFFIXES = (".xlsx", ".html", ".htm")
+
+
+class ReportFormatError(ValueError):
+    """The output name has an extension a report cannot be written as."""
+
+
+@dataclass
+class Table:
+    """One table of a report: a sheet in the workbook, an HTML table in the page."""
+
+    name: str
+    frame: pd.DataFrame
+    caption: str = ""
+    index: bool = False  # write the frame's index as the first column(s)
+
+
+@dataclass
+class Section:
+    """A heading, a few lines of text, tables and matplotlib figures (``(caption, figure)`` pairs)."""
+
+    title: str
+    text: str = ""
+    tables: list[Table] = field(default_factory=list)
+    figures: list[tuple[str, Any]] = field(default_factory=list)
+
+
+def _wants_index(frame: pd.DataFrame) -> bool:
+    idx = frame.index
+    return not (isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and idx.name is None)
+
+
+def _table(name: str, frame: pd.DataFrame, caption: str = "") -> Table:
+    return Table(name, frame, caption, index=_wants_index(frame))
+
+
+def _one_row(mapping: Mapping[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame({k: [v] for k, v in mapping.items()})
+
+
+# ------------------------------------------------------------------------------------------------
+# result objects -> sections
+# ------------------------------------------------------------------------------------------------
+def _alpha_section(res) -> Section:
+    summary = res.to_frame()
+    summary["ci_level"] = res.ci_level
+    summary["nan_policy"] = res.nan_policy
+    summary["reversed"] = ", ".join(map(str, res.reversed))
+    summary["min"] = res.min
+    summary["max"] = res.max
+    items = res.items.copy()
+    items.index.name = items.index.name or "item"
+    text = (f"Cronbach's alpha = {res.alpha:.3f} (Feldt {res.ci_level:.0%} CI {res.ci[0]:.3f} to {res.ci[1]:.3f}), "
+            f"standardized alpha {res.std_alpha:.3f}, Guttman's lambda 6 {res.g6:.3f}, mean inter-item r "
+            f"{res.average_r:.3f}; {res.n_items} items, n = {res.n} ({res.nan_policy}). R: psych::alpha.")
+    return Section("Cronbach's alpha", text, [_table("alpha", summary), _table("alpha_items", items)])
+
+
+def _omega_section(res) -> Section:
+    text = (f"omega total = {res.omega_total:.3f}"
+            + ("" if math.isnan(res.omega_h) else f", omega hierarchical = {res.omega_h:.3f}")
+            + f" ({res.n_factors} factor(s), n = {res.n}). R: psych::omega (minres, oblimin, Schmid-Leiman).")
+    tables = [_table("omega", res.to_frame())]
+    loadings = res.loadings.copy()
+    loadings.index.name = loadings.index.name or "item"
+    tables.append(_table("omega_loadings", loadings))
+    return Section("McDonald's omega", text, tables)
+
+
+def _split_half_section(res) -> Section:
+    return Section("Split-half reliability", "Spearman-Brown corrected split halves and Guttman's lambdas "
+                   "(R: psych::splitHalf).", [_table("split_half", res.to_frame())])
+
+
+def _item_analysis_section(res) -> Section:
+    items = res.items.copy()
+    items.index.name = items.index.name or "item"
+    summary = _one_row({
+        "alpha": res.alpha, "n": res.n, "n_dropped": res.n_dropped, "n_high": res.n_high, "n_low": res.n_low,
+        "cut_high": res.cut_high, "cut_low": res.cut_low, "group_fraction": res.group_fraction,
+        "equal_var": res.equal_var, "min": res.min, "max": res.max,
+    })
+    tables = [_table("item_analysis", items), _table("item_summary", summary)]
+    text = (f"Critical ratio of the top and bottom {res.group_fraction:.0%} (n = {res.n_high} and {res.n_low}), "
+            f"corrected item-total r, alpha if dropped, floor and ceiling, on {res.n} complete rows "
+            f"({res.n_dropped} dropped).")
+    if res.warnings:
+        tables.append(_table("warnings", pd.DataFrame({"warning": list(res.warnings)})))
+        text += " Warnings: " + " ".join(res.warnings)
+    return Section("Item analysis", text, tables)
+
+
+def _efa_section(res) -> Section:
+    loadings = res.to_frame()
+    loadings.index.name = loadings.index.name or "item"
+    phi = res.phi.copy()
+    phi.index.name = "factor"
+    variance = res.variance.copy()
+    variance.index.name = "statistic"
+    eig = res.eigenvalues.copy()
+    kmo = res.kmo.to_frame()
+    kmo.index.name = "item"
+    text = (f"{res.n_factors} factor(s), {res.method} with {res.rotation} rotation, n = {res.n}; "
+            f"KMO = {res.kmo.overall:.3f}; Bartlett chi2({res.bartlett.df}) = {res.bartlett.chisq:.1f}, "
+            f"p = {res.bartlett.p:.3g}. R: psych::fa.")
+    tables = [_table("efa_loadings", loadings), _table("efa_phi", phi), _table("efa_variance", variance),
+              _table("eigenvalues", eig), _table("kmo", kmo), _table("bartlett", res.bartlett.to_frame())]
+    return Section("Exploratory factor analysis", text, tables)
+
+
+def _parallel_section(res) -> Section:
+    from .plots import scree
+
+    ev = res.eigenvalues.copy()
+    summary = _one_row({"n_factors": res.n_factors, "n_components": res.n_components, "n": res.n,
+                        "n_iter": res.n_iter, "quantile": res.quantile, "method": res.method})
+    fig = scree(ev["fa_observed"].to_numpy(), ev["fa_threshold"].to_numpy())
+    text = (f"Parallel analysis ({res.n_iter} simulated data sets) suggests {res.n_factors} factor(s) and "
+            f"{res.n_components} component(s). R: psych::fa.parallel.")
+    return Section("Parallel analysis", text, [_table("parallel", summary), _table("parallel_eigen", ev)],
+                   [("Scree plot with parallel analysis", fig)])
+
+
+def _cfa_section(res) -> Section:
+    fit = _one_row(res.fit.to_dict())
+    f = res.fit
+    text = (f"chi2({f.df}) = {f.chisq:.2f}, p = {f.pvalue:.3g}; CFI = {f.cfi:.3f}, TLI = {f.tli:.3f}, "
+            f"RMSEA = {f.rmsea:.3f} (90% CI {f.rmsea_ci_low:.3f} to {f.rmsea_ci_high:.3f}), SRMR = {f.srmr:.3f}; "
+            f"n = {f.n}. R: lavaan::cfa, fitMeasures.")
+    tables = [_table("fit", fit), _table("std_loadings", res.std_loadings), _table("reliability", res.reliability),
+              _table("parameters", res.params)]
+    return Section("Confirmatory factor analysis", text, tables)
+
+
+def _invariance_section(res) -> Section:
+    table = res.table.copy()
+    table.index.name = table.index.name or "step"
+    text = (f"Across {res.group} ({', '.join(map(str, res.groups))}): invariance holds up to the "
+            f"{res.level or 'no'} step (delta CFI >= {res.cutoffs[0]}, delta RMSEA <= {res.cutoffs[1]}). "
+            "R: lavaan::cfa(group.equal = ...).")
+    return Section("Measurement invariance", text, [_table("invariance", table)])
+
+
+def _roc_section(res) -> Section:
+    from .plots import roc_curve
+
+    summary = res.to_frame()
+    counts = _one_row({"n_cases": res.n_cases, "n_controls": res.n_controls, "n_dropped": res.n_dropped,
+                       "auc": res.auc, "auc_se": res.auc_se, "auc_ci_low": res.auc_ci[0],
+                       "auc_ci_high": res.auc_ci[1], "threshold": res.youden.threshold,
+                       "sensitivity": res.youden.sensitivity, "specificity": res.youden.specificity,
+                       "youden_j": res.youden.youden_j, "direction": res.direction})
+    text = (f"AUC = {res.auc:.3f} (DeLong {res.level:.0%} CI {res.auc_ci[0]:.3f} to {res.auc_ci[1]:.3f}); "
+            f"Youden's best cut: score > {res.youden.threshold:g} (sensitivity {res.youden.sensitivity:.3f}, "
+            f"specificity {res.youden.specificity:.3f}); {res.n_cases} cases, {res.n_controls} controls. R: pROC::roc.")
+    return Section("ROC analysis", text, [_table("roc", counts), _table("roc_summary", summary),
+                                          _table("roc_cuts", res.table)], [("ROC curve", roc_curve(res))])
+
+
+def _norms_section(res) -> Section:
+    from .plots import norm_curves
+
+    figures = []
+    if res._by:
+        for scale in res.scales_:
+            figures.append((f"Norm curves: {scale}", norm_curves(res, scale)))
+    text = (f"Norms of {', '.join(res.scales_)} by {', '.join(res._by) or 'the whole sample'}: "
+            f"{len(res.strata_)} strata. Percentile rank = 100 x (below + equal / 2) / n.")
+    return Section("Norms", text, [_table("norms", res.table_), _table("lookup", res.lookup_)], figures)
+
+
+def sections_for(result: Any) -> list[Section]:
+    """The report sections for one result object of psyscreen's statistics.
+
+    Known: AlphaResult, OmegaResult, SplitHalfResult, ItemAnalysisResult, EFAResult, ParallelAnalysisResult,
+    CFAResult, InvarianceResult, ROCResult, a fitted NormTable, a :class:`Section`, or a DataFrame (one table).
+    """
+    if isinstance(result, Section):
+        return [result]
+    if isinstance(result, pd.DataFrame):
+        return [Section("Table", "", [_table("table", result)])]
+    builders = {
+        "AlphaResult": _alpha_section,
+        "OmegaResult": _omega_section,
+        "SplitHalfResult": _split_half_section,
+        "ItemAnalysisResult": _item_analysis_section,
+        "EFAResult": _efa_section,
+        "ParallelAnalysisResult": _parallel_section,
+        "CFAResult": _cfa_section,
+        "InvarianceResult": _invariance_section,
+        "ROCResult": _roc_section,
+        "NormTable": _norms_section,
+    }
+    for cls in type(result).__mro__:
+        if cls.__name__ in builders:
+            return [builders[cls.__name__](result)]
+    if hasattr(result, "to_frame"):
+        return [Section(type(result).__name__, "", [_table(type(result).__name__.lower()[:31], result.to_frame())])]
+    raise TypeError(f"no report layout for {type(result).__name__}; pass a DataFrame or a Section instead.")
+
+
+# ------------------------------------------------------------------------------------------------
+# the report
+# ------------------------------------------------------------------------------------------------
+def file_sha256(path: Union[str, Path]) -> str:
+    """SHA-256 of a file's bytes (for the provenance lines of a report)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+_BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    base = _BAD_SHEET.sub("_", name).strip("'") or "sheet"
+    base = base[:31]
+    out, k = base, 2
+    while out.lower() in used:
+        suffix = f"_{k}"
+        out, k = base[: 31 - len(suffix)] + suffix, k + 1
+    used.add(out.lower())
+    return out
+
+
+def _cell(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (np.bool_, bool)):
+        return bool(v)
+    if isinstance(v, (np.integer, int)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return None if math.isnan(f) else (str(f) if math.isinf(f) else f)
+    if isinstance(v, (str, np.str_)):
+        return safe_cell(str(v))
+    if isinstance(v, (tuple, list)):
+        return safe_cell(", ".join(map(str, v)))
+    if isinstance(v, (pd.Timestamp, datetime)):
+        return v.isoformat()
+    return safe_cell(str(v))
+
+
+def _flat(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
+    out = frame.copy()
+    if isinstance(out.columns, pd.MultiIndex):
+        out.columns = [" ".join(map(str, c)) for c in out.columns]
+    out.columns = [str(c) for c in out.columns]
+    if index:
+        names = [n if n is not None else ("index" if out.index.nlevels == 1 else f"level_{i}")
+                 for i, n in enumerate(out.index.names)]
+        out.index.names = names
+        out = out.reset_index()
+    return out
+
+
+@dataclass
+class AnalysisReport:
+    """A report of psychometric results: ``write(path)`` gives an ``.xlsx`` workbook or an ``.html`` page."""
+
+    title: str
+    sections: list[Section] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_results(cls, title: str, results: Iterable[Any], *, meta: Mapping[str, Any] | None = None,
+                     notes: Sequence[str] = ()) -> AnalysisReport:
+        """Build a report from result objects (see :func:`sections_for`), in order."""
+        sections = [s for r in results for s in sections_for(r)]
+        return cls(title, sections, dict(meta or {}), list(notes))
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table by name (as the workbook's sheets are named, before any shortening)."""
+        return {t.name: t.frame for s in self.sections for t in s.tables}
+
+    def _about(self) -> list[tuple[str, Any]]:
+        rows: list[tuple[str, Any]] = [("title", self.title)]
+        rows += [(str(k), v) for k, v in self.meta.items()]
+        rows += [("psyscreen_version", __version__),
+                 ("created", datetime.now(timezone.utc).replace(microsecond=0).isoformat())]
+        rows += [("note", n) for n in self.notes]
+        return rows
+
+    # -- writers -----------------------------------------------------------------------------------
+    def write(self, path: Union[str, Path]) -> Path:
+        """Write the report; the format follows the extension (``.xlsx``, ``.html``)."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".xlsx":
+            return self.to_excel(path)
+        if suffix in (".html", ".htm"):
+            return self.to_html(path)
+        raise ReportFormatError(f"cannot write a report as '{path.name}': use .xlsx or .html.")
+
+    def to_excel(self, path: Union[str, Path]) -> Path:
+        """A workbook: ``about`` first, then one sheet per table (header in row 1)."""
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
+
+        bold = Font(bold=True)
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "about"
+        ws.append(["field", "value"])
+        for k, v in self._about():
+            ws.append([_cell(k), _cell(v)])
+        for c in ws[1]:
+            c.font = bold
+        ws.column_dimensions["A"].width = 20
+        ws.column_dimensions["B"].width = 90
+        used = {"about"}
+        for section in self.sections:
+            for table in section.tables:
+                frame = _flat(table.frame, table.index)
+                sheet = wb.create_sheet(_sheet_name(table.name, used))
+                sheet.append([_cell(c) for c in frame.columns])
+                for c in sheet[1]:
+                    c.font = bold
+                cols = [frame[c].to_numpy(dtype=object) for c in frame.columns]
+                for row in zip(*cols):
+                    sheet.append([_cell(v) for v in row])
+                sheet.freeze_panes = "A2"
+                for j, name in enumerate(frame.columns, start=1):
+                    sheet.column_dimensions[get_column_letter(j)].width = max(10, min(40, len(str(name)) + 2))
+        return atomic_write(path, lambda tmp: wb.save(tmp))
+
+    def to_html_string(self) -> str:
+        """The report as one self-contained HTML document (figures inline as PNG)."""
+        import matplotlib.pyplot as plt
+
+        esc = html.escape
+        parts = [
+            "<!DOCTYPE html>",
+            '<html lang="zh-CN"><head><meta charset="utf-8">',
+            f"<title>{esc(self.title)}</title>",
+            "<style>body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:2em;"
+            "max-width:1100px}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
+            "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}"
+            "caption{text-align:left;font-weight:bold;padding:.3em 0}.about td{text-align:left}"
+            "figure{margin:1em 0}img{max-width:100%}</style></head><body>",
+            f"<h1>{esc(self.title)}</h1>",
+            '<table class="about">',
+        ]
+        for k, v in self._about():
+            parts.append(f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>")
+        parts.append("</table>")
+        for section in self.sections:
+            parts.append(f"<h2>{esc(section.title)}</h2>")
+            if section.text:
+                parts.append(f"<p>{esc(section.text)}</p>")
+            for caption, fig in section.figures:
+                buf = io.BytesIO()
+                fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+                plt.close(fig)
+                data = base64.b64encode(buf.getvalue()).decode("ascii")
+                parts.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+                             f"<figcaption>{esc(caption)}</figcaption></figure>")
+            for table in section.tables:
+                frame = _flat(table.frame, table.index)
+                body = frame.to_html(index=False, escape=True, na_rep="",
+                                     float_format=lambda v: f"{v:.4g}" if abs(v) >= 1e4 else f"{v:.3f}")
+                cap = esc(table.caption or table.name)
+                parts.append(body.replace("<thead>", f"<caption>{cap}</caption><thead>", 1))
+        parts.append("</body></html>")
+        return "\n".join(parts)
+
+    def to_html(self, path: Union[str, Path]) -> Path:
+        """Write :meth:`to_html_string` to ``path`` (UTF-8), atomically."""
+        text = self.to_html_string()
+        return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def close_figures(self) -> None:
+        """Close the matplotlib figures held by the sections (after writing an ``.xlsx`` only)."""
+        import matplotlib.pyplot as plt
+
+        for section in self.sections:
+            for _, fig in section.figures:
+                plt.close(fig)
+
+
+def read_sheet(path: Union[str, Path], sheet: str) -> pd.DataFrame:
+    """Read one sheet of a report workbook back as a DataFrame (header in row 1), with openpyxl."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True, data_only=True)
+    try:
+        if sheet not in wb.sheetnames:
+            raise KeyError(f"no sheet '{sheet}' in {Path(path).name}; sheets are {wb.sheetnames}")
+        rows = list(wb[sheet].iter_rows(values_only=True))
+    finally:
+        wb.close()
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows[1:], columns=list(rows[0]))

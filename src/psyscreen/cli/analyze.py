@@ -1,0 +1,488 @@
+"""``psyscreen analyze``: reliability, item analysis, EFA, CFA, invariance, ROC and norms from the command line.
+
+Each subcommand reads one table (csv in any encoding :func:`psyscreen.ingest.read_table` detects, xlsx/xls or
+parquet), runs the same functions a notebook would call (:mod:`psyscreen.reliability`, :mod:`psyscreen.omega`,
+:mod:`psyscreen.validity`, :mod:`psyscreen.norms`) and writes a workbook (``.xlsx``: an ``about`` sheet with the
+provenance, then one sheet per table) or a self-contained HTML report with the plots (``.html``), see
+:mod:`psyscreen.analysis_report`. Bad input (a missing column, an unknown instrument, a model that does not
+fit) ends with a one-line message and exit code 1, never a traceback (``--debug`` shows it).
+
+\b
+Examples:
+  psyscreen analyze reliability items.csv --items A1,A2,A3,A4,A5 --reverse A1 --min 1 --max 6 -o agree.xlsx
+  psyscreen analyze reliability wave.xlsx --instrument phq9 --scale total -o phq9.html
+  psyscreen analyze efa items.csv --items A1,A2,... --factors 5 --rotation oblimin -o efa.xlsx
+  psyscreen analyze cfa hs.csv --model "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6" -o cfa.xlsx
+  psyscreen analyze invariance hs.csv --model model.lav --group school -o inv.xlsx
+  psyscreen analyze roc data.csv --score phq9.total --criterion diagnosis -o roc.html
+  psyscreen analyze norms wave.xlsx --scales phq9.total --by grade,sex -o norms.xlsx --json norms.json
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+import numpy as np
+import pandas as pd
+
+__all__ = ["analyze", "COMMANDS", "read_data"]
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+# ------------------------------------------------------------------------------------------------
+def _one_line(exc: BaseException) -> str:
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args and isinstance(exc.args[0], str) else str(exc)
+    lines = [ln.strip(" -") for ln in text.splitlines() if ln.strip()]
+    return "; ".join(lines) if lines else type(exc).__name__
+
+
+def _split(text: Optional[str]) -> list[str]:
+    if not text:
+        return []
+    return [t.strip() for t in text.replace("，", ",").split(",") if t.strip()]
+
+
+def read_data(path: Path, sheet: Optional[str] = None) -> pd.DataFrame:
+    """Read DATA as a DataFrame: a column whose every non-blank cell is a number becomes float, others text.
+
+    Uses :func:`psyscreen.ingest.read_table` (encoding detection for CSV, calamine for Excel, parquet).
+    """
+    from ..ingest import read_table
+
+    raw = read_table(path, sheet=sheet)
+    frame = raw.frame.reset_index(drop=True)
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            out[col] = s.astype(float)
+            continue
+        text = s.astype("string").str.strip()
+        text = text.mask(text == "")
+        num = pd.to_numeric(text, errors="coerce")
+        if int(num.notna().sum()) == int(text.notna().sum()) and text.notna().any():
+            out[col] = num.astype(float)
+        else:
+            out[col] = text
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _need_columns(frame: pd.DataFrame, columns: list[str], what: str = "column") -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        shown = ", ".join(map(str, list(frame.columns)[:30])) + (" ..." if frame.shape[1] > 30 else "")
+        raise click.ClickException(f"{what}(s) {', '.join(missing)} not in DATA; its columns are: {shown}")
+
+
+def _need_numeric(frame: pd.DataFrame, columns: list[str]) -> None:
+    bad = [c for c in columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    if bad:
+        raise click.ClickException(
+            f"column(s) {', '.join(bad)} hold text, not numbers; analyze wants item codes (score the export "
+            "with `psyscreen score --keep-items` first, or fix the cells)")
+
+
+def _items_spec(frame: pd.DataFrame, items: Optional[str], reverse: Optional[str], instrument: Optional[str],
+                scale: Optional[str], lo: Optional[float], hi: Optional[float]) -> dict[str, Any]:
+    """The item columns, reversed items and range from --items/--reverse/--min/--max or --instrument/--scale."""
+    rev = _split(reverse)
+    if instrument:
+        from ..instrument import load_instrument
+
+        inst = load_instrument(instrument)
+        sc = inst.scale(scale) if scale else inst.scales[0]
+        if sc.of_scales:
+            raise click.ClickException(
+                f"{inst.id}.{sc.id} is made of scales ({', '.join(sc.of_scales)}), not items: choose an item scale "
+                f"with --scale ({', '.join(s.id for s in inst.scales if not s.of_scales)})")
+        numbers = list(sc.item_numbers)
+        cols = [f"{inst.id}.{n}" for n in numbers]
+        if items:
+            raise click.ClickException("give either --items or --instrument, not both")
+        rev = rev or [f"{inst.id}.{n}" for n in numbers if inst.item(n).reverse]
+        ranges = np.array([inst.item_range(n) for n in numbers])
+        lo = float(ranges[:, 0].min()) if lo is None else lo
+        hi = float(ranges[:, 1].max()) if hi is None else hi
+        label = f"{inst.id}.{sc.id}"
+    else:
+        if not items:
+            raise click.ClickException("say which items to analyse: --items A1,A2,... or --instrument ID --scale ID")
+        cols = []
+        for it in _split(items):
+            if it.startswith("-") and it not in frame.columns:  # psych-style key: -A1 is reversed
+                it = it[1:]
+                rev.append(it)
+            cols.append(it)
+        label = ", ".join(cols)
+    if len(set(cols)) != len(cols):
+        raise click.ClickException("an item is listed twice in --items")
+    _need_columns(frame, cols, "item column")
+    stray = [r for r in rev if r not in cols]
+    if stray:
+        raise click.ClickException(f"--reverse names {', '.join(stray)}, which is not among the items")
+    _need_numeric(frame, cols)
+    return {"columns": cols, "reverse": rev, "min": lo, "max": hi, "label": label}
+
+
+def _check_output(output: Path, allowed: tuple[str, ...]) -> None:
+    if output.suffix.lower() not in allowed:
+        raise click.ClickException(f"cannot write '{output.name}': the output must end in {' or '.join(allowed)}")
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise click.ClickException(f"the folder '{folder}' of the output does not exist")
+
+
+def _run(title: str, data: Path, output: Path, options: dict[str, Any], debug: bool,
+         compute: Callable[[pd.DataFrame], list[Any]], sheet: Optional[str] = None,
+         allowed: tuple[str, ...] = (".xlsx", ".html")) -> None:
+    """Read DATA, compute the results, write the report; turn expected errors into one-line messages."""
+    from ..analysis_report import AnalysisReport, file_sha256
+
+    try:
+        _check_output(output, allowed)
+        frame = read_data(data, sheet)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            results = compute(frame)
+        notes = list(dict.fromkeys(str(w.message).splitlines()[0] for w in caught
+                                   if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))))
+        for note in notes:
+            click.echo(f"warning: {note}", err=True)
+        meta = {"command": f"psyscreen analyze {click.get_current_context().info_name}", "data": str(data),
+                "data_sha256": file_sha256(data), "rows": len(frame)}
+        meta.update({k: (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+                     for k, v in options.items() if v not in (None, "", [], ())})
+        if results and callable(results[0]):  # a custom writer (norms)
+            results[0](output, meta, notes)
+        else:
+            report = AnalysisReport.from_results(title, results, meta=meta, notes=notes)
+            report.write(output)
+            report.close_figures()
+    except click.ClickException:
+        raise
+    except (ValueError, KeyError, LookupError, OSError, TypeError, np.linalg.LinAlgError) as exc:
+        if debug:
+            raise
+        raise click.ClickException(_one_line(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - one line for a person, the traceback with --debug
+        if debug:
+            raise
+        raise click.ClickException(f"unexpected error ({type(exc).__name__}): {_one_line(exc)}; "
+                                   "rerun with --debug for the traceback") from None
+    click.echo(f"wrote {output}")
+
+
+def _common(func):
+    """DATA, -o/--output, --sheet and --debug, shared by every subcommand."""
+    func = click.option("--debug", is_flag=True, help="Show the traceback of an error.")(func)
+    func = click.option("--sheet", help="The Excel sheet to read (default: the first).")(func)
+    func = click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                        help="The report: .xlsx (a workbook) or .html (with plots).")(func)
+    func = click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))(func)
+    return func
+
+
+def _item_options(func):
+    """--items/--reverse/--min/--max or --instrument/--scale."""
+    for opt in reversed([
+        click.option("--items", metavar="A1,A2,...", help="Item columns, comma-separated (a leading - reverses one)."),
+        click.option("--reverse", metavar="A1,...", help="Items to reverse as min + max - x."),
+        click.option("--min", "lo", type=float, help="Lowest response code (for reversing; default: observed)."),
+        click.option("--max", "hi", type=float, help="Highest response code (for reversing; default: observed)."),
+        click.option("--instrument", metavar="ID|YAML", help="Take the items and reverse keys of this instrument's scale."),
+        click.option("--scale", metavar="ID", help="The instrument's scale (default: its first)."),
+    ]):
+        func = opt(func)
+    return func
+
+
+# ------------------------------------------------------------------------------------------------
+# commands
+# ------------------------------------------------------------------------------------------------
+@click.group("analyze")
+def analyze() -> None:
+    """Psychometric analyses of item data, written as a workbook (.xlsx) or an HTML report (.html).
+
+    Every figure equals R's (psych, lavaan, pROC): see the Python functions each command names.
+    """
+
+
+@analyze.command("reliability")
+@_common
+@_item_options
+@click.option("--nan-policy", type=click.Choice(["pairwise", "listwise"]), default="pairwise", show_default=True,
+              help="pairwise: psych::alpha's default; listwise: complete cases only.")
+@click.option("--omega-factors", type=int, default=1, show_default=True,
+              help="Group factors for omega (1: one-factor omega total; 3: psych::omega's default).")
+@click.option("--ci", type=float, default=0.95, show_default=True, help="Confidence level of alpha's Feldt CI.")
+def reliability_cmd(data, output, sheet, debug, items, reverse, lo, hi, instrument, scale, nan_policy,
+                    omega_factors, ci):
+    """Cronbach's alpha (alpha if dropped, r.drop), omega and split-half reliability of one scale.
+
+    psyscreen.reliability.alpha, psyscreen.omega.omega, psyscreen.reliability.split_half.
+    """
+    def compute(frame):
+        from ..omega import omega
+        from ..reliability import alpha, split_half
+
+        spec = _items_spec(frame, items, reverse, instrument, scale, lo, hi)
+        x = frame[spec["columns"]]
+        kw = {"min": spec["min"], "max": spec["max"]}
+        out = [alpha(x, spec["reverse"], ci=ci, nan_policy=nan_policy, **kw),
+               omega(x, omega_factors, spec["reverse"], **kw)]
+        if len(spec["columns"]) >= 2:
+            out.append(split_half(x, spec["reverse"], nan_policy=nan_policy, **kw))
+        return out
+
+    _run("Reliability", data, output, {"items": items, "instrument": instrument, "scale": scale,
+                                        "reverse": reverse, "min": lo, "max": hi, "nan_policy": nan_policy,
+                                        "omega_factors": omega_factors}, debug, compute, sheet)
+
+
+@analyze.command("items")
+@_common
+@_item_options
+@click.option("--group-fraction", type=float, default=0.27, show_default=True,
+              help="Share of respondents in each extreme group for the critical ratio.")
+@click.option("--welch", is_flag=True, help="Welch's t for the critical ratio (default: Student's pooled t).")
+def items_cmd(data, output, sheet, debug, items, reverse, lo, hi, instrument, scale, group_fraction, welch):
+    """Item analysis: critical ratio, corrected item-total r, alpha if dropped, floor/ceiling, answer shares.
+
+    psyscreen.reliability.item_analysis; the HTML report adds the item distribution plot.
+    """
+    def compute(frame):
+        from ..analysis_report import Section
+        from ..plots import item_distributions
+        from ..reliability import item_analysis
+
+        spec = _items_spec(frame, items, reverse, instrument, scale, lo, hi)
+        x = frame[spec["columns"]]
+        res = item_analysis(x, spec["reverse"], min=spec["min"], max=spec["max"],
+                            group_fraction=group_fraction, equal_var=not welch)
+        fig = item_distributions(x)
+        return [res, Section("Answer distributions", "Share of each answer per item (as answered, not keyed).",
+                             figures=[("Item distributions", fig)])]
+
+    _run("Item analysis", data, output, {"items": items, "instrument": instrument, "scale": scale,
+                                          "reverse": reverse, "min": lo, "max": hi,
+                                          "group_fraction": group_fraction}, debug, compute, sheet)
+
+
+@analyze.command("efa")
+@_common
+@_item_options
+@click.option("--factors", type=int, help="Number of factors (default: parallel analysis's suggestion).")
+@click.option("--rotation", type=click.Choice(["oblimin", "varimax", "promax", "quartimin", "none"]),
+              default="oblimin", show_default=True)
+@click.option("--method", type=click.Choice(["minres", "ml"]), default="minres", show_default=True)
+@click.option("--parallel/--no-parallel", default=True, show_default=True, help="Run parallel analysis too.")
+@click.option("--n-iter", type=int, default=20, show_default=True, help="Simulated data sets for parallel analysis.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed of parallel analysis.")
+def efa_cmd(data, output, sheet, debug, items, reverse, lo, hi, instrument, scale, factors, rotation, method,
+            parallel, n_iter, seed):
+    """Exploratory factor analysis with KMO, Bartlett and parallel analysis (scree plot in HTML).
+
+    psyscreen.validity.efa (psych::fa), parallel_analysis (psych::fa.parallel). Reverse keys are not
+    applied: an EFA shows them as negative loadings.
+    """
+    def compute(frame):
+        from ..validity import efa, parallel_analysis
+
+        spec = _items_spec(frame, items, None, instrument, scale, lo, hi)
+        x = frame[spec["columns"]]
+        out = []
+        k = factors
+        if parallel or k is None:
+            pa = parallel_analysis(x, n_iter=n_iter, seed=seed, method=method)
+            out.append(pa)
+            if k is None:
+                k = max(1, pa.n_factors)
+        out.insert(0, efa(x, k, rotation=rotation, method=method))
+        return out
+
+    _run("Exploratory factor analysis", data, output,
+         {"items": items, "instrument": instrument, "scale": scale, "factors": factors, "rotation": rotation,
+          "method": method, "seed": seed if parallel or factors is None else None}, debug, compute, sheet)
+
+
+def _model_text(model: str) -> str:
+    path = Path(model)
+    try:
+        if len(model) < 4096 and "=~" not in model and path.is_file():
+            return path.read_text(encoding="utf-8-sig")
+    except OSError:
+        pass
+    if "=~" not in model and "~~" not in model:
+        raise click.ClickException(f"--model is neither a file nor lavaan syntax such as 'f =~ a + b + c': {model!r}")
+    return model
+
+
+@analyze.command("cfa")
+@_common
+@click.option("--model", required=True, metavar="FILE|SYNTAX", help="lavaan model syntax, or a file holding it.")
+@click.option("--std-lv", is_flag=True, help="Identify factors by unit variances instead of marker loadings.")
+def cfa_cmd(data, output, sheet, debug, model, std_lv):
+    """Confirmatory factor analysis (ML): fit measures, standardized loadings, composite reliability, AVE.
+
+    psyscreen.validity.cfa (lavaan::cfa, fitMeasures, standardizedSolution).
+    """
+    def compute(frame):
+        from ..validity import cfa
+
+        return [cfa(frame, _model_text(model), std_lv=std_lv)]
+
+    _run("Confirmatory factor analysis", data, output, {"model": model, "std_lv": std_lv or None}, debug,
+         compute, sheet)
+
+
+@analyze.command("invariance")
+@_common
+@click.option("--model", required=True, metavar="FILE|SYNTAX", help="lavaan model syntax, or a file holding it.")
+@click.option("--group", required=True, help="The group column (e.g. sex, grade, school).")
+@click.option("--steps", default="configural,metric,scalar,strict", show_default=True,
+              help="Steps to fit, in order.")
+@click.option("--std-lv", is_flag=True, help="Identify factors by unit variances instead of marker loadings.")
+def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv):
+    """Measurement invariance across groups: configural, metric, scalar, strict, with delta CFI/RMSEA.
+
+    psyscreen.validity.invariance (lavaan group.equal).
+    """
+    def compute(frame):
+        from ..validity import invariance
+
+        _need_columns(frame, [group], "group column")
+        return [invariance(frame, _model_text(model), group, steps=_split(steps), std_lv=std_lv)]
+
+    _run("Measurement invariance", data, output, {"model": model, "group": group, "steps": steps}, debug,
+         compute, sheet)
+
+
+def _criterion(values: pd.Series, positive: Optional[str], name: str) -> pd.Series:
+    if positive is not None:
+        text = values.astype("string").str.strip()
+        try:
+            pos_num = float(positive)
+        except ValueError:
+            pos_num = None
+        hit = text == positive
+        if pos_num is not None and pd.api.types.is_numeric_dtype(values.dtype):
+            hit = values == pos_num
+        return hit.astype(float).where(values.notna())
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        seen = set(np.unique(values.dropna().to_numpy(dtype=float)))
+        if not seen <= {0.0, 1.0}:
+            raise click.ClickException(
+                f"criterion column '{name}' holds {', '.join(f'{v:g}' for v in sorted(seen)[:6])}, not 0/1: say which value marks a case "
+                "with --positive")
+        return values.astype(float)
+    text = values.astype("string").str.strip().str.lower()
+    mapping = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "yes": 1.0, "no": 0.0, "是": 1.0, "否": 0.0}
+    out = text.map(mapping)
+    if out.isna().sum() > values.isna().sum():
+        raise click.ClickException(f"criterion column '{name}' is not 0/1 or true/false: say which value marks a "
+                                   "case with --positive")
+    return out.astype(float)
+
+
+@analyze.command("roc")
+@_common
+@click.option("--score", "score_col", required=True, help="The screening score column.")
+@click.option("--criterion", required=True, help="The criterion column: 1/true = case, 0/false = control.")
+@click.option("--positive", metavar="VALUE", help="The criterion value that marks a case (others are controls).")
+@click.option("--direction", type=click.Choice(["<", ">", "auto"]), default="<", show_default=True,
+              help="'<': cases score higher (a score above the cut is positive).")
+@click.option("--ci", type=float, default=0.95, show_default=True)
+@click.option("--n-boot", type=int, default=2000, show_default=True,
+              help="Bootstrap replicates for the CI of the best cut (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True)
+def roc_cmd(data, output, sheet, debug, score_col, criterion, positive, direction, ci, n_boot, seed):
+    """ROC of a score against a criterion: AUC with DeLong CI, Youden's cut, every cut's sensitivity/specificity/PPV/NPV.
+
+    psyscreen.validity.roc (pROC::roc, ci.auc, coords "best").
+    """
+    def compute(frame):
+        from ..validity import roc
+
+        _need_columns(frame, [score_col, criterion])
+        _need_numeric(frame, [score_col])
+        crit = _criterion(frame[criterion], positive, criterion)
+        return [roc(frame[score_col], crit, direction=direction, ci=ci, n_boot=n_boot, seed=seed)]
+
+    _run("ROC analysis", data, output, {"score": score_col, "criterion": criterion, "positive": positive,
+                                         "direction": direction, "n_boot": n_boot, "seed": seed}, debug,
+         compute, sheet)
+
+
+def _scale_columns(frame: pd.DataFrame, scales: list[str]) -> pd.DataFrame:
+    """Add ``<instrument>.<scale>`` columns that are absent but can be scored from the instrument's items."""
+    absent = [s for s in scales if s not in frame.columns]
+    if not absent:
+        return frame
+    from ..instrument import list_instruments
+    from ..scoring import score
+
+    known = set(list_instruments())
+    insts = list(dict.fromkeys(s.split(".", 1)[0] for s in absent if "." in s and s.split(".", 1)[0] in known))
+    unscorable = [s for s in absent if "." not in s or s.split(".", 1)[0] not in known]
+    if unscorable:
+        _need_columns(frame, unscorable, "scale column")
+    scored = score(frame, insts)
+    _need_columns(scored, absent, "scale")
+    return pd.concat([frame, scored[absent]], axis=1)
+
+
+@analyze.command("norms")
+@_common
+@click.option("--scales", required=True, metavar="COL,...",
+              help="Score columns to norm (e.g. phq9.total); an absent <instrument>.<scale> is scored from its items.")
+@click.option("--by", default="grade,sex", show_default=True, help="Stratum columns ('' for one norm).")
+@click.option("--min-stratum", type=int, default=30, show_default=True, help="Warn below this many scores.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save the table as JSON (for programs: NormTable.from_json).")
+@click.option("--description", default="", help="What the reference sample is (kept in the table).")
+def norms_cmd(data, output, sheet, debug, scales, by, min_stratum, json_path, description):
+    """Norms by stratum (percentile rank, T, normalised T, stanine), saved as Excel, JSON or an HTML report.
+
+    psyscreen.norms.NormTable: -o x.xlsx writes the workbook NormTable.from_excel reads back; -o x.json the
+    JSON; -o x.html a report with the norm curves.
+    """
+    def compute(frame):
+        from ..analysis_report import AnalysisReport
+        from ..io import atomic_write
+        from ..norms import NormTable
+
+        cols = _split(scales)
+        strata = _split(by)
+        _need_columns(frame, strata, "stratum column")
+        frame = _scale_columns(frame, cols)
+        table = NormTable(by=tuple(strata), min_stratum=min_stratum).fit(
+            frame, cols, description=description or f"psyscreen analyze norms {Path(data).name}")
+
+        def write(path: Path, meta: dict, notes: list[str]) -> None:
+            suffix = path.suffix.lower()
+            if suffix == ".xlsx":
+                atomic_write(path, lambda tmp: table.to_excel(tmp))
+            elif suffix == ".json":
+                atomic_write(path, lambda tmp: table.to_json(tmp))
+            else:
+                report = AnalysisReport.from_results("Norms", [table], meta=meta, notes=notes)
+                report.write(path)
+                report.close_figures()
+            if json_path is not None:
+                _check_output(json_path, (".json",))
+                atomic_write(json_path, lambda tmp: table.to_json(tmp))
+                click.echo(f"wrote {json_path}")
+
+        return [write]
+
+    _run("Norms", data, output, {"scales": scales, "by": by, "min_stratum": min_stratum}, debug, compute, sheet,
+         allowed=(".xlsx", ".json", ".html"))
+
+
+COMMANDS = [analyze]
