@@ -1,0 +1,890 @@
+"""One screening wave of a county, end to end: exports in, routed outputs and a manifest out.
+
+:func:`screen` is the Python face of ``psyscreen screen``; the command adds only a progress display and a
+closing table. The flow (DESIGN.md, "The flow of one screening wave"):
+
+1. **read** every export (:func:`read_export`: csv in any detected encoding, xlsx/xls with title rows above
+   the header, a two-row header with merged cells, several sheets; SPSS ``.sav``; parquet). A file that
+   cannot be read is reported (status ``unreadable``) and the others still run.
+2. **map** the columns with the column map (:func:`psyscreen.mapping.load_map`) and the names psyscreen knows.
+   Nothing is guessed: a file with unmapped item columns, or with a column whose map line is still marked
+   ``check``, is stopped (status ``stopped``) with the list of what is missing and a suggested map written to
+   ``DIR/maps/<file>.map.csv`` for a person to check; the other files continue.
+3. **normalise** answers (:func:`psyscreen.ingest.normalise`) and demographics
+   (:mod:`psyscreen.demographics`); a row with an answer that is not a response code or label, or without a
+   student id, is quarantined (file, sheet, row, column, value, reason).
+4. **critical answers first**: as soon as a file is read, rows with a critical answer (any row: scored,
+   quarantined or a duplicate) go to ``DIR/critical.xlsx``, rewritten as the batch goes and complete before
+   any scoring of the batch starts.
+5. **duplicates** (:func:`psyscreen.quality.resolve_duplicates`, latest scorable submission kept);
+   **careless responding** flagged (longstring, too fast), not deleted.
+6. **score**, **norm** (``norms=``: ``.pr``/``.t`` columns), **classify** with the protocol.
+7. **write**: ``students.parquet``, ``answers.parquet``, ``quarantine.xlsx``, the school folders and the
+   county summary (:mod:`psyscreen.report`), then ``manifest.json`` last.
+
+The ledger, per file and in total: ``rows = scored + quarantined + duplicates``. A stopped or unreadable file
+enters the ledger with ``rows = 0`` (nothing of it was processed; ``rows_in_file`` says how many rows it
+holds) and makes :attr:`ScreenResult.ok` False (``psyscreen screen`` then exits with status 1).
+
+Nothing here logs or prints a student's name, id or answer: logs carry file names, counts and column names.
+
+Examples
+--------
+>>> import psyscreen.screening as s, pathlib, tempfile
+>>> sample = pathlib.Path(s.__file__).resolve().parents[2] / "data" / "sample"
+>>> res = s.screen([sample / "2026-09"], protocol="default", wave="2026-09",
+...                out=pathlib.Path(tempfile.mkdtemp()) / "out", column_map=sample / "column_map.csv",
+...                reports=False)
+>>> res.ok, res.totals["rows"] == res.totals["scored"] + res.totals["quarantined"] + res.totals["duplicates"]
+(True, True)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import hmac
+import importlib
+import json
+import logging
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from ._results import ResultMixin
+from .demographics import GRADE_CODING, normalise_demographics
+from .ingest import (FIELDS, PROBLEM_COLUMNS, ColumnMapError, IngestError, MissingItemColumnsError, RawTable,
+                     UnreadableFileError, normalise)
+from .io import atomic_write, write_table
+from .mapping import ColumnMap, MapFileError, load_map, suggest_map
+from .quality import (DUPLICATE_RULE, LONGSTRING_MIN_RUN, SECONDS_PER_ITEM, longstring, resolve_duplicates,
+                      too_fast)
+
+__all__ = ["screen", "ScreenResult", "read_export", "find_inputs", "ScreenError", "LEDGER_COLUMNS",
+           "INPUT_SUFFIXES"]
+
+log = logging.getLogger("psyscreen.screening")
+
+INPUT_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".sav", ".parquet")
+LEDGER_COLUMNS = ("file", "sha256", "rows", "scored", "quarantined", "duplicates", "status", "reason")
+_ORDER_BASE = 10_000_000  # order key = file number * base + row number
+
+
+class ScreenError(ValueError):
+    """Arguments that make a screening impossible (no input, a bad protocol, map or key file)."""
+
+
+# ---- results -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScreenResult(ResultMixin):
+    """What one :func:`screen` run produced.
+
+    Attributes
+    ----------
+    out : Path
+        The output folder.
+    paths : dict
+        Output name -> path (``manifest``, ``students``, ``answers``, ``critical``, ``quarantine``, ``county``,
+        ``schools``, ``maps``...).
+    ledger : DataFrame
+        One row per input file: :data:`LEDGER_COLUMNS` (+ ``rows_in_file``).
+    totals : dict
+        ``rows``, ``scored``, ``quarantined``, ``duplicates`` over all files.
+    levels : dict
+        Level -> number of students.
+    critical : int
+        Students (rows) on the critical list.
+    ok : bool
+        Every file was read and processed (no ``unreadable`` or ``stopped`` file).
+    manifest : dict
+    """
+
+    out: Path
+    paths: dict
+    ledger: pd.DataFrame
+    totals: dict
+    levels: dict
+    critical: int
+    ok: bool
+    manifest: dict = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict:
+        """Totals and levels in one dict (files, students, quarantined ...)."""
+        return {"files": len(self.ledger), **self.totals, "critical": self.critical, "levels": dict(self.levels)}
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.ledger
+
+
+# ---- reading ---------------------------------------------------------------------------------------
+
+def find_inputs(paths: Iterable[Union[str, Path]]) -> list[Path]:
+    """Files given, and the export files inside folders given (recursively, sorted; hidden and ``~$`` skipped)."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES
+                           and not f.name.startswith((".", "~$")))
+            out.extend(found)
+        else:
+            out.append(p)
+    seen, unique = set(), []
+    for p in out:
+        k = p.resolve()
+        if k not in seen:
+            seen.add(k)
+            unique.append(p)
+    return unique
+
+
+def _header_row(blank: np.ndarray) -> int:
+    """0-based header row: the first row with at least half as many filled cells as the fullest early row."""
+    filled = (~blank).sum(axis=1)
+    rows = np.flatnonzero(filled > 0)
+    if not len(rows):
+        return 0
+    early = rows[:25]
+    need = max(2, int(np.ceil(0.5 * filled[early].max())))
+    ok = early[filled[early] >= need]
+    return int(ok[0]) if len(ok) else int(rows[0])
+
+
+def _two_row_header(blank: np.ndarray, h: int, last_col: int) -> bool:
+    """A merged two-row header: the top row has gaps that the next row fills, and blanks where the top is set."""
+    if h + 1 >= blank.shape[0]:
+        return False
+    top = ~blank[h, :last_col + 1]
+    nxt = ~blank[h + 1, :last_col + 1]
+    if not top.any():
+        return False
+    first = int(np.flatnonzero(top)[0])
+    gaps = ~top
+    gaps[:first] = False
+    return bool(gaps.any() and (nxt & gaps).all() and (top & ~nxt).any())
+
+
+def _table_from_cells(cells: pd.DataFrame, file: str, sheet: Optional[str], encoding: Optional[str]) -> Optional[RawTable]:
+    """A RawTable from a grid of text cells: header row found below title rows, two-row merged headers joined."""
+    from .ingest import _blank, _clean_headers
+
+    cells = cells.reset_index(drop=True)
+    cells.columns = range(cells.shape[1])
+    if cells.size == 0:
+        return None
+    blank = _blank(cells)
+    filled_rows = np.flatnonzero(~blank.all(axis=1))
+    if not len(filled_rows):
+        return None
+    h = _header_row(blank)
+    last_row = int(filled_rows[-1])
+    filled_cols = np.flatnonzero(~blank[h:last_row + 1].all(axis=0))
+    last_col = int(filled_cols[-1])
+    top = ["" if b else str(v) for v, b in zip(cells.iloc[h, :last_col + 1], blank[h, :last_col + 1])]
+    start = h + 1
+    if _two_row_header(blank, h, last_col):
+        sub = ["" if b else str(v) for v, b in zip(cells.iloc[h + 1, :last_col + 1], blank[h + 1, :last_col + 1])]
+        group, headers = "", []
+        for t, s in zip(top, sub):
+            if t:
+                group = t
+            if s:
+                headers.append(f"{group} {s}".strip() if (group and not t) or (t and s) else s)
+            else:
+                headers.append(t)
+        top = [f"{t} {s}".strip() if t and s else x for t, s, x in zip(top, sub, headers)]
+        top = headers
+        start = h + 2
+    body = cells.iloc[start:last_row + 1, :last_col + 1].astype("string")
+    body = body.mask(blank[start:last_row + 1, :last_col + 1])
+    body.columns = _clean_headers(top)
+    body.index = pd.RangeIndex(start + 1, last_row + 2, name="row")
+    return RawTable(frame=body, file=file, sheet=sheet, encoding=encoding, header_row=h + 1,
+                    empty_rows_dropped=len(cells) - 1 - last_row, empty_columns_dropped=cells.shape[1] - 1 - last_col,
+                    source_headers=tuple(top))
+
+
+def _read_sav(path: Path, file: str) -> pd.DataFrame:
+    try:
+        import pyreadstat
+
+        data, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    except Exception as exc:
+        raise UnreadableFileError(f"not a readable SPSS file ({type(exc).__name__})", file=file) from None
+    from .ingest import _as_text
+
+    body = _as_text(data)
+    header = pd.DataFrame([[str(c) for c in data.columns]], columns=data.columns).astype("string")
+    return pd.concat([header, body], ignore_index=True)
+
+
+def read_export(path: Union[str, Path]) -> list[RawTable]:
+    """Every sheet of one export that holds a table, as :class:`~psyscreen.ingest.RawTable` objects.
+
+    Beyond :func:`psyscreen.ingest.read_table`: title rows above the header are skipped (the header is the
+    first row at least half as full as the fullest of the first rows), a two-row header with merged cells
+    (``PHQ-9`` over ``1 2 3 ...``) becomes one header per column (``PHQ-9 1``), every non-empty sheet of a
+    workbook is returned, and SPSS ``.sav`` files are read (pyreadstat; codes, not value labels; the header
+    is the variable name).
+
+    Raises
+    ------
+    UnreadableFileError
+        The file cannot be read, or holds no table at all.
+    """
+    from .ingest import _read_csv_cells, _read_excel_cells
+
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise UnreadableFileError("file not found", file=file)
+    suffix = path.suffix.lower()
+    tables: list[RawTable] = []
+    if suffix in (".csv", ".tsv", ".txt"):
+        cells, enc = _read_csv_cells(path, file)
+        t = _table_from_cells(cells, file, None, enc)
+        tables = [t] if t is not None else []
+    elif suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
+        try:
+            from python_calamine import CalamineWorkbook
+
+            names = CalamineWorkbook.from_path(str(path)).sheet_names
+        except Exception as exc:
+            raise UnreadableFileError(f"not a readable Excel workbook ({type(exc).__name__})", file=file,
+                                      hint="Check that the file opens in Excel; save it again as .xlsx") from None
+        for name in names:
+            cells, _ = _read_excel_cells(path, file, name)
+            t = _table_from_cells(cells, file, name, None)
+            if t is not None and len(t.frame):
+                tables.append(t)
+    elif suffix == ".sav":
+        t = _table_from_cells(_read_sav(path, file), file, None, None)
+        tables = [t] if t is not None else []
+    elif suffix == ".parquet":
+        from .ingest import read_table
+
+        tables = [read_table(path)]
+    else:
+        raise UnreadableFileError(f"cannot read {suffix or 'a file without extension'!r} files", file=file,
+                                  hint="Give a .csv, .xlsx, .xls, .sav or .parquet file")
+    if not tables:
+        raise UnreadableFileError("the file holds no table", file=file)
+    return tables
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _safe_name(text: str) -> str:
+    """A file/folder name from a school or file name (no path separators or control characters)."""
+    t = unicodedata.normalize("NFKC", str(text)).strip()
+    t = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", t).strip(". ")
+    return t or "unknown"
+
+
+def _pseudonymiser(keyfile: Optional[Union[str, Path]]) -> Optional[Callable[[pd.Series], pd.Series]]:
+    if keyfile is None:
+        return None
+    try:
+        privacy = importlib.import_module("psyscreen.privacy")
+    except ModuleNotFoundError:  # pragma: no cover
+        privacy = None
+    if privacy is not None and hasattr(privacy, "pseudonymise") and hasattr(privacy, "load_key"):
+        key = privacy.load_key(keyfile)
+        return lambda ids: privacy.pseudonymise(ids, key)
+    # Fallback until psyscreen.privacy.pseudonymise lands: HMAC-SHA-256 of the UTF-8 id, hex.
+    key = Path(keyfile).read_bytes().strip()
+    if len(key) < 16:
+        raise ScreenError(f"{keyfile}: the key is too short (at least 16 bytes)")
+
+    def fn(ids: pd.Series) -> pd.Series:
+        uniq = ids.dropna().unique()
+        table = {v: hmac.new(key, str(v).encode("utf-8"), hashlib.sha256).hexdigest() for v in uniq}
+        return ids.map(table).astype("string")
+
+    return fn
+
+
+@dataclass
+class _FileOutcome:
+    path: Path
+    sha256: str = ""
+    status: str = "ok"
+    reason: str = ""
+    rows_in_file: int = 0
+    frame: Optional[pd.DataFrame] = None  # fields + items + _file/_sheet/_row/_order/_ok
+    problems: Optional[pd.DataFrame] = None
+    notes: list = field(default_factory=list)
+
+
+def _stop_reason(exc: Exception, suggested: Optional[Path]) -> str:
+    if isinstance(exc, MissingItemColumnsError):
+        parts = [f"{inst}: {len(cols)} item column(s) not mapped ({', '.join(cols[:12])}{' ...' if len(cols) > 12 else ''})"
+                 for inst, cols in exc.missing.items()]
+        text = "; ".join(parts)
+    else:
+        text = str(exc)
+    if suggested is not None:
+        text += f". Suggested map: {suggested} (check it, then pass it with --map)"
+    return text
+
+
+def _write_suggestion(raw: RawTable, protocol, maps_dir: Path, path: Path) -> Optional[Path]:
+    try:
+        sug = suggest_map(list(raw.frame.columns), protocol)
+    except Exception:  # a suggestion is a help, never a reason to fail
+        return None
+    maps_dir.mkdir(parents=True, exist_ok=True)
+    target = maps_dir / f"{_safe_name(path.stem)}{'.' + _safe_name(raw.sheet) if raw.sheet else ''}.map.csv"
+    write_table(sug, target)
+    return target
+
+
+def _process_file(path: Path, number: int, insts, protocol, cmap: Optional[ColumnMap], maps_dir: Path) -> _FileOutcome:
+    out = _FileOutcome(path=path)
+    try:
+        out.sha256 = _sha256(path)
+    except OSError:
+        out.status, out.reason = "unreadable", "file not found or not readable"
+        return out
+    try:
+        tables = read_export(path)
+    except (IngestError, OSError) as exc:
+        out.status = "unreadable"
+        out.reason = str(exc) if isinstance(exc, IngestError) else f"cannot read the file ({type(exc).__name__})"
+        return out
+    out.rows_in_file = sum(len(t.frame) for t in tables)
+    mapping = dict(cmap.mapping) if cmap else {}
+    doubtful = dict(cmap.doubtful) if cmap else {}
+    item_ids = {i.id for i in insts}
+    frames, problems = [], []
+    used_tables = 0
+    first_error: Optional[tuple[Exception, RawTable]] = None
+    for raw in tables:
+        keys = {re.sub(r"\s+", "", h).casefold(): h for h in raw.frame.columns}
+        dbt = [h for s, h in ((re.sub(r"\s+", "", unicodedata.normalize("NFKC", s)).casefold(), s) for s in doubtful)
+               if s in keys]
+        # a county map: keep only the lines whose source is in this sheet (two such lines for one target
+        # in the same sheet are an error raised by normalise)
+        local = {h: t for h, t in mapping.items() if re.sub(r"\s+", "", unicodedata.normalize("NFKC", h)).casefold() in keys}
+        if dbt:
+            sug = _write_suggestion(raw, protocol, maps_dir, path)
+            where = f"sheet {raw.sheet!r}: " if raw.sheet and len(tables) > 1 else ""
+            out.status = "stopped"
+            out.reason = (f"{where}{len(dbt)} column(s) whose map line is still marked 'check': "
+                          f"{', '.join(dbt[:12])}{' ...' if len(dbt) > 12 else ''}"
+                          + (f". Suggested map: {sug} (check it, then pass it with --map)" if sug else ""))
+            return out
+        try:
+            norm = normalise(raw, insts, local)
+        except (MissingItemColumnsError, ColumnMapError) as exc:
+            # a sheet with no column of the screening at all (notes, a code book) is skipped when another
+            # sheet holds the data; otherwise the file stops
+            touches = [h for h in raw.frame.columns
+                       if (local.get(h) or h).split(".")[0] in item_ids or (local.get(h) or h) == "student_id"
+                       or h in ("学号",)]
+            if isinstance(exc, MissingItemColumnsError) and not touches and len(tables) > 1:
+                out.notes.append(f"sheet {raw.sheet!r} skipped: no column of the screening")
+                out.rows_in_file -= len(raw.frame)
+                continue
+            if first_error is None:
+                first_error = (exc, raw)
+            continue
+        used_tables += 1
+        f = normalise_demographics(norm.frame)
+        f["_file"] = number
+        f["_sheet"] = raw.sheet
+        f["_row"] = f.index.to_numpy(dtype=np.int64)
+        frames.append(f.reset_index(drop=True))
+        p = norm.problems.copy()
+        if "student_id" in f.columns:
+            no_id = f["student_id"].isna().to_numpy()
+            rows = f["_row"].to_numpy()[no_id]
+            src = next((h for h, t in norm.columns.items() if t == "student_id"), "student_id")
+            already = set(p["row"].dropna().astype(int).tolist())
+            rows = [r for r in rows if r not in already]
+            if rows:
+                p = pd.concat([p, pd.DataFrame({"file": raw.file, "sheet": raw.sheet, "row": rows, "cell": "",
+                                                "column": src, "item": "", "value": "",
+                                                "reason": "no student id: the row cannot be routed"})],
+                              ignore_index=True)
+        else:
+            first_error = first_error or (MissingItemColumnsError(raw.file, raw.sheet, {"fields": ["student_id"]}), raw)
+            frames.pop()
+            used_tables -= 1
+            continue
+        problems.append(p)
+    if first_error is not None:
+        exc, raw = first_error
+        sug = _write_suggestion(raw, protocol, maps_dir, path)
+        where = f"sheet {raw.sheet!r}: " if raw.sheet and len(tables) > 1 else ""
+        out.status = "stopped"
+        out.reason = where + _stop_reason(exc, sug)
+        out.frame = None
+        return out
+    out.frame = pd.concat(frames, ignore_index=True) if frames else None
+    out.problems = (pd.concat(problems, ignore_index=True) if problems else
+                    pd.DataFrame(columns=list(PROBLEM_COLUMNS)))
+    if out.frame is not None:
+        bad = pd.MultiIndex.from_arrays([out.problems["sheet"].astype(object).where(out.problems["sheet"].notna(), None),
+                                         out.problems["row"].astype("Int64").astype(object)]) if len(out.problems) else None
+        key = pd.MultiIndex.from_arrays([out.frame["_sheet"].astype(object).where(out.frame["_sheet"].notna(), None),
+                                         out.frame["_row"].astype(object)])
+        out.frame["_ok"] = ~key.isin(bad) if bad is not None else True
+        out.frame["_order"] = number * _ORDER_BASE + out.frame["_row"].to_numpy(dtype=np.int64)
+    return out
+
+
+def _critical_rows(frame: pd.DataFrame, insts, protocol, problems: pd.DataFrame) -> pd.DataFrame:
+    """Rows of one file with a critical answer (any row, problems masked), with the reason in words."""
+    from .classify import classify
+    from .scoring import score
+
+    crit_insts = [i for i in insts if i.critical]
+    if frame is None or not len(frame) or not crit_insts:
+        return pd.DataFrame()
+    items = frame[[c for i in insts for c in i.item_columns]].copy()
+    for inst in insts:  # mask cells that are not a response code, so that scoring accepts every row
+        for c in inst.item_columns:
+            n = int(c.split(".")[1])
+            codes = inst.item_codes(n)
+            x = items[c].to_numpy(dtype=float)
+            items[c] = np.where(np.isin(x, codes), x, np.nan)
+    scores = score(items, insts)
+    fired = np.zeros(len(frame), dtype=bool)
+    for inst in crit_insts:
+        col = scores.get(f"{inst.id}.critical")
+        if col is not None:
+            fired |= col.fillna(False).to_numpy(dtype=bool)
+    if not fired.any():
+        return pd.DataFrame()
+    sub = scores.loc[fired]
+    cls = classify(sub, protocol, answers=items.loc[fired])
+    out = frame.loc[fired, [c for c in ("student_id", "name", "school", "grade", "class", "sex") if c in frame.columns]
+                    + ["_file", "_sheet", "_row", "_order", "_ok"]].copy()
+    out["reasons"] = cls["reasons"].to_numpy()
+    out["reasons_en"] = cls["reasons_en"].to_numpy()
+    out["level"] = cls["level"].astype("string").to_numpy()
+    return out
+
+
+def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer) -> pd.DataFrame:
+    if crit is None or not len(crit):
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in
+                             ("student_key", "student_id", "name", "school", "grade", "class", "reasons", "level",
+                              "status", "file", "row")})
+    c = crit.copy()
+    ids = c["student_id"].astype("string") if "student_id" in c else pd.Series(pd.NA, index=c.index, dtype="string")
+    out = pd.DataFrame({
+        "student_key": keyer(ids) if keyer else ids,
+        "student_id": ids,
+        "name": c["name"].astype("string") if "name" in c else pd.Series(pd.NA, index=c.index, dtype="string"),
+        "school": c.get("school", pd.Series(pd.NA, index=c.index)).astype("string"),
+        "grade": c.get("grade", pd.Series(pd.NA, index=c.index)).astype("Int64"),
+        "class": c.get("class", pd.Series(pd.NA, index=c.index)).astype("string"),
+        "reasons": (c["reasons"] if lang == "zh" else c["reasons_en"]).astype("string"),
+        "level": c["level"].astype("string"),
+        "status": np.where(c["_ok"].to_numpy(dtype=bool), "scored", "quarantined"),
+        "file": [Path(paths[i]).name for i in c["_file"]],
+        "row": c["_row"].astype(np.int64),
+    })
+    return out.reset_index(drop=True)
+
+
+def _report():
+    try:
+        return importlib.import_module("psyscreen.report")
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("psyscreen.report"):
+            raise
+        return None
+
+
+def _write_critical(frame: pd.DataFrame, path: Path, lang: str) -> None:
+    rep = _report()
+    if rep is not None and hasattr(rep, "write_critical"):
+        rep.write_critical(frame, path, lang=lang)
+    else:  # until the report writers land: a plain table (atomic, formula cells made inert)
+        write_table(frame, path)
+
+
+# ---- the pipeline ----------------------------------------------------------------------------------
+
+def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Union[str, Path] = "default",
+           wave: Optional[str] = None, out: Union[str, Path], column_map: Optional[Union[str, Path]] = None,
+           norms: Optional[Union[str, Path]] = None, pseudonymise: Optional[Union[str, Path]] = None,
+           lang: str = "zh", archive: Optional[Union[str, Path]] = None, reports: bool = True,
+           min_cell: int = 5, progress: Optional[Callable[[str, int, int], None]] = None) -> ScreenResult:
+    """Screen one wave: read every export, score, classify, route, and write the output folder.
+
+    Parameters
+    ----------
+    inputs : path or list of paths
+        Export files and/or folders holding them (see :func:`find_inputs`).
+    protocol : str or Path
+        A shipped protocol id (``"default"``) or a YAML file.
+    wave : str, optional
+        The wave label (``"2026-09"``); default the name of the (first) input folder when it looks like
+        ``YYYY-MM``.
+    out : str or Path
+        The output folder (created; existing files in it are replaced).
+    column_map : str or Path, optional
+        A column map (``--map``): :func:`psyscreen.mapping.load_map`.
+    norms : str or Path, optional
+        A :class:`psyscreen.norms.NormTable` JSON file: adds ``<scale>.pr`` and ``<scale>.t`` columns.
+    pseudonymise : str or Path, optional
+        A key file: ``student_key`` is the HMAC-SHA-256 of the id (the key is never written out).
+    lang : {"zh", "en"}
+        Language of reasons and reports.
+    archive : str or Path, optional
+        A growth-file database: the wave is imported into it at the end (``psyscreen.archive.import_wave``).
+    reports : bool
+        Write the school folders and the county summary (the report writers); False writes only the
+        tables, the critical list and the manifest.
+    min_cell : int
+        Small-cell suppression threshold of the county summary (counts 1 .. min_cell - 1 are suppressed).
+    progress : callable, optional
+        ``progress(stage, done, total)``, called as files are read and outputs written.
+
+    Returns
+    -------
+    ScreenResult
+
+    Raises
+    ------
+    ScreenError
+        No input, an unknown language, a map or key file that cannot be used.
+    """
+    from .instrument import load_instrument
+    from .protocol import load_protocol
+
+    if lang not in ("zh", "en"):
+        raise ScreenError(f"lang must be 'zh' or 'en', not {lang!r}")
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    paths = find_inputs(inputs)
+    if not paths:
+        raise ScreenError("no input file: give export files or folders that hold them")
+    if wave is None:
+        for p in inputs:
+            name = Path(p).name if Path(p).is_dir() else Path(p).parent.name
+            if re.fullmatch(r"\d{4}-\d{2}", name):
+                wave = name
+                break
+    if wave is None:
+        raise ScreenError("give the wave (e.g. --wave 2026-09): it could not be read from the folder name")
+    proto = load_protocol(protocol)
+    insts = [load_instrument(i) for i in proto.load_instruments().values()]
+    try:
+        cmap = load_map(column_map, insts) if column_map else None
+    except MapFileError as exc:
+        raise ScreenError(str(exc)) from None
+    norm_table = None
+    if norms is not None:
+        from .norms import NormTable
+
+        norm_table = NormTable.from_json(norms)
+    keyer = _pseudonymiser(pseudonymise)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    maps_dir = out / "maps"
+    item_cols = [c for i in insts for c in i.item_columns]
+    notify = progress or (lambda stage, done, total: None)
+    t0 = time.perf_counter()
+    log.info("screening wave %s: %d input file(s), protocol %s", wave, len(paths), proto.id)
+
+    # 1-4: read, map, normalise; the critical list grows as files are read
+    outcomes: list[_FileOutcome] = []
+    crit_parts: list[pd.DataFrame] = []
+    crit_path = out / "critical.xlsx"
+    last_write = -np.inf
+    written_crit = -1
+    for k, path in enumerate(paths):
+        notify("read", k, len(paths))
+        o = _process_file(path, k, insts, proto, cmap, maps_dir)
+        outcomes.append(o)
+        if o.status != "ok":
+            log.warning("%s: %s (%s)", path.name, o.status, o.reason)
+            continue
+        c = _critical_rows(o.frame, insts, proto, o.problems)
+        if len(c):
+            crit_parts.append(c)
+        n_crit = sum(len(x) for x in crit_parts)
+        if n_crit != written_crit and time.perf_counter() - last_write > 2.0:
+            _write_critical(_critical_frame(pd.concat(crit_parts, ignore_index=True) if crit_parts else None,
+                                            paths, lang, keyer), crit_path, lang)
+            last_write, written_crit = time.perf_counter(), n_crit
+        log.info("%s: read %d row(s)", path.name, o.rows_in_file)
+    notify("read", len(paths), len(paths))
+    crit_all = pd.concat(crit_parts, ignore_index=True) if crit_parts else None
+    critical_table = _critical_frame(crit_all, paths, lang, keyer)
+    _write_critical(critical_table, crit_path, lang)  # complete before anything is scored
+    log.info("critical list written: %d row(s)", len(critical_table))
+
+    # 5: duplicates across the wave
+    good = [o for o in outcomes if o.status == "ok" and o.frame is not None]
+    if good:
+        allrows = pd.concat([o.frame for o in good], ignore_index=True)
+    else:
+        allrows = pd.DataFrame({c: pd.Series(dtype=float) for c in item_cols + ["_file", "_row", "_order"]})
+        allrows["_ok"] = pd.Series(dtype=bool)
+        allrows["_sheet"] = pd.Series(dtype=object)
+    for c in ("student_id", "name", "school", "grade", "class", "sex", "submitted_at", "duration"):
+        if c not in allrows.columns:
+            allrows[c] = pd.Series(pd.NA, index=allrows.index, dtype="Int64" if c == "grade" else "string")
+    dup = resolve_duplicates(allrows["student_id"], submitted_at=allrows["submitted_at"],
+                             order=allrows["_order"].to_numpy(dtype=np.int64), ok=allrows["_ok"].to_numpy(dtype=bool))
+    is_dup = ~dup.keep
+    scored_mask = allrows["_ok"].to_numpy(dtype=bool) & ~is_dup
+    quarantined_mask = ~allrows["_ok"].to_numpy(dtype=bool) & ~is_dup
+    dup_table = allrows.loc[is_dup, ["_file", "_sheet", "_row"]].reset_index(drop=True)
+    if len(dup.table):
+        kept = allrows.iloc[dup.table["kept_position"].to_numpy()]
+        dup_table = pd.DataFrame({
+            "file": [paths[i].name for i in allrows["_file"].to_numpy()[dup.table["position"].to_numpy()]],
+            "sheet": allrows["_sheet"].to_numpy()[dup.table["position"].to_numpy()],
+            "row": allrows["_row"].to_numpy()[dup.table["position"].to_numpy()],
+            "kept_file": [paths[i].name for i in kept["_file"].to_numpy()],
+            "kept_row": kept["_row"].to_numpy(),
+            "rule": DUPLICATE_RULE})
+
+    # 6: score, norms, classify, quality flags
+    from .classify import classify
+    from .scoring import score_with_quarantine
+
+    students_rows = allrows.loc[scored_mask].reset_index(drop=True)
+    notify("score", 0, 1)
+    scored = score_with_quarantine(students_rows[item_cols], insts)
+    if len(scored.quarantine):  # a guard: normalise already checked the codes
+        bad_pos = np.unique(scored.quarantine["row"].to_numpy())
+        keep = ~np.isin(np.arange(len(students_rows)), bad_pos)
+        extra = students_rows.iloc[bad_pos]
+        moved = np.flatnonzero(scored_mask)[bad_pos]
+        scored_mask[moved] = False
+        quarantined_mask[moved] = True
+        q = scored.quarantine
+        outcomes_problems = pd.DataFrame({
+            "file": [str(paths[i]) for i in extra["_file"].to_numpy()[np.searchsorted(bad_pos, q["row"].to_numpy())]],
+            "sheet": extra["_sheet"].to_numpy()[np.searchsorted(bad_pos, q["row"].to_numpy())],
+            "row": extra["_row"].to_numpy()[np.searchsorted(bad_pos, q["row"].to_numpy())],
+            "cell": "", "column": q["column"].to_numpy(), "item": q["column"].to_numpy(),
+            "value": q["value"].astype(str).to_numpy(), "reason": q["reason"].to_numpy()})
+        students_rows = students_rows.loc[keep].reset_index(drop=True)
+        scores = scored.scores.reset_index(drop=True)
+    else:
+        outcomes_problems = None
+        scores = scored.scores.reset_index(drop=True)
+    answers = students_rows[item_cols].reset_index(drop=True)
+    cls = classify(scores, proto, answers=answers)
+    notify("score", 1, 1)
+
+    ids = students_rows["student_id"].astype("string")
+    keys = keyer(ids) if keyer else ids
+    students = pd.DataFrame({
+        "student_key": keys.to_numpy(),
+        "school": students_rows["school"].astype("string").to_numpy(),
+        "grade": students_rows["grade"].astype("Int64").array,
+        "class": students_rows["class"].astype("string").to_numpy(),
+        "sex": students_rows["sex"].astype("string").to_numpy(),
+        "wave": wave,
+    })
+    students = students.astype({"student_key": "string", "school": "string", "class": "string", "sex": "string",
+                                "wave": "string", "grade": "Int64"})
+    missing_school = students["school"].isna()
+    if missing_school.any():  # a file without a school column: the school is the file's name
+        stem = pd.Series([paths[i].stem for i in students_rows["_file"].to_numpy()], dtype="string")
+        students.loc[missing_school, "school"] = stem[missing_school.to_numpy()].to_numpy()
+    score_cols = [c for c in scores.columns if c not in ("incomplete",)]
+    for c in score_cols:
+        col = scores[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            col = col.astype("string")
+        students[c] = col.to_numpy() if not pd.api.types.is_extension_array_dtype(col.dtype) else col.array
+    norm_note = None
+    if norm_table is not None:
+        students, norm_note = _apply_norms(students, norm_table)
+    level = cls["level"].astype("string").fillna("invalid: re-test")
+    students["level"] = level.to_numpy()
+    students["level"] = students["level"].astype("string")
+    names = {lv.code: lv.name.zh if lang == "zh" else lv.name.en for lv in proto.levels_by_rank}
+    students["level_name"] = students["level"].map(lambda v: names.get(v, v)).astype("string")
+    students["level_rank"] = cls["level_rank"].astype("Int64").array
+    students["reasons"] = (cls["reasons"] if lang == "zh" else cls["reasons_en"]).astype("string").fillna("").to_numpy()
+    students["reasons"] = students["reasons"].astype("string")
+    students["critical"] = cls["critical"].to_numpy(dtype=bool)
+    floors = [float(i.item_codes(int(c.split(".")[1]))[0]) for i in insts for c in i.item_columns]
+    students["careless_longstring"] = longstring(answers, floors=floors).to_numpy()
+    dur = students_rows["duration"]
+    n_answered = answers.notna().sum(axis=1).to_numpy()
+    students["careless_fast"] = too_fast(dur.reset_index(drop=True), n_items=n_answered).to_numpy()
+    answers_out = pd.concat([pd.DataFrame({"student_key": students["student_key"], "wave": students["wave"]}),
+                             answers], axis=1)
+    identities = pd.DataFrame({"student_key": students["student_key"], "student_id": ids.to_numpy(),
+                               "name": students_rows["name"].astype("string").to_numpy(),
+                               "school": students["school"]}).astype("string")
+
+    # ledger
+    qparts = [o.problems for o in good if o.problems is not None and len(o.problems)]
+    if outcomes_problems is not None:
+        qparts.append(outcomes_problems)
+    quarantine = pd.concat(qparts, ignore_index=True) if qparts else pd.DataFrame(columns=list(PROBLEM_COLUMNS))
+    quarantine = quarantine[list(PROBLEM_COLUMNS)]
+    quarantine["file"] = quarantine["file"].map(lambda f: Path(str(f)).name if pd.notna(f) else f)
+    # problems of rows set aside as duplicates are not theirs to fix: keep them out of the quarantine table
+    if is_dup.any() and len(quarantine):
+        dkey = set(zip([paths[i].name for i in allrows.loc[is_dup, "_file"]],
+                       allrows.loc[is_dup, "_sheet"].astype(object).where(allrows.loc[is_dup, "_sheet"].notna(), None),
+                       allrows.loc[is_dup, "_row"].astype(int)))
+        qkey = list(zip(quarantine["file"], quarantine["sheet"].astype(object).where(quarantine["sheet"].notna(), None),
+                        quarantine["row"].astype(int)))
+        quarantine = quarantine.loc[[k not in dkey for k in qkey]].reset_index(drop=True)
+    per_file = pd.DataFrame({"_file": allrows["_file"].to_numpy(dtype=np.int64), "s": scored_mask, "q": quarantined_mask,
+                             "d": is_dup}).groupby("_file").sum()
+    ledger_rows = []
+    for k, o in enumerate(outcomes):
+        s = int(per_file["s"].get(k, 0)) if o.status == "ok" else 0
+        q = int(per_file["q"].get(k, 0)) if o.status == "ok" else 0
+        d = int(per_file["d"].get(k, 0)) if o.status == "ok" else 0
+        rows = s + q + d
+        if o.status == "ok":
+            assert rows == o.rows_in_file, "ledger does not balance"
+        reason = o.reason or "; ".join(o.notes)
+        ledger_rows.append({"file": str(o.path), "sha256": o.sha256, "rows": rows, "scored": s, "quarantined": q,
+                            "duplicates": d, "status": o.status, "reason": reason, "rows_in_file": o.rows_in_file})
+    ledger = pd.DataFrame(ledger_rows, columns=list(LEDGER_COLUMNS) + ["rows_in_file"])
+    totals = {k: int(ledger[k].sum()) for k in ("rows", "scored", "quarantined", "duplicates")}
+    assert totals["rows"] == totals["scored"] + totals["quarantined"] + totals["duplicates"]
+    assert totals["scored"] == len(students)
+    levels = {str(k): int(v) for k, v in students["level"].value_counts(sort=False).items()}
+    ordered = [lv.code for lv in proto.levels_by_rank] + ["invalid: re-test", "none"]
+    levels = {k: levels.get(k, 0) for k in ordered if k in levels or k in [lv.code for lv in proto.levels_by_rank]}
+
+    # 7: write
+    notify("write", 0, 3)
+    written: dict[str, Path] = {"critical": crit_path}
+    written["students"] = write_table(students, out / "students.parquet")
+    written["answers"] = write_table(answers_out, out / "answers.parquet")
+    qx = quarantine.copy()
+    qx["row"] = qx["row"].astype("Int64")
+    written["quarantine"] = write_table(qx, out / "quarantine.xlsx")
+    if len(dup_table):
+        written["duplicates"] = write_table(dup_table, out / "duplicates.xlsx")
+    if maps_dir.is_dir():
+        written["maps"] = maps_dir
+    report_note = None
+    if reports:
+        rep = _report()
+        if rep is None or not all(hasattr(rep, f) for f in ("write_school", "write_county")):
+            report_note = "report writers not available in this installation: school and county outputs not written"
+            log.warning(report_note)
+        else:
+            schools_dir = out / "schools"
+            schools_dir.mkdir(exist_ok=True)
+            school_names = sorted(students["school"].dropna().unique().tolist())
+            for j, sch in enumerate(school_names):
+                notify("schools", j, len(school_names))
+                sel = (students["school"] == sch).fillna(False).to_numpy(dtype=bool)
+                folder = schools_dir / _safe_name(sch)
+                folder.mkdir(parents=True, exist_ok=True)
+                rep.write_school(students.loc[sel].reset_index(drop=True), folder, protocol=proto, lang=lang,
+                                 identities=identities.loc[sel].reset_index(drop=True))
+            notify("schools", len(school_names), len(school_names))
+            written["schools"] = schools_dir
+            county = out / "county"
+            county.mkdir(exist_ok=True)
+            rep.write_county(students, ledger, county, protocol=proto, lang=lang, min_cell=min_cell)
+            written["county"] = county
+    notify("write", 3, 3)
+
+    manifest = _manifest(out, wave, proto, insts, ledger, totals, levels, keyer is not None, lang, norm_table,
+                         norm_note, report_note, len(critical_table))
+    written["manifest"] = out / "manifest.json"
+    atomic_write(written["manifest"],
+                 lambda tmp: tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"))
+
+    # ---- ARCHIVE HOOK (issue 6): the growth-file archive imports the finished output folder. --------------
+    if archive is not None:
+        arch = importlib.import_module("psyscreen.archive")
+        arch.import_wave(out, archive)
+        written["archive"] = Path(archive)
+    # -------------------------------------------------------------------------------------------------------
+
+    ok = bool((ledger["status"] == "ok").all())
+    log.info("wave %s: %d file(s), %d row(s), %d scored, %d quarantined, %d duplicate(s), %.1f s", wave,
+             len(ledger), totals["rows"], totals["scored"], totals["quarantined"], totals["duplicates"],
+             time.perf_counter() - t0)
+    return ScreenResult(out=out, paths=written, ledger=ledger, totals=totals, levels=levels,
+                        critical=len(critical_table), ok=ok, manifest=manifest)
+
+
+def _apply_norms(students: pd.DataFrame, table) -> tuple[pd.DataFrame, Optional[str]]:
+    """Add ``<scale>.pr`` and ``<scale>.t`` for the strata the table has; other rows get NaN (and a note)."""
+    by = list(table._by)
+    frame = students.copy()
+    groups = table._groups(frame)
+    known = [k for k in groups if k in table._refs]
+    unknown_n = sum(len(v) for k, v in groups.items() if k not in table._refs)
+    rows = np.concatenate([groups[k] for k in known]) if known else np.array([], dtype=int)
+    for s in table.scales_:
+        for suf in ("pr", "t"):
+            frame[f"{s}.{suf}"] = np.nan
+    if len(rows):
+        sub = table.transform(frame.iloc[rows][by + [s for s in table.scales_ if s in frame.columns]])
+        for s in table.scales_:
+            for suf in ("pr", "t"):
+                col = frame[f"{s}.{suf}"].to_numpy(copy=True)
+                col[rows] = sub[f"{s}.{suf}"].to_numpy(dtype=float)
+                frame[f"{s}.{suf}"] = col
+    note = (f"{unknown_n} student(s) in strata ({'/'.join(by)}) the norm table does not have: no .pr/.t"
+            if unknown_n else None)
+    return frame, note
+
+
+def _manifest(out: Path, wave, proto, insts, ledger, totals, levels, pseudonymised, lang, norm_table, norm_note,
+              report_note, n_critical) -> dict:
+    proto_sha = _sha256(Path(proto.path)) if proto.path and Path(proto.path).is_file() else None
+    outputs = sorted(str(p.relative_to(out)).replace("\\", "/") for p in out.rglob("*")
+                     if p.is_file() and not p.name.startswith(".") and p.name != "manifest.json")
+    m = {
+        "tool": {"name": "psyscreen", "version": __version__},
+        "wave": wave,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "protocol": {"id": proto.id, "version": proto.version, "sha256": proto_sha},
+        "instruments": [{"id": i.id, "version": i.version, "sha256": i.sha256} for i in insts],
+        "inputs": [{"file": Path(r["file"]).name, "path": r["file"], "sha256": r["sha256"], "rows": int(r["rows"]),
+                    "scored": int(r["scored"]), "quarantined": int(r["quarantined"]),
+                    "duplicates": int(r["duplicates"]), "status": r["status"], "reason": r["reason"],
+                    "rows_in_file": int(r["rows_in_file"])} for r in ledger.to_dict("records")],
+        "totals": totals,
+        "levels": levels,
+        "critical": n_critical,
+        "pseudonymised": bool(pseudonymised),
+        "lang": lang,
+        "rules": {"duplicates": DUPLICATE_RULE,
+                  "longstring": f"longest run of identical answers (not the lowest code) >= {LONGSTRING_MIN_RUN} items",
+                  "too_fast": f"< {SECONDS_PER_ITEM:g} s per answered item (where a duration column exists)",
+                  "grade": GRADE_CODING,
+                  "level": "'invalid: re-test' also when a level could not be decided (data missing); see reasons"},
+        "outputs": outputs,
+    }
+    if norm_table is not None:
+        m["norms"] = {"scales": list(norm_table.scales_), "by": list(norm_table._by), "note": norm_note}
+    if report_note:
+        m["notes"] = [report_note]
+    return m
