@@ -1,0 +1,214 @@
+"""``psyscreen archive ...``, ``psyscreen history`` and ``psyscreen compare``: the growth-file store on the CLI.
+
+Everything here calls :mod:`psyscreen.archive`; the terminal shows counts, waves and the timeline the user
+asked for, never a student key in an error message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+
+__all__ = ["COMMANDS", "archive_group", "history_cmd", "compare_cmd"]
+
+_DB = click.option("--db", required=True, type=click.Path(dir_okay=False, path_type=Path),
+                   help="The county's archive file (SQLite).")
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    from ..archive import ArchiveError
+
+    if isinstance(exc, ArchiveError):
+        return click.ClickException(str(exc))
+    return click.ClickException(f"internal error ({type(exc).__name__}); report it without the data")
+
+
+def _existing_db(db: Path) -> None:
+    if not db.exists():
+        raise click.ClickException(f"{db}: no archive there (create one with `psyscreen archive import DIR --db {db}`)")
+
+
+@click.group("archive")
+def archive_group() -> None:
+    """The growth-file store: add waves, list them, delete a student, export for research."""
+
+
+@archive_group.command("import")
+@click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@_DB
+@click.option("--replace", is_flag=True, help="Replace the wave if it was imported from a different screening run.")
+def import_cmd(out_dir: Path, db: Path, replace: bool) -> None:
+    """Add the wave in OUT_DIR (the output folder of `psyscreen screen`) to the archive, all or nothing."""
+    from ..archive import import_wave
+
+    try:
+        res = import_wave(out_dir, db, replace=replace)
+    except Exception as exc:
+        raise _fail(exc) from None
+    click.echo(str(res))
+
+
+@archive_group.command("waves")
+@_DB
+def waves_cmd(db: Path) -> None:
+    """List the waves in the archive with their provenance."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..archive import waves
+
+    _existing_db(db)
+    try:
+        w = waves(db)
+    except Exception as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"waves in {db.name}")
+    for col in ("wave", "students", "protocol", "tool", "manifest", "imported"):
+        table.add_column(col)
+    for r in w.itertuples(index=False):
+        table.add_row(str(r.wave), str(r.students), f"{r.protocol_id} {r.protocol_version}", str(r.tool_version),
+                      str(r.manifest_sha256)[:12], str(r.imported_at))
+    Console(width=120).print(table)
+
+
+@archive_group.command("delete")
+@click.argument("student_key")
+@_DB
+@click.option("--reason", required=True, help="Why (e.g. 'graduated', 'consent withdrawn'); kept in the log.")
+def delete_cmd(student_key: str, db: Path, reason: str) -> None:
+    """Delete every record of STUDENT_KEY; the deletion log keeps a keyed hash, the reason and the time."""
+    from ..archive import delete_student
+
+    _existing_db(db)
+    try:
+        res = delete_student(db, student_key, reason)
+    except Exception as exc:
+        raise _fail(exc) from None
+    rows = ", ".join(f"{k}: {v}" for k, v in res.rows_removed.items())
+    click.echo(f"deleted 1 student ({rows}); logged as {res.key_hash[:12]}... ({res.reason})")
+
+
+@archive_group.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_DB
+@click.option("--key-file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The research key (a file with at least 16 bytes): pseudonyms are keyed hashes with it.")
+@click.option("--coarsen", type=click.Choice(["month", "year"]), default="month", show_default=True,
+              help="Wave dates as YYYY-MM or YYYY.")
+@click.option("--answers", "include_answers", is_flag=True, help="Include the item answers.")
+def export_cmd(path: Path, db: Path, key_file: Path, coarsen: str, include_answers: bool) -> None:
+    """Write a de-identified research extract to PATH (.parquet, .csv or .xlsx)."""
+    from ..archive import export_research
+
+    _existing_db(db)
+    try:
+        out = export_research(db, path, key_file, coarsen=coarsen, include_answers=include_answers)
+    except Exception as exc:
+        raise _fail(exc) from None
+    click.echo(f"wrote {path} ({len(out)} rows, {out['research_id'].nunique()} pseudonymous students)")
+
+
+@archive_group.command("retest")
+@_DB
+def retest_cmd(db: Path) -> None:
+    """Test-retest evidence per scale: Pearson r and ICC between consecutive waves."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..archive import test_retest
+
+    _existing_db(db)
+    try:
+        t = test_retest(db).table
+    except Exception as exc:
+        raise _fail(exc) from None
+    table = Table(title="test-retest between consecutive waves")
+    for col in ("scale", "from", "to", "n", "r", "ICC2 [95% CI]", "ICC3"):
+        table.add_column(col, justify="right" if col not in ("scale", "from", "to") else "left")
+    for r in t.itertuples(index=False):
+        table.add_row(r.scale, r.wave_from, r.wave_to, str(r.n), f"{r.r:.3f}",
+                      f"{r.icc2:.3f} [{r.icc2_low:.3f}, {r.icc2_high:.3f}]", f"{r.icc3:.3f}")
+    Console(width=120).print(table)
+
+
+@click.command("history")
+@click.argument("student_key")
+@_DB
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also save a small chart of the scores (.png or .svg).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def history_cmd(student_key: str, db: Path, plot_path: Optional[Path], lang: str) -> None:
+    """Show the growth file of STUDENT_KEY: every wave, scores, level and reasons."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..archive import history
+
+    _existing_db(db)
+    try:
+        h = history(db, student_key)
+    except Exception as exc:
+        raise _fail(exc) from None
+    t = h.timeline
+    table = Table(title="growth file" if lang == "en" else "成长档案")
+    cols = ["wave", "school", "grade", "class", *h.scales, "level", "reasons"]
+    for c in cols:
+        table.add_column(c)
+    for _, row in t.iterrows():
+        table.add_row(*("" if v is None or (not isinstance(v, str) and v != v) else
+                        (f"{v:g}" if isinstance(v, float) else str(v)) for v in (row.get(c) for c in cols)))
+    Console(width=160).print(table)
+    if plot_path is not None:
+        from ..io import atomic_write
+
+        fig = h.plot(lang=lang)
+        atomic_write(plot_path, lambda tmp: fig.savefig(tmp, format=plot_path.suffix.lstrip(".") or "png", dpi=120))
+        click.echo(f"chart: {plot_path}")
+
+
+@click.command("compare")
+@_DB
+@click.option("--from", "from_wave", required=True, help="The earlier wave (e.g. 2026-03).")
+@click.option("--to", "to_wave", required=True, help="The later wave (e.g. 2026-09).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write a workbook per school and a county summary here.")
+def compare_cmd(db: Path, from_wave: str, to_wave: str, out_dir: Optional[Path]) -> None:
+    """New, persistent and resolved flags, absentees and reliable change between two waves."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..archive import compare, write_comparison
+
+    _existing_db(db)
+    try:
+        cmp = compare(db, from_wave, to_wave)
+    except Exception as exc:
+        raise _fail(exc) from None
+    table = Table(title=f"{from_wave} -> {to_wave}")
+    table.add_column("status")
+    table.add_column("students", justify="right")
+    for r in cmp.to_frame().itertuples(index=False):
+        table.add_row(r.status, str(r.students))
+    Console(width=120).print(table)
+    rel = Table(title="reliable change (Jacobson-Truax)")
+    for c in ("scale", "reliability", "source", "deteriorated", "of which under cutoff", "improved"):
+        rel.add_column(c)
+    ch = cmp.changes
+    for r in cmp.reliability.itertuples(index=False):
+        part = ch[ch["scale"] == r.scale]
+        rel.add_row(r.scale, f"{r.reliability:.3f}", r.source,
+                    str(int((part["category"] == "reliable deterioration").sum())),
+                    str(int(part["below_cutoff_deterioration"].sum())),
+                    str(int((part["category"] == "reliable improvement").sum())))
+    Console(width=160).print(rel)
+    if out_dir is not None:
+        try:
+            files = write_comparison(cmp, out_dir)
+        except Exception as exc:
+            raise _fail(exc) from None
+        click.echo(f"wrote {len(files)} workbooks under {out_dir}")
+
+
+COMMANDS = [archive_group, history_cmd, compare_cmd]
