@@ -1,0 +1,165 @@
+"""privacy: keyed pseudonyms (checked against the standard library's hmac), key files, small-cell suppression
+(checked with an independent linear-programming attack on the published totals)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import stat
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linprog
+
+from psyscreen.privacy import KeyFileError, add_margins, load_key, new_key, pseudonymise, suppress_small
+
+KEY = bytes(range(32))
+
+
+# ---- pseudonymise ------------------------------------------------------------------------------
+
+def test_pseudonymise_equals_hmac_sha256_and_keeps_missing():
+    ids = pd.Series(["00123", "4567", None, "00123", "张三01"], index=[5, 6, 7, 8, 9], name="student_id")
+    out = pseudonymise(ids, KEY)
+    expected = [hmac.new(KEY, s.encode("utf-8"), hashlib.sha256).hexdigest() for s in ["00123", "4567"]]
+    assert out.loc[5] == expected[0] and out.loc[6] == expected[1]
+    assert out.loc[9] == hmac.new(KEY, "张三01".encode(), hashlib.sha256).hexdigest()
+    assert pd.isna(out.loc[7])
+    assert out.loc[8] == out.loc[5]                      # deterministic within a call
+    assert list(out.index) == [5, 6, 7, 8, 9] and out.name == "student_id"
+
+
+def test_pseudonymise_deterministic_per_key_and_differs_across_keys():
+    ids = pd.Series([f"{i:06d}" for i in range(200)])
+    a1, a2 = pseudonymise(ids, KEY), pseudonymise(ids, KEY)
+    b = pseudonymise(ids, bytes(reversed(KEY)))
+    assert a1.equals(a2)
+    assert (a1 != b).all()
+    assert a1.nunique() == 200 and a1.str.fullmatch(r"[0-9a-f]{64}").all()
+    assert "000001" not in set(a1)
+
+
+def test_pseudonymise_refuses_short_key():
+    with pytest.raises(KeyFileError, match="too short"):
+        pseudonymise(pd.Series(["1"]), b"short")
+
+
+# ---- key files ---------------------------------------------------------------------------------
+
+def test_new_key_is_private_and_loads(tmp_path):
+    path = new_key(tmp_path / "wave.key")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    text = path.read_text().strip()
+    assert len(text) == 64 and int(text, 16) >= 0
+    key = load_key(path)
+    assert key == bytes.fromhex(text) and len(key) == 32
+    with pytest.raises(FileExistsError):
+        new_key(path)
+    assert new_key(tmp_path / "b.key").read_text() != path.read_text()
+
+
+def test_load_key_refuses_empty_short_missing_without_showing_the_key(tmp_path):
+    empty = tmp_path / "empty.key"
+    empty.write_text("  \n")
+    with pytest.raises(KeyFileError, match="empty"):
+        load_key(empty)
+    short = tmp_path / "short.key"
+    short.write_text("deadbeefcafe")
+    with pytest.raises(KeyFileError, match="too short") as info:
+        load_key(short)
+    assert "deadbeefcafe" not in str(info.value)
+    with pytest.raises(KeyFileError, match="no key file"):
+        load_key(tmp_path / "absent.key")
+
+
+# ---- suppression -------------------------------------------------------------------------------
+
+def _table(seed, schools=3, grades=(7, 8, 9), sexes=("F", "M")):
+    rng = np.random.default_rng(seed)
+    idx = pd.MultiIndex.from_product([[f"S{i}" for i in range(schools)], list(grades), list(sexes)],
+                                     names=["school", "grade", "sex"])
+    lam = np.array([1.0, 2.5, 6.0, 40.0])
+    return pd.DataFrame(rng.poisson(lam, (len(idx), 4)), index=idx, columns=["l1", "l2", "l3", "none"])
+
+
+def _published_sums(table: pd.DataFrame, T="Total"):
+    """Every sum a reader can check in the published table, derived here from the labels (not from the library):
+    row totals, and each subtotal row = the rows one level below it."""
+    keys = list(table.index)
+    cols = list(table.columns)
+    pos = {(k, c): i * len(cols) + j for i, k in enumerate(keys) for j, c in enumerate(cols)}
+    eqs = []
+    for k in keys:
+        eqs.append((pos[(k, T)], [pos[(k, c)] for c in cols if c != T]))
+    for k in keys:
+        depth = next((d for d, v in enumerate(k) if v == T), len(k))
+        if depth == len(k):
+            continue
+        kids = [kk for kk in keys if kk[:depth] == k[:depth] and kk[depth] != T
+                and all(v == T for v in kk[depth + 1:])]
+        for c in cols:
+            eqs.append((pos[(k, c)], [pos[(kk, c)] for kk in kids]))
+    return eqs
+
+
+def _intervals(full: pd.DataFrame, shown: pd.DataFrame, min_cell: int):
+    """For every hidden cell, the smallest and largest value consistent with everything shown (LP relaxation)."""
+    vals = full.to_numpy(dtype=float).ravel()
+    hid = shown.isna().to_numpy().ravel()
+    small = (vals >= 1) & (vals < min_cell)
+    hidx = np.flatnonzero(hid)
+    col = {c: j for j, c in enumerate(hidx)}
+    A, b = [], []
+    for t, comps in _published_sums(full):
+        row = np.zeros(len(hidx))
+        rhs = 0.0
+        for c, sign in [(t, -1.0)] + [(c, 1.0) for c in comps]:
+            if hid[c]:
+                row[col[c]] += sign
+            else:
+                rhs -= sign * vals[c]
+        if row.any():
+            A.append(row)
+            b.append(rhs)
+        else:
+            assert abs(rhs) < 1e-9  # the shown cells alone must add up
+    bounds = [(1, min_cell - 1) if small[c] else (0, None) for c in hidx]
+    out = {}
+    for j, c in enumerate(hidx):
+        obj = np.zeros(len(hidx))
+        obj[j] = 1
+        lo = linprog(obj, A_eq=np.array(A), b_eq=np.array(b), bounds=bounds, method="highs")
+        hi = linprog(-obj, A_eq=np.array(A), b_eq=np.array(b), bounds=bounds, method="highs")
+        assert lo.status == 0 and hi.status == 0
+        out[c] = (lo.fun, -hi.fun, small[c])
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_suppression_no_small_count_visible_and_none_recoverable(seed):
+    counts = _table(seed)
+    full = add_margins(counts)
+    shown = suppress_small(counts, 5)
+    assert shown.shape == full.shape and list(shown.index) == list(full.index)
+    vis = shown.to_numpy(dtype=float, na_value=np.nan)
+    assert not ((vis >= 1) & (vis <= 4)).any()            # primary: no count 1..4 shown anywhere
+    both = shown.notna()
+    assert (shown[both] == full[both]).all().all()        # what is shown is the truth
+    small = ((full >= 1) & (full < 5)).to_numpy().sum()
+    assert small > 0                                      # the case is not trivial
+    for cell, (lo, hi, is_small) in _intervals(full, shown, 5).items():
+        # no hidden cell is pinned down by the totals (the reader cannot subtract it out)
+        assert hi - lo >= 1 - 1e-6, (cell, lo, hi)
+
+
+def test_suppression_one_level_index_and_nothing_small():
+    c = pd.DataFrame({"red": [2, 10, 12], "none": [40, 50, 60]}, index=pd.Index(["A", "B", "C"], name="school"))
+    shown = suppress_small(c)
+    assert pd.isna(shown.loc["A", "red"])
+    assert shown.isna().sum(axis=1).loc["A"] >= 2 and shown["red"].isna().sum() >= 2
+    big = pd.DataFrame({"a": [10, 20], "b": [0, 30]}, index=pd.Index(["x", "y"]))
+    assert suppress_small(big).equals(add_margins(big))   # zeros and large counts are shown as they are
+    with pytest.raises(ValueError):
+        suppress_small(c * -1)
