@@ -1,0 +1,312 @@
+"""The county summary: counts and rates by school x grade x sex x level, and participation, small counts hidden.
+
+Nothing here carries an identity: only counts. Every count from 1 to ``min_cell - 1`` is hidden (shown as
+``<5``) and further cells are hidden (shown as ``*``) so that no hidden count can be worked out from the totals
+(:func:`psyscreen.privacy.suppress_small` states the rule). A rate is blank where its count or its row total is
+hidden. The charts of ``report.html`` are drawn from the shown values only, so they reveal nothing the tables
+hide.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import io
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..io import atomic_write
+from ..privacy import add_margins, suppress_small
+from ._common import HEADERS, PathLike, Sheet, check_lang, get_protocol, level_infos, resolve_levels, write_workbook
+from .letters import grade_label
+
+__all__ = ["write_county", "county_tables"]
+
+_TXT = {
+    "zh": {"total": "合计", "participation": "参与情况", "levels": "等级分布", "about": "说明", "rows": "读取行数",
+           "scored": "计分人数", "quarantined": "隔离待核行数", "duplicates": "重复行数", "rate": "比例",
+           "part_rate": "计分率", "file": "文件", "title": "心理健康筛查 区县汇总", "by_school": "各校预警比例",
+           "by_grade": "各校分年级预警比例", "county": "全区县合计",
+           "small": "<{m}：人数为 1–{m1}，已隐藏", "secondary": "*：为防止由合计反推隐藏人数而一并隐藏",
+           "rate_note": "比例 = 该等级人数 / 该行筛查人数；人数或合计被隐藏时比例留空",
+           "protocol": "筛查方案", "created": "生成时间", "tool": "软件", "min_cell": "最小公开人数",
+           "no_identity": "本汇总不含任何学生身份信息。"},
+    "en": {"total": "Total", "participation": "Participation", "levels": "Levels", "about": "About", "rows": "Rows read",
+           "scored": "Scored", "quarantined": "Quarantined", "duplicates": "Duplicates", "rate": "rate",
+           "part_rate": "Scored rate", "file": "File", "title": "Mental-health screening: county summary",
+           "by_school": "Warning rates by school", "by_grade": "Warning rates by grade, per school",
+           "county": "County total", "small": "<{m}: a count from 1 to {m1}, hidden",
+           "secondary": "*: hidden so that a small count cannot be worked out from the totals",
+           "rate_note": "rate = students at the level / students screened in the row; blank where a count or the row total is hidden",
+           "protocol": "Protocol", "created": "Created", "tool": "Tool", "min_cell": "Smallest count shown",
+           "no_identity": "This summary carries no student identity."},
+}
+
+_LEDGER_ALIASES = {"rows_read": "rows", "rows_scored": "scored", "rows_quarantined": "quarantined",
+                   "duplicate": "duplicates"}
+
+
+def _shown(full: pd.DataFrame, hidden: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Display values: the count, "<m" for a small count, "*" for a secondary suppression (object dtype)."""
+    out = full.astype(object).copy()
+    small = (full >= 1) & (full < min_cell)
+    sec = hidden.isna() & ~small
+    out = out.mask(small.astype(bool), f"<{min_cell}")
+    out = out.mask(sec.astype(bool), "*")
+    return out
+
+
+def _rates(hidden: pd.DataFrame, total: str) -> pd.DataFrame:
+    """count / row total where both are shown (float, NaN elsewhere)."""
+    num = hidden.astype("Float64")
+    den = num[total]
+    r = num.div(den.where(den > 0), axis=0)
+    return r.drop(columns=[total]).astype(float)
+
+
+def county_tables(students: pd.DataFrame, ledger: pd.DataFrame | None, *, protocol, lang: str = "zh",
+                  min_cell: int = 5) -> dict:
+    """The county's tables, suppressed: ``levels`` (display), ``levels_rates``, ``levels_counts`` (Int64 with NA
+    for hidden cells), ``participation`` (display) and the small-count / secondary masks (used by the report)."""
+    check_lang(lang)
+    p = get_protocol(protocol)
+    t = _TXT[lang]
+    tot = t["total"]
+    infos = level_infos(p, lang)
+    lv = resolve_levels(students, p, lang)
+    present = set(lv["level_key"])
+    cats = [i for i in infos if i.flagged or i.key in ("none",) or i.key in present]
+    labels = [i.label for i in cats]
+    level_cat = pd.Categorical(lv["level_label"], categories=labels)
+    sex = students["sex"].astype("string").fillna("?") if "sex" in students.columns else pd.Series("?", index=students.index)
+    if lang == "zh":
+        sex = sex.replace({"F": "女", "M": "男"})
+    grade = pd.to_numeric(students["grade"], errors="coerce") if "grade" in students.columns else pd.Series(np.nan, index=students.index)
+    keys = pd.DataFrame({"school": students["school"].astype("string").fillna("?"),
+                         "grade": grade.map(lambda g: grade_label(g, lang) if pd.notna(g) else "?"),
+                         "grade_num": grade.fillna(99), "sex": sex, "level": level_cat}, index=students.index)
+    keys = keys.sort_values(["school", "grade_num", "sex"], kind="stable")
+    counts = pd.crosstab([keys["school"], keys["grade"], keys["sex"]], keys["level"], dropna=False)
+    counts = counts.loc[counts.sum(axis=1) > 0]
+    # keep the grade order numeric (crosstab sorts labels as text)
+    order = keys.drop_duplicates(["school", "grade", "sex"]).set_index(["school", "grade", "sex"]).index
+    counts = counts.reindex(order)
+    counts.columns = [str(c) for c in counts.columns]
+    counts.index.names = [HEADERS[lang]["school"], HEADERS[lang]["grade"], HEADERS[lang]["sex"]]
+    full = add_margins(counts, total=tot)
+    hidden = suppress_small(counts, min_cell, total=tot)
+    display = _shown(full, hidden, min_cell)
+    rates = _rates(hidden, tot)
+    # a long table: n, then count and rate per level
+    n_label = HEADERS[lang]["n"]
+    levels = pd.DataFrame(index=full.index)
+    levels[n_label] = display[tot]
+    for c in counts.columns:
+        levels[c] = display[c]
+        levels[f"{c} {t['rate']}"] = rates[c]
+    levels = levels.reset_index()
+
+    part = None
+    if ledger is not None and len(ledger):
+        led = ledger.rename(columns=_LEDGER_ALIASES)
+        need = [c for c in ("rows", "scored", "quarantined") if c not in led.columns]
+        if need:
+            raise KeyError(f"the ledger needs the column(s) {need} (rows, scored, quarantined[, duplicates])")
+        if "duplicates" not in led.columns:
+            led = led.assign(duplicates=0)
+        by = "school" if "school" in led.columns else "file"
+        g = led.groupby(led[by].astype("string").fillna("?"), sort=True)[["scored", "quarantined", "duplicates"]].sum()
+        g = g.astype("int64")
+        g.index.name = HEADERS[lang]["school"] if by == "school" else t["file"]
+        tot_rows = add_margins(g, total=tot)
+        fixed = avoid = None
+        if by == "school":
+            # the scored count of a school is also its total in the level table: hide it here exactly when it is
+            # hidden there, and never choose it as a secondary cell here (the level table shows it anyway)
+            school_rows = [k for k in hidden.index if k[1] == tot and k[0] != tot]
+            shown_there = {k[0]: pd.notna(hidden.loc[k, tot]) for k in school_rows}
+            fixed = pd.DataFrame(False, index=tot_rows.index, columns=tot_rows.columns)
+            avoid = fixed.copy()
+            for s, ok in shown_there.items():
+                if s in fixed.index:
+                    fixed.loc[s, "scored"] = not ok
+                    avoid.loc[s, "scored"] = ok
+        ph = suppress_small(g, min_cell, total=tot, fixed_hidden=fixed, avoid=avoid)
+        pdisp = _shown(tot_rows, ph, min_cell)
+        prate = ph["scored"].astype("Float64") / ph[tot].astype("Float64").where(ph[tot] > 0)
+        part = pd.DataFrame({t["rows"]: pdisp[tot], t["scored"]: pdisp["scored"], t["quarantined"]: pdisp["quarantined"],
+                             t["duplicates"]: pdisp["duplicates"], t["part_rate"]: prate.astype(float)}).reset_index()
+    small = (full >= 1) & (full < min_cell)
+    return {"levels": levels, "levels_counts": hidden, "levels_rates": rates, "levels_display": display,
+            "participation": part, "small": small, "level_labels": list(counts.columns),
+            "flagged_labels": [i.label for i in cats if i.flagged], "colours": {i.label: i.colour for i in cats},
+            "total": tot}
+
+
+def write_county(students: pd.DataFrame, ledger: pd.DataFrame | None, folder: PathLike, *, protocol,
+                 lang: str = "zh", min_cell: int = 5) -> dict:
+    """Write ``<folder>/summary.xlsx`` and ``<folder>/report.html`` (no identities; small counts suppressed).
+
+    Parameters
+    ----------
+    students : DataFrame
+        ``students.parquet`` (``school``, ``grade``, ``sex``, ``level``...). Only these columns are read.
+    ledger : DataFrame or None
+        One row per input file with ``rows``, ``scored``, ``quarantined`` and ``duplicates`` (or the
+        ``rows_read`` / ``rows_scored`` / ``rows_quarantined`` names of :class:`psyscreen.ingest.Ledger`), and
+        ``school`` for participation per school (else it is given per ``file``).
+    folder : str or Path
+        Created if needed.
+    protocol : Protocol or str
+    lang : {"zh", "en"}
+    min_cell : int, default 5
+        Counts from 1 to ``min_cell - 1`` are hidden, with secondary suppression
+        (:func:`psyscreen.privacy.suppress_small`).
+
+    Returns
+    -------
+    dict
+        ``{"summary": Path, "report": Path}``.
+    """
+    check_lang(lang)
+    p = get_protocol(protocol)
+    t = _TXT[lang]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tabs = county_tables(students, ledger, protocol=p, lang=lang, min_cell=min_cell)
+    rate_cols = tuple(c for c in tabs["levels"].columns if str(c).endswith(f" {t['rate']}"))
+    about = pd.DataFrame({"": [t["protocol"], t["tool"], t["created"], t["min_cell"], "", "", "", ""],
+                          " ": [f"{p.id} {p.version} ({p.name.get(lang)})", f"psyscreen {__version__}",
+                                _dt.datetime.now().isoformat(timespec="seconds"), str(min_cell),
+                                t["small"].format(m=min_cell, m1=min_cell - 1), t["secondary"], t["rate_note"],
+                                t["no_identity"]]})
+    sheets = [Sheet(t["levels"], tabs["levels"], percent=rate_cols,
+                    note=t["small"].format(m=min_cell, m1=min_cell - 1) + "; " + t["secondary"])]
+    if tabs["participation"] is not None:
+        sheets.append(Sheet(t["participation"], tabs["participation"], percent=(t["part_rate"],)))
+    sheets.append(Sheet(t["about"], about))
+    summary = write_workbook(folder / "summary.xlsx", sheets)
+    html = _report_html(tabs, p, lang, min_cell)
+    report = atomic_write(folder / "report.html", lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return {"summary": summary, "report": report}
+
+
+# ---- report.html ---------------------------------------------------------------------------------
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    import matplotlib as mpl
+
+    with mpl.rc_context({"svg.fonttype": "path"}):  # glyphs drawn as paths: no font needed to view the page
+        fig.savefig(buf, format="svg", bbox_inches="tight")
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
+
+
+def _bars(ax, groups: list[str], series: dict, shown_text: dict, colours: dict, horizontal: bool) -> None:
+    """Grouped bars of rates; a hidden rate gets no bar, only its mark ("<5" / "*")."""
+    k = max(len(series), 1)
+    width = 0.8 / k
+    pos = np.arange(len(groups))
+    for j, (label, vals) in enumerate(series.items()):
+        x = pos - 0.4 + width * (j + 0.5)
+        v = np.asarray(vals, dtype=float)
+        ok = ~np.isnan(v)
+        colour = colours.get(label) or "#777777"
+        if horizontal:
+            ax.barh(x[ok], v[ok], height=width, color=colour, label=label)
+        else:
+            ax.bar(x[ok], v[ok], width=width, color=colour, label=label)
+        for xi, mark in zip(x[~ok], np.asarray(shown_text[label], dtype=object)[~ok]):
+            if horizontal:
+                ax.text(0.002, xi, str(mark), va="center", ha="left", fontsize=7, color="#444444")
+            else:
+                ax.text(xi, 0.002, str(mark), va="bottom", ha="center", fontsize=7, color="#444444", rotation=90)
+
+
+def _charts(tabs: dict, lang: str) -> list[tuple[str, str]]:
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    from .. import plots
+
+    t = _TXT[lang]
+    tot = tabs["total"]
+    rates, disp = tabs["levels_rates"], tabs["levels_display"]
+    flagged = tabs["flagged_labels"]
+    idx = rates.index
+    out = []
+    with plots._rc_context():
+        # by school: the school subtotal rows
+        sch = [k for k in idx if k[1] == tot and k[0] != tot]
+        if sch:
+            names = [k[0] for k in sch]
+            fig = Figure(figsize=(8, 0.5 * len(sch) * max(1, len(flagged) / 2) + 1.6), layout="constrained")
+            ax = fig.add_subplot()
+            _bars(ax, names, {c: rates.loc[sch, c].to_numpy() for c in flagged},
+                  {c: disp.loc[sch, c].to_numpy() for c in flagged}, tabs["colours"], horizontal=True)
+            ax.set_yticks(np.arange(len(names)), names)
+            ax.invert_yaxis()
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+            ax.set_title(t["by_school"])
+            ax.legend(frameon=False, fontsize="small", loc="lower right")
+            out.append((t["by_school"], _svg(fig)))
+        # by grade within each school: the school x grade subtotal rows, one panel per school
+        schools = [k[0] for k in sch]
+        if schools:
+            ncol = min(3, len(schools))
+            nrow = int(np.ceil(len(schools) / ncol))
+            fig = Figure(figsize=(4.2 * ncol, 3.0 * nrow + 0.6), layout="constrained")
+            axes = fig.subplots(nrow, ncol, squeeze=False, sharey=True)
+            for ax, s in zip(axes.ravel(), schools):
+                rows = [k for k in idx if k[0] == s and k[1] != tot and k[2] == tot]
+                grades = [k[1] for k in rows]
+                _bars(ax, grades, {c: rates.loc[rows, c].to_numpy() for c in flagged},
+                      {c: disp.loc[rows, c].to_numpy() for c in flagged}, tabs["colours"], horizontal=False)
+                ax.set_xticks(np.arange(len(grades)), grades)
+                ax.set_title(s, fontsize="medium")
+                ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+            for ax in axes.ravel()[len(schools):]:
+                ax.set_visible(False)
+            handles, labels = axes.ravel()[0].get_legend_handles_labels()
+            if handles:
+                fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False, fontsize="small")
+            fig.suptitle(t["by_grade"])
+            out.append((t["by_grade"], _svg(fig)))
+    return out
+
+
+def _report_html(tabs: dict, p, lang: str, min_cell: int) -> str:
+    from .letters import _environment
+
+    t = _TXT[lang]
+    tot = tabs["total"]
+    disp, rates = tabs["levels_display"], tabs["levels_rates"]
+    labels = tabs["level_labels"]
+    grand = (tot,) * disp.index.nlevels
+    county = [{"label": c, "count": disp.loc[grand, c], "rate": _pct(rates.loc[grand, c]),
+               "colour": tabs["colours"].get(c) or "#9e9e9e"} for c in labels]
+    sch_rows = [k for k in disp.index if k[1] == tot]
+    by_school = [{"school": (t["county"] if k[0] == tot else k[0]), "n": disp.loc[k, tot],
+                  "cells": [(disp.loc[k, c], _pct(rates.loc[k, c])) for c in labels]} for k in sch_rows]
+    part = tabs["participation"]
+    part_rows = None
+    if part is not None:
+        part_rows = {"header": [str(c) for c in part.columns],
+                     "rows": [[_pct(v) if j == len(part.columns) - 1 else v for j, v in enumerate(r)]
+                              for r in part.itertuples(index=False)]}
+    charts = _charts(tabs, lang)
+    src = (resources.files("psyscreen") / "report" / "templates" / "county.html.j2").read_text("utf-8")
+    return _environment().from_string(src).render(
+        t=t, lang=lang, protocol=f"{p.name.get(lang)} ({p.id} {p.version})", n=disp.loc[grand, tot],
+        county=county, labels=labels, by_school=by_school, part=part_rows, charts=charts, version=__version__,
+        created=_dt.datetime.now().isoformat(timespec="seconds"),
+        legend=[t["small"].format(m=min_cell, m1=min_cell - 1), t["secondary"], t["rate_note"], t["no_identity"]])
+
+
+def _pct(v) -> str:
+    return "" if v is None or pd.isna(v) else f"{100 * float(v):.1f}%"
