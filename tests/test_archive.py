@@ -22,7 +22,7 @@ from scipy import stats
 import psyscreen
 from psyscreen import archive
 from psyscreen.archive import (ArchiveError, ImportConflictError, StudentNotFoundError, compare, delete_student,
-                               export_research, history, import_wave, store_digest, suppress_small)
+                               export_research, history, import_wave, store_digest)
 from psyscreen.synthetic import next_wave, simulate_answers, simulate_students
 
 REPO = Path(__file__).resolve().parents[1]
@@ -459,25 +459,6 @@ def test_export_research_is_deidentified(store, two_waves, tmp_path):
 # --------------------------------------------------------------------------------------------------
 
 
-def test_suppress_small_primary_and_secondary():
-    t = pd.DataFrame({"school": ["a", "b", "c", "total"], "new": [3, 10, 0, 13], "resolved": [8, 2, 0, 10],
-                      "absent": [12, 7, 6, 25], "students": [23, 19, 6, 48]})
-    t.attrs["total_row"] = True
-    out = suppress_small(t, ["new", "resolved", "absent"], total_column="students")
-    cells = out[["new", "resolved", "absent"]]
-    assert cells.loc[0, "new"] == "<5" and cells.loc[1, "resolved"] == "<5"  # primary: 1-4
-    assert cells.loc[2, "new"] == "0" and cells.loc[2, "resolved"] == "0"  # zeros are shown
-    # row a and row b had one hidden cell each: their next smallest (8, 7) are hidden too
-    assert cells.loc[0, "resolved"] == "x" and cells.loc[1, "absent"] == "x"
-    hidden = cells.isin(["<5", "x"]).to_numpy()
-    # no row total minus the shown cells gives a single hidden cell; nor a column total
-    row_ok = (hidden.sum(axis=1) != 1) | out["students"].eq("x").to_numpy()
-    assert row_ok.all() and set(hidden[:-1].sum(axis=0)) <= {0, 2, 3}
-    # row c: its only non-zero cell had to go (column absent), so its total goes too
-    assert cells.loc[2, "absent"] == "x" and out.loc[2, "students"] == "x"
-    assert out.loc[3, "students"] == "48"
-
-
 def test_cli_archive_history_compare(tmp_path, two_waves):
     from psyscreen.cli import main
 
@@ -502,11 +483,30 @@ def test_cli_archive_history_compare(tmp_path, two_waves):
     schools = sorted(p.name for p in (out / "schools").iterdir())
     assert schools == ["一中", "二中"]
     county = pd.read_excel(out / "county" / "compare-2026-03-2026-09.xlsx", sheet_name=None, engine="calamine")
-    flags = county["flags by school"]
+    flags = county["flags by school"].set_index("school")
     assert "student_key" not in flags.columns
-    cells = flags[["new", "persistent", "resolved", "absent"]].astype(str).to_numpy()
-    nums = pd.to_numeric(pd.Series(cells.ravel()), errors="coerce")
-    assert not ((nums >= 1) & (nums <= 4)).any()  # no count of 1-4 shown
+    statuses = ["new", "persistent", "resolved", "absent", "undecided", "not flagged"]
+    shown = flags[statuses + ["Total"]].astype(str)
+    nums = shown.apply(pd.to_numeric, errors="coerce")
+    assert not ((nums >= 1) & (nums <= 4)).any().any()  # no count of 1-4 is shown
+    # the county table follows psyscreen.privacy.suppress_small on counts made here from the wave folders
+    from psyscreen.privacy import suppress_small
+    f1, f2 = _flagged(two_waves["s1"]), _flagged(two_waves["s2"])
+    school = pd.concat([two_waves["s1"].set_index("student_key")["school"],
+                        two_waves["s2"].set_index("student_key")["school"]])
+    school = school[~school.index.duplicated(keep="last")]
+    both = f1.index.intersection(f2.index)
+    status = pd.Series("not flagged", index=school.index)
+    status[both[f1[both] & ~f2[both]]] = "resolved"
+    status[list(set(f1[f1].index) - set(f2.index))] = "absent"
+    status[f2[f2].index] = "new"
+    status[both[f1[both] & f2[both]]] = "persistent"
+    counts = pd.crosstab(school, status).reindex(columns=statuses, fill_value=0)
+    counts.index.name = "school"
+    hidden = suppress_small(counts, 5)
+    assert shown.isin(["<5", "*"]).to_numpy().tolist() == hidden.isna().to_numpy().tolist()
+    assert (nums.fillna(-1).to_numpy() == hidden.fillna(-1).to_numpy()).all()
+    assert (flags["new rate"].isna() | ~shown["new"].isin(["<5", "*"])).all()
     wb = pd.read_excel(out / "schools" / "一中" / "一中-compare-2026-03-2026-09.xlsx", sheet_name=None, engine="calamine")
     assert set(wb) == {"flags", "reliable change", "reliability"}
     assert set(wb["flags"]["status"]) <= {"new", "persistent", "resolved", "absent", "undecided"}

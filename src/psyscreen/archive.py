@@ -84,7 +84,6 @@ __all__ = [
     "delete_student",
     "export_research",
     "store_digest",
-    "suppress_small",
 ]
 
 PathLike = Union[str, Path]
@@ -992,89 +991,47 @@ def compare(db: PathLike, from_wave: str, to_wave: str, *, ci: float = 0.95) -> 
 # --------------------------------------------------------------------------------------------------
 
 
-def suppress_small(table: pd.DataFrame, count_columns: Sequence[str], *, total_column: Optional[str] = None,
-                   rate_columns: Sequence[str] = (), threshold: int = 5) -> pd.DataFrame:
-    """Counts from 1 to ``threshold - 1`` shown as ``"<5"``, their rates blanked, with secondary suppression.
+def _suppressed(counts: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Counts with margins for publication: 1..min_cell-1 as "<5", secondary suppressions as "*", rates blanked.
 
-    The screening outputs' rule (a local copy used while ``psyscreen.privacy.suppress_small`` is not available):
-    a count of 1-4 becomes ``"<5"`` and the rates in the same row are blanked; zero is shown. Secondary
-    suppression, so that a hidden cell cannot be recovered by subtraction: when a row with a total has exactly one
-    hidden count, its smallest other non-zero count is hidden too (shown as ``"x"``), or the row's total when
-    there is none; the same is done down each count column when the table's last row is a total
-    (``table.attrs["total_row"] = True``), repeated until nothing changes.
-
-    Returns a copy with the count columns (and the total) as text.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"school": ["a", "b"], "new": [3, 10], "resolved": [8, 9], "students": [11, 19]})
-    >>> suppress_small(t, ["new", "resolved"], total_column="students")[["new", "resolved"]].values.tolist()
-    [['<5', 'x'], ['10', '9']]
+    The rule is :func:`psyscreen.privacy.suppress_small` (the same as the screening's county summary); the
+    display follows :mod:`psyscreen.report.county` ("<m" for a small count, "*" for a secondary suppression).
     """
-    counts = table[list(count_columns)].to_numpy(dtype="float64")
-    primary = (counts >= 1) & (counts < threshold)
-    hide = primary.copy()
-    hide_total = np.zeros(len(table), dtype=bool)
-    total_row = bool(table.attrs.get("total_row"))
-    for _ in range(20):
-        before = hide.copy(), hide_total.copy()
-        if total_column is not None:
-            one = (hide.sum(axis=1) == 1) & ~hide_total
-            cand = np.where(~hide & (counts > 0), counts, np.inf)
-            pick = np.argmin(cand, axis=1)
-            has = np.isfinite(cand.min(axis=1))
-            rows = np.flatnonzero(one & has)
-            hide[rows, pick[rows]] = True
-            hide_total[one & ~has] = True
-        if total_row and len(counts) > 2:
-            body = hide[:-1]
-            one = body.sum(axis=0) == 1
-            cand = np.where(~body & (counts[:-1] > 0), counts[:-1], np.inf)
-            pick = np.argmin(cand, axis=0)
-            cols = np.flatnonzero(one & np.isfinite(cand.min(axis=0)))
-            hide[pick[cols], cols] = True
-        if (hide == before[0]).all() and (hide_total == before[1]).all():
-            break
-    out = table.copy()
-    for j, c in enumerate(count_columns):
-        txt = pd.Series(counts[:, j], index=table.index).map(lambda v: "" if np.isnan(v) else f"{v:.0f}")
-        txt = txt.where(~hide[:, j], "x").where(~primary[:, j], f"<{threshold}")
-        out[c] = txt.astype("string")
-    if rate_columns:
-        blank = hide.any(axis=1) | hide_total
-        for c in rate_columns:
-            out[c] = out[c].astype("float64").where(~blank)
-    if total_column is not None and total_column in out.columns and total_column not in count_columns:
-        tot = out[total_column].to_numpy(dtype="float64")
-        small = (tot >= 1) & (tot < threshold)
-        txt = pd.Series(tot, index=out.index).map(lambda v: f"{v:.0f}")
-        out[total_column] = txt.where(~hide_total, "x").where(~small, f"<{threshold}").astype("string")
-    return out
+    from .privacy import TOTAL, add_margins, suppress_small
 
-
-def _suppress(table, count_columns, **kw):
-    """psyscreen.privacy.suppress_small when it is there (same rule), else the local copy."""
-    try:
-        from .privacy import suppress_small as shared  # type: ignore[attr-defined]
-    except ImportError:
-        shared = None
-    if shared is not None:
-        try:
-            return shared(table, list(count_columns), **kw)
-        except TypeError:
-            pass
-    return suppress_small(table, count_columns, **kw)
+    counts = counts.astype("int64")
+    full = add_margins(counts, total=TOTAL)
+    hidden = suppress_small(counts, min_cell, total=TOTAL)
+    small = ((full >= 1) & (full < min_cell)).astype(bool)
+    shown = full.astype(object).mask(small, f"<{min_cell}").mask(hidden.isna().astype(bool) & ~small, "*")
+    num = hidden.astype("Float64")
+    den = num[TOTAL]
+    rates = num.div(den.where(den > 0), axis=0).drop(columns=[TOTAL]).astype(float)
+    out = pd.DataFrame(index=full.index)
+    out[TOTAL] = shown[TOTAL]
+    for c in counts.columns:
+        out[c] = shown[c]
+        out[f"{c} rate"] = rates[c].round(4)
+    return out.reset_index()
 
 
 def _write_sheets(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
     from .io import atomic_write
-    from .privacy import safe_frame
+    from .privacy import safe_cell, safe_frame
+
+    def safe(frame: pd.DataFrame) -> pd.DataFrame:
+        # object columns mixing numbers and text ("12", "<5") cell by cell (safe_frame's .str needs text only)
+        mixed = [c for c in frame.columns if frame[c].dtype == object]
+        out = safe_frame(frame.drop(columns=mixed))
+        for c in mixed:
+            out[safe_cell(c)] = frame[c].map(safe_cell)
+        return out[[safe_cell(c) for c in frame.columns]]
 
     def write(tmp: Path) -> None:
         options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
         with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
             for name, frame in sheets.items():
-                safe_frame(frame).to_excel(writer, index=False, sheet_name=name[:31])
+                safe(frame).to_excel(writer, index=False, sheet_name=name[:31])
 
     return atomic_write(path, write)
 
@@ -1082,14 +1039,16 @@ def _write_sheets(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
 _SAFE_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
 
 
-def write_comparison(cmp: Comparison, out_dir: PathLike) -> list[Path]:
+def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5) -> list[Path]:
     """Write a :class:`Comparison`: one workbook per school and a county summary with small-cell suppression.
 
     ``out_dir/schools/<school>/<school>-compare-<from>-<to>.xlsx``: sheets ``flags`` (new, persistent,
     resolved, absent, undecided students, most urgent first), ``reliable change`` (every reliable change, the
     deteriorations under the cutoff marked) and ``reliability`` (what each scale's criterion used).
     ``out_dir/county/compare-<from>-<to>.xlsx``: counts by school x status and by school x scale x category,
-    counts of 1-4 shown as "<5" with secondary suppression; no student keys. Files are written atomically.
+    counts of 1 to ``min_cell - 1`` shown as "<5" and secondary suppressions as "*"
+    (:func:`psyscreen.privacy.suppress_small`, the rule of the screening's county summary); no student keys.
+    Files are written atomically.
     """
     out = Path(out_dir)
     written = []
@@ -1107,22 +1066,32 @@ def write_comparison(cmp: Comparison, out_dir: PathLike) -> list[Path]:
                                      {"flags": flags, "reliable change": rc, "reliability": cmp.reliability}))
     county = out / "county"
     county.mkdir(parents=True, exist_ok=True)
-    statuses = ["new", "persistent", "resolved", "absent", "undecided"]
-    by_school = pd.crosstab(st["school"], st["status"]).reindex(columns=statuses + ["not flagged"], fill_value=0)
-    by_school["students"] = by_school.sum(axis=1)
-    by_school = by_school.drop(columns="not flagged")
-    by_school.loc["total"] = by_school.sum()
-    by_school = by_school.reset_index().rename(columns={"index": "school"})
-    by_school.attrs["total_row"] = True
-    summary = _suppress(by_school, statuses, total_column="students")
-    cats = ["reliable deterioration", "reliable improvement", "no reliable change"]
-    rcs = ch.groupby(["school", "scale", "category"]).size().unstack("category").reindex(columns=cats).fillna(0)
-    rcs["below cutoff deterioration"] = ch.groupby(["school", "scale"])["below_cutoff_deterioration"].sum()
-    rcs = rcs.reset_index()
-    rc_sup = _suppress(rcs, cats + ["below cutoff deterioration"])
-    written.append(_write_sheets(county / f"compare-{tag}.xlsx",
-                                 {"flags by school": summary, "reliable change": rc_sup,
-                                  "reliability": cmp.reliability}))
+    statuses = ["new", "persistent", "resolved", "absent", "undecided", "not flagged"]
+    by_school = pd.crosstab(st["school"].fillna("?"), st["status"]).reindex(columns=statuses, fill_value=0)
+    by_school.index.name = "school"
+    cats = ["reliable deterioration, flagged", "reliable deterioration, under cutoff", "reliable improvement",
+            "no reliable change"]
+    kind = pd.Series(ch["category"].astype(str).to_numpy(), index=ch.index)
+    kind[ch["category"] == "reliable deterioration"] = np.where(
+        ch.loc[ch["category"] == "reliable deterioration", "below_cutoff_deterioration"].to_numpy(dtype=bool),
+        cats[1], cats[0])
+    rc_tables = []
+    for scale in sorted(ch["scale"].unique().tolist()):
+        part = ch["scale"] == scale
+        counts = pd.crosstab(ch.loc[part, "school"].fillna("?"), kind[part]).reindex(columns=cats, fill_value=0)
+        counts.index.name = "school"
+        table = _suppressed(counts, min_cell)
+        table.insert(0, "scale", scale)
+        rc_tables.append(table)
+    written.append(_write_sheets(county / f"compare-{tag}.xlsx", {
+        "flags by school": _suppressed(by_school, min_cell),
+        "reliable change": pd.concat(rc_tables, ignore_index=True) if rc_tables else pd.DataFrame(),
+        "reliability": cmp.reliability,
+        "about": pd.DataFrame({"note": [
+            f"compare {cmp.from_wave} -> {cmp.to_wave}; no student identity in this workbook",
+            f"<{min_cell}: a count from 1 to {min_cell - 1}, hidden; *: hidden so that a small count cannot be "
+            "worked out from the totals (psyscreen.privacy.suppress_small); rates blank where hidden",
+            "reliable change: Jacobson-Truax, |RCI| > 1.96; 'under cutoff' = not flagged in the later wave"]})}))
     return written
 
 
