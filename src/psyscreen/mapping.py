@@ -56,7 +56,7 @@ POSITION_CONFIDENCE = 0.50
 
 _NUMBERING = re.compile(
     r"^\s*(?:第\s*\d+\s*题|[qQ]\s*\d+|\(\s*\d+\s*\)|（\s*\d+\s*）|\d+(?:\.\d+)*)\s*[、.．:：)）\-_\s]*")
-_ONLY_NUMBER = re.compile(r"^\s*(?:第\s*(\d+)\s*题|[qQ]\s*(\d+)|题\s*(\d+)|(\d+))\s*$")
+_ONLY_NUMBER = re.compile(r"^\s*(?:第\s*(\d+)\s*题|[a-zA-Z]{1,4}\s*[_.\-]?\s*(\d+)|题\s*(\d+)|(\d+))\s*$")
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 
 

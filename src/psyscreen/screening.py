@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import hmac
 import importlib
 import json
 import logging
@@ -95,7 +94,8 @@ class ScreenResult(ResultMixin):
         Output name -> path (``manifest``, ``students``, ``answers``, ``critical``, ``quarantine``, ``county``,
         ``schools``, ``maps``...).
     ledger : DataFrame
-        One row per input file: :data:`LEDGER_COLUMNS` (+ ``rows_in_file``).
+        One row per input file: :data:`LEDGER_COLUMNS` (``file`` is the file name), ``rows_in_file`` and
+        ``path``.
     totals : dict
         ``rows``, ``scored``, ``quarantined``, ``duplicates`` over all files.
     levels : dict
@@ -170,7 +170,7 @@ def _two_row_header(blank: np.ndarray, h: int, last_col: int) -> bool:
     first = int(np.flatnonzero(top)[0])
     gaps = ~top
     gaps[:first] = False
-    return bool(gaps.any() and (nxt & gaps).all() and (top & ~nxt).any())
+    return bool(gaps.any() and nxt[gaps].all() and (top & ~nxt).any())
 
 
 def _table_from_cells(cells: pd.DataFrame, file: str, sheet: Optional[str], encoding: Optional[str]) -> Optional[RawTable]:
@@ -187,21 +187,23 @@ def _table_from_cells(cells: pd.DataFrame, file: str, sheet: Optional[str], enco
         return None
     h = _header_row(blank)
     last_row = int(filled_rows[-1])
-    filled_cols = np.flatnonzero(~blank[h:last_row + 1].all(axis=0))
+    filled_cols = np.flatnonzero(~blank[max(h - 1, 0):last_row + 1].all(axis=0))
     last_col = int(filled_cols[-1])
+    two = False
+    if h > 0 and (~blank[h - 1, :last_col + 1]).sum() >= 2 and _two_row_header(blank, h - 1, last_col):
+        h, two = h - 1, True  # the group row of a merged header sits above the fuller item row
+    elif _two_row_header(blank, h, last_col):
+        two = True
     top = ["" if b else str(v) for v, b in zip(cells.iloc[h, :last_col + 1], blank[h, :last_col + 1])]
     start = h + 1
-    if _two_row_header(blank, h, last_col):
+    if two:
         sub = ["" if b else str(v) for v, b in zip(cells.iloc[h + 1, :last_col + 1], blank[h + 1, :last_col + 1])]
         group, headers = "", []
         for t, s in zip(top, sub):
             if t:
                 group = t
-            if s:
-                headers.append(f"{group} {s}".strip() if (group and not t) or (t and s) else s)
-            else:
-                headers.append(t)
-        top = [f"{t} {s}".strip() if t and s else x for t, s, x in zip(top, sub, headers)]
+            # a cell merged down keeps its own text; an item under a merged group gets "group item"
+            headers.append(f"{group} {s}".strip() if s and group else (s or t))
         top = headers
         start = h + 2
     body = cells.iloc[start:last_row + 1, :last_col + 1].astype("string")
@@ -299,26 +301,16 @@ def _safe_name(text: str) -> str:
 
 
 def _pseudonymiser(keyfile: Optional[Union[str, Path]]) -> Optional[Callable[[pd.Series], pd.Series]]:
+    """``ids -> keys`` with :func:`psyscreen.privacy.pseudonymise` under the key in ``keyfile`` (None: no key)."""
     if keyfile is None:
         return None
+    from .privacy import load_key, pseudonymise
+
     try:
-        privacy = importlib.import_module("psyscreen.privacy")
-    except ModuleNotFoundError:  # pragma: no cover
-        privacy = None
-    if privacy is not None and hasattr(privacy, "pseudonymise") and hasattr(privacy, "load_key"):
-        key = privacy.load_key(keyfile)
-        return lambda ids: privacy.pseudonymise(ids, key)
-    # Fallback until psyscreen.privacy.pseudonymise lands: HMAC-SHA-256 of the UTF-8 id, hex.
-    key = Path(keyfile).read_bytes().strip()
-    if len(key) < 16:
-        raise ScreenError(f"{keyfile}: the key is too short (at least 16 bytes)")
-
-    def fn(ids: pd.Series) -> pd.Series:
-        uniq = ids.dropna().unique()
-        table = {v: hmac.new(key, str(v).encode("utf-8"), hashlib.sha256).hexdigest() for v in uniq}
-        return ids.map(table).astype("string")
-
-    return fn
+        key = load_key(keyfile)
+    except ValueError as exc:  # KeyFileError: the message never shows the key
+        raise ScreenError(str(exc)) from None
+    return lambda ids: pseudonymise(ids, key)
 
 
 @dataclass
@@ -516,10 +508,10 @@ def _report():
         return None
 
 
-def _write_critical(frame: pd.DataFrame, path: Path, lang: str) -> None:
+def _write_critical(frame: pd.DataFrame, path: Path, lang: str, protocol) -> None:
     rep = _report()
     if rep is not None and hasattr(rep, "write_critical"):
-        rep.write_critical(frame, path, lang=lang)
+        rep.write_critical(frame, path, lang=lang, protocol=protocol)
     else:  # until the report writers land: a plain table (atomic, formula cells made inert)
         write_table(frame, path)
 
@@ -628,13 +620,13 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         n_crit = sum(len(x) for x in crit_parts)
         if n_crit != written_crit and time.perf_counter() - last_write > 2.0:
             _write_critical(_critical_frame(pd.concat(crit_parts, ignore_index=True) if crit_parts else None,
-                                            paths, lang, keyer), crit_path, lang)
+                                            paths, lang, keyer), crit_path, lang, proto)
             last_write, written_crit = time.perf_counter(), n_crit
         log.info("%s: read %d row(s)", path.name, o.rows_in_file)
     notify("read", len(paths), len(paths))
     crit_all = pd.concat(crit_parts, ignore_index=True) if crit_parts else None
     critical_table = _critical_frame(crit_all, paths, lang, keyer)
-    _write_critical(critical_table, crit_path, lang)  # complete before anything is scored
+    _write_critical(critical_table, crit_path, lang, proto)  # complete before anything is scored
     log.info("critical list written: %d row(s)", len(critical_table))
 
     # 5: duplicates across the wave
@@ -728,8 +720,10 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     students["reasons"] = (cls["reasons"] if lang == "zh" else cls["reasons_en"]).astype("string").fillna("").to_numpy()
     students["reasons"] = students["reasons"].astype("string")
     students["critical"] = cls["critical"].to_numpy(dtype=bool)
-    floors = [float(i.item_codes(int(c.split(".")[1]))[0]) for i in insts for c in i.item_columns]
-    students["careless_longstring"] = longstring(answers, floors=floors).to_numpy()
+    # longstring down the questionnaire: the scored items in the order of the protocol's instruments
+    seq = [f"{i.id}.{it.number}" for i in insts for it in i.item_list if it.scored]
+    floors = [float(i.item_codes(it.number)[0]) for i in insts for it in i.item_list if it.scored]
+    students["careless_longstring"] = longstring(answers[seq], floors=floors).to_numpy()
     dur = students_rows["duration"]
     n_answered = answers.notna().sum(axis=1).to_numpy()
     students["careless_fast"] = too_fast(dur.reset_index(drop=True), n_items=n_answered).to_numpy()
@@ -765,9 +759,9 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         if o.status == "ok":
             assert rows == o.rows_in_file, "ledger does not balance"
         reason = o.reason or "; ".join(o.notes)
-        ledger_rows.append({"file": str(o.path), "sha256": o.sha256, "rows": rows, "scored": s, "quarantined": q,
+        ledger_rows.append({"file": o.path.name, "path": str(o.path), "sha256": o.sha256, "rows": rows, "scored": s, "quarantined": q,
                             "duplicates": d, "status": o.status, "reason": reason, "rows_in_file": o.rows_in_file})
-    ledger = pd.DataFrame(ledger_rows, columns=list(LEDGER_COLUMNS) + ["rows_in_file"])
+    ledger = pd.DataFrame(ledger_rows, columns=list(LEDGER_COLUMNS) + ["rows_in_file", "path"])
     totals = {k: int(ledger[k].sum()) for k in ("rows", "scored", "quarantined", "duplicates")}
     assert totals["rows"] == totals["scored"] + totals["quarantined"] + totals["duplicates"]
     assert totals["scored"] == len(students)
@@ -867,7 +861,7 @@ def _manifest(out: Path, wave, proto, insts, ledger, totals, levels, pseudonymis
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "protocol": {"id": proto.id, "version": proto.version, "sha256": proto_sha},
         "instruments": [{"id": i.id, "version": i.version, "sha256": i.sha256} for i in insts],
-        "inputs": [{"file": Path(r["file"]).name, "path": r["file"], "sha256": r["sha256"], "rows": int(r["rows"]),
+        "inputs": [{"file": r["file"], "path": r["path"], "sha256": r["sha256"], "rows": int(r["rows"]),
                     "scored": int(r["scored"]), "quarantined": int(r["quarantined"]),
                     "duplicates": int(r["duplicates"]), "status": r["status"], "reason": r["reason"],
                     "rows_in_file": int(r["rows_in_file"])} for r in ledger.to_dict("records")],
