@@ -228,6 +228,12 @@ def _bars(ax, groups: list[str], series: dict, shown_text: dict, colours: dict, 
                 ax.text(xi, 0.002, str(mark), va="bottom", ha="center", fontsize=7, color="#444444", rotation=90)
 
 
+def _handles(labels, colours):
+    from matplotlib.patches import Patch
+
+    return [Patch(color=colours.get(lb) or "#777777", label=lb) for lb in labels]
+
+
 def _charts(tabs: dict, lang: str) -> list[tuple[str, str]]:
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
@@ -253,7 +259,7 @@ def _charts(tabs: dict, lang: str) -> list[tuple[str, str]]:
             ax.invert_yaxis()
             ax.xaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_title(t["by_school"])
-            ax.legend(frameon=False, fontsize="small", loc="lower right")
+            ax.legend(handles=_handles(flagged, tabs["colours"]), frameon=False, fontsize="small", loc="lower right")
             out.append((t["by_school"], _svg(fig)))
         # by grade within each school: the school x grade subtotal rows, one panel per school
         schools = [k[0] for k in sch]
@@ -272,9 +278,9 @@ def _charts(tabs: dict, lang: str) -> list[tuple[str, str]]:
                 ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             for ax in axes.ravel()[len(schools):]:
                 ax.set_visible(False)
-            handles, labels = axes.ravel()[0].get_legend_handles_labels()
+            handles = _handles(flagged, tabs["colours"])
             if handles:
-                fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False, fontsize="small")
+                fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize="small")
             fig.suptitle(t["by_grade"])
             out.append((t["by_grade"], _svg(fig)))
     return out
