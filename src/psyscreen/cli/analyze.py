@@ -209,7 +209,7 @@ def _item_options(func):
 def analyze() -> None:
     """Psychometric analyses of item data, written as a workbook (.xlsx) or an HTML report (.html).
 
-    Every figure equals R's (psych, lavaan, pROC): see the Python functions each command names.
+    The figures follow R's psych, lavaan and pROC; each command names the Python function it calls.
     """
 
 
