@@ -520,3 +520,51 @@ def test_cli_archive_history_compare(tmp_path, two_waves):
     assert r.exit_code == 0 and key not in r.output
     r = runner.invoke(main, ["archive", "waves", "--db", str(db)])
     assert r.exit_code == 0 and "2026-03" in r.output
+
+
+# --------------------------------------------------------------------------------------------------
+# end to end: psyscreen.screening.screen(..., archive=db) on the bundled sample county
+# --------------------------------------------------------------------------------------------------
+
+
+def test_screen_then_archive_end_to_end(tmp_path):
+    from psyscreen.screening import screen
+
+    sample = REPO / "data" / "sample"
+    db = tmp_path / "county.db"
+    frames = {}
+    for w in ("2026-03", "2026-09"):
+        res = screen([sample / w], protocol="default", wave=w, out=tmp_path / w,
+                     column_map=sample / "column_map.csv", archive=db, reports=False)
+        assert res.ok
+        frames[w] = pd.read_parquet(tmp_path / w / "students.parquet")
+    w = archive.waves(db)
+    assert w["wave"].tolist() == ["2026-03", "2026-09"]
+    assert w["students"].tolist() == [len(frames["2026-03"]), len(frames["2026-09"])]
+    # the same folder again adds nothing
+    before = store_digest(db)
+    assert import_wave(tmp_path / "2026-09", db).status == "already imported"
+    assert store_digest(db) == before
+    # a student screened twice: the timeline is what the two folders say
+    a, b = (frames[k].set_index("student_key") for k in ("2026-03", "2026-09"))
+    key = sorted(set(a.index) & set(b.index))[7]
+    t = history(db, key).timeline
+    assert t["phq9.total"].tolist() == [a.loc[key, "phq9.total"], b.loc[key, "phq9.total"]]
+    assert t["level"].tolist() == [a.loc[key, "level"], b.loc[key, "level"]]
+    assert t["reasons"].fillna("").tolist() == [a.loc[key, "reasons"] or "", b.loc[key, "reasons"] or ""]
+    # statuses from the two folders, computed here
+    def flagged(f):
+        lv = f["level"].astype(str)
+        return f["level_rank"].notna() & (lv != "none") & ~lv.str.startswith("invalid")
+    f1, f2 = flagged(a), flagged(b)
+    cmp = compare(db, "2026-03", "2026-09")
+    st = cmp.students.set_index("student_key")["status"]
+    both = a.index.intersection(b.index)
+    assert set(st[st == "persistent"].index) == set(both[f1[both] & f2[both]])
+    assert set(st[st == "new"].index) == set(f2[f2].index) - set(f1[f1].index)
+    assert set(st[st == "absent"].index) == set(f1[f1].index) - set(b.index)
+    invalid = b["level"].astype(str).str.startswith("invalid")
+    resolved = both[f1[both] & ~f2[both] & ~invalid[both]]
+    assert set(st[st == "resolved"].index) == set(resolved) and len(resolved) > 0
+    files = archive.write_comparison(cmp, tmp_path / "cmp")
+    assert len(files) == len(set(a["school"]) | set(b["school"])) + 1
