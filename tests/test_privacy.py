@@ -163,3 +163,15 @@ def test_suppression_one_level_index_and_nothing_small():
     assert suppress_small(big).equals(add_margins(big))   # zeros and large counts are shown as they are
     with pytest.raises(ValueError):
         suppress_small(c * -1)
+
+
+def test_safe_frame_leaves_numbers_in_object_columns_alone():
+    import pandas as pd
+
+    from psyscreen.privacy import safe_frame
+
+    frame = pd.DataFrame({"ints": pd.Series([1, -2, 3], dtype=object),
+                          "mixed": pd.Series([-5, "=SUM(A1)", "ok"], dtype=object)})
+    out = safe_frame(frame)
+    assert out["ints"].tolist() == [1, -2, 3]
+    assert out["mixed"].tolist() == [-5, "'=SUM(A1)", "ok"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["safe_cell", "safe_frame", "FORMULA_PREFIXES"]
@@ -57,7 +58,20 @@ def _safe_series(s: pd.Series) -> pd.Series:
         return s
     if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
         return s
-    hit = s.str.match(_PATTERN).fillna(False).astype(bool)  # non-text cells of an object column: NaN -> False
+    if s.dtype == object:
+        kind = pd.api.types.infer_dtype(s, skipna=True)
+        if kind not in ("string", "mixed", "mixed-integer", "mixed-integer-float"):
+            return s  # no text at all (e.g. integers held in an object column): numbers are never touched
+        if kind != "string":  # text mixed with numbers: only the text cells are candidates
+            is_text = np.fromiter((isinstance(v, str) for v in s.to_numpy()), dtype=bool, count=len(s))
+            text = s.where(is_text)
+            hit = text.astype("string").str.match(_PATTERN).fillna(False).astype(bool)
+            if not hit.any():
+                return s
+            out = s.copy()
+            out[hit] = "'" + s[hit].astype(str)
+            return out
+    hit = s.str.match(_PATTERN).fillna(False).astype(bool)  # NaN -> False
     if not hit.any():
         return s
     out = s.copy()
