@@ -554,23 +554,31 @@ def load_instrument(id_or_path: Union[str, Path, Instrument]) -> Instrument:
     return _load_path(str(path.resolve()))
 
 
+def read_definition(path: str, digest: str, model: type[BaseModel], error: type[InstrumentError]):
+    """Read a YAML definition file and validate it against a pydantic ``model``.
+
+    Shared by the instrument and protocol loaders: an unreadable file, a file that is not one mapping, or a
+    schema violation raises ``error(path, problems)`` with every problem located by field.
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_bytes().decode("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise error(path, [f"not readable YAML (UTF-8): {exc}"]) from None
+    if not isinstance(data, dict):
+        raise error(path, ["the file must hold one mapping (id, version, name, ...)"])
+    try:
+        return model.model_validate({**data, "path": path, "sha256": digest})
+    except ValidationError as exc:
+        raise error(path, [_located(e) for e in exc.errors()]) from None
+
+
 @lru_cache(maxsize=128)
 def _load_cached(path: str, digest: str) -> Instrument:
-    raw = Path(path).read_bytes()
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise InstrumentError(path, [f"not readable YAML (UTF-8): {exc}"]) from None
-    if not isinstance(data, dict):
-        raise InstrumentError(path, ["the file must hold one mapping (id, version, name, ...)"])
-    try:
-        inst = Instrument.model_validate({**data, "path": path, "sha256": digest})
-    except ValidationError as exc:
-        raise InstrumentError(path, [_located(e) for e in exc.errors()]) from None
+    inst = read_definition(path, digest, Instrument, InstrumentError)
     problems = check_instrument(inst)
     if problems:
         raise InstrumentError(path, problems)
-    if Path(path).suffix in (".yaml", ".yml") and Path(path).stem != inst.id and Path(path).parent == instrument_dir().resolve():
+    if Path(path).parent == instrument_dir().resolve() and Path(path).stem != inst.id:
         raise InstrumentError(path, [f"id: {inst.id!r} must match the file name {Path(path).stem!r}"])
     return inst
 
@@ -583,5 +591,6 @@ def _load_path(path: str) -> Instrument:
 
 
 def _located(err: dict) -> str:
+    """A pydantic error as 'field.path: message' (union branch names left out)."""
     loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith(("function-", "Item", "int", "str")))
     return f"{loc or '(top level)'}: {err.get('msg')}"

@@ -43,10 +43,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from .instrument import Instrument, InstrumentError, Text, list_instruments, load_instrument
+from .instrument import Instrument, InstrumentError, Text, list_instruments, load_instrument, read_definition
 from .rules import Condition, RuleError, parse_condition, references
 
 __all__ = [
@@ -437,25 +436,10 @@ def load_protocol(name_or_path: Union[str, Path, Protocol], *, check: bool = Tru
 
 @lru_cache(maxsize=64)
 def _load_cached(path: str, digest: str) -> Protocol:
-    raw = Path(path).read_bytes()
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ProtocolError(path, [f"not readable YAML (UTF-8): {exc}"]) from None
-    if not isinstance(data, dict):
-        raise ProtocolError(path, ["the file must hold one mapping (id, version, name, ...)"])
-    try:
-        p = Protocol.model_validate({**data, "path": path, "sha256": digest})
-    except ValidationError as exc:
-        raise ProtocolError(path, [_located(e) for e in exc.errors()]) from None
+    p = read_definition(path, digest, Protocol, ProtocolError)
     problems = _structure(p)
     if problems:
         raise ProtocolError(path, problems)
     if Path(path).parent == protocol_dir().resolve() and Path(path).stem != p.id:
         raise ProtocolError(path, [f"id: {p.id!r} must match the file name {Path(path).stem!r}"])
     return p
-
-
-def _located(err: dict) -> str:
-    loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith(("function-", "int", "str")))
-    return f"{loc or '(top level)'}: {err.get('msg')}"
