@@ -151,3 +151,16 @@ def test_atomic_write_replaces_and_fsyncs(tmp_path, monkeypatch):
     atomic_write(path, lambda tmp: tmp.write_text("new"))
     assert path.read_text() == "new"
     assert synced  # the data was flushed to disk before the rename
+
+
+def test_atomic_write_gives_the_usual_permissions(tmp_path):
+    import os
+
+    from psyscreen.io import atomic_write
+
+    old = os.umask(0o027)
+    try:
+        path = atomic_write(tmp_path / "out.txt", lambda p: p.write_text("x"))
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == 0o640
