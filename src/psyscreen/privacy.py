@@ -265,12 +265,8 @@ def add_margins(counts: pd.DataFrame, *, total: str = TOTAL) -> pd.DataFrame:
     Examples
     --------
     >>> c = pd.DataFrame({"a": [1, 2], "b": [3, 4]}, index=pd.Index(["x", "y"], name="g"))
-    >>> add_margins(c)
-             a   b  Total
-    g
-    x        1   3      4
-    y        2   4      6
-    Total    3   7     10
+    >>> add_margins(c).to_dict("index")
+    {'x': {'a': 1, 'b': 3, 'Total': 4}, 'y': {'a': 2, 'b': 4, 'Total': 6}, 'Total': {'a': 3, 'b': 7, 'Total': 10}}
     """
     body = counts.astype("Int64").copy()
     body[total] = body.sum(axis=1).astype("Int64")
