@@ -229,9 +229,11 @@ def _migrate(con: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> None:
     if current > SCHEMA_VERSION:
         raise ArchiveError(f"the store has schema version {current}, newer than this psyscreen "
                            f"understands ({SCHEMA_VERSION}); update psyscreen")
+    applied = False
     for version, description, sql in _MIGRATIONS:
         if version <= current or version > upto:
             continue
+        applied = True
         con.execute("BEGIN IMMEDIATE")
         try:
             for statement in _statements(sql):
@@ -241,7 +243,7 @@ def _migrate(con: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> None:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-    fk = con.execute("PRAGMA foreign_key_check").fetchall()
+    fk = con.execute("PRAGMA foreign_key_check").fetchall() if applied and current else []  # after an upgrade
     if fk:
         raise ArchiveError(f"the store fails its foreign-key check ({len(fk)} rows); restore it from a backup")
 
