@@ -147,6 +147,60 @@ def find_inputs(paths: Iterable[Union[str, Path]]) -> list[Path]:
     return unique
 
 
+def _cell_text(v) -> Optional[str]:
+    """One distinct cell value as text: None for blank; integral numbers without '.0' (ids keep their digits)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v if v.strip() else None
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if v != v:
+            return None
+        return str(int(v)) if float(v).is_integer() and abs(v) < 2**53 else repr(float(v))
+    return str(v)
+
+
+def _text_grid(cells: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text or None (blank), converted once per distinct value of each column."""
+    out = {}
+    for j in range(cells.shape[1]):
+        col = cells.iloc[:, j].to_numpy(dtype=object)
+        missing = pd.isna(col)
+        if missing.any():
+            col = col.copy()
+            col[missing] = None
+        codes, uniq = pd.factorize(col, use_na_sentinel=True)
+        texts = np.array([_cell_text(u) for u in uniq] + [None], dtype=object)
+        out[j] = texts[codes]  # code -1 (None) picks the trailing None
+    return pd.DataFrame(out, index=range(cells.shape[0]), dtype=object)
+
+
+def _excel_grids(path: Path, file: str) -> list[tuple[str, pd.DataFrame]]:
+    """Every sheet of a workbook as a grid of Python values (python-calamine, no pandas round trip)."""
+    try:
+        from python_calamine import CalamineWorkbook
+
+        wb = CalamineWorkbook.from_path(str(path))
+        names = list(wb.sheet_names)
+    except Exception as exc:  # calamine raises its own error types for broken files
+        raise UnreadableFileError(f"not a readable Excel workbook ({type(exc).__name__})", file=file,
+                                  hint="Check that the file opens in Excel; save it again as .xlsx") from None
+    grids = []
+    for name in names:
+        try:
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise UnreadableFileError(f"the sheet could not be read ({type(exc).__name__})", file=file,
+                                      sheet=name) from None
+        width = max((len(r) for r in rows), default=0)
+        grids.append((name, pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame()))
+    return grids
+
+
 def _header_row(blank: np.ndarray) -> int:
     """0-based header row: the first row with at least half as many filled cells as the fullest early row."""
     filled = (~blank).sum(axis=1)
@@ -175,13 +229,12 @@ def _two_row_header(blank: np.ndarray, h: int, last_col: int) -> bool:
 
 def _table_from_cells(cells: pd.DataFrame, file: str, sheet: Optional[str], encoding: Optional[str]) -> Optional[RawTable]:
     """A RawTable from a grid of text cells: header row found below title rows, two-row merged headers joined."""
-    from .ingest import _blank, _clean_headers
+    from .ingest import _clean_headers
 
-    cells = cells.reset_index(drop=True)
-    cells.columns = range(cells.shape[1])
     if cells.size == 0:
         return None
-    blank = _blank(cells)
+    cells = _text_grid(cells)
+    blank = cells.isna().to_numpy()
     filled_rows = np.flatnonzero(~blank.all(axis=1))
     if not len(filled_rows):
         return None
@@ -207,7 +260,6 @@ def _table_from_cells(cells: pd.DataFrame, file: str, sheet: Optional[str], enco
         top = headers
         start = h + 2
     body = cells.iloc[start:last_row + 1, :last_col + 1].astype("string")
-    body = body.mask(blank[start:last_row + 1, :last_col + 1])
     body.columns = _clean_headers(top)
     body.index = pd.RangeIndex(start + 1, last_row + 2, name="row")
     return RawTable(frame=body, file=file, sheet=sheet, encoding=encoding, header_row=h + 1,
@@ -243,7 +295,7 @@ def read_export(path: Union[str, Path]) -> list[RawTable]:
     UnreadableFileError
         The file cannot be read, or holds no table at all.
     """
-    from .ingest import _read_csv_cells, _read_excel_cells
+    from .ingest import _read_csv_cells
 
     path = Path(path)
     file = str(path)
@@ -256,15 +308,7 @@ def read_export(path: Union[str, Path]) -> list[RawTable]:
         t = _table_from_cells(cells, file, None, enc)
         tables = [t] if t is not None else []
     elif suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
-        try:
-            from python_calamine import CalamineWorkbook
-
-            names = CalamineWorkbook.from_path(str(path)).sheet_names
-        except Exception as exc:
-            raise UnreadableFileError(f"not a readable Excel workbook ({type(exc).__name__})", file=file,
-                                      hint="Check that the file opens in Excel; save it again as .xlsx") from None
-        for name in names:
-            cells, _ = _read_excel_cells(path, file, name)
+        for name, cells in _excel_grids(path, file):
             t = _table_from_cells(cells, file, name, None)
             if t is not None and len(t.frame):
                 tables.append(t)
