@@ -60,6 +60,7 @@ __all__ = [
     "ColumnMapError",
     "MissingItemColumnsError",
     "read_table",
+    "read_sheets",
     "load_column_map",
     "normalise",
     "score_table",
@@ -83,6 +84,7 @@ PROBLEM_COLUMNS = ("file", "sheet", "row", "cell", "column", "item", "value", "r
 _ITEM_RE = re.compile(r"^([a-z][a-z0-9_]*)\.(\d+)$")
 _EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 _CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+_SAV_SUFFIXES = (".sav", ".zsav")
 
 
 # ---- errors ------------------------------------------------------------------------------------
@@ -427,6 +429,182 @@ def _blank(cells: pd.DataFrame) -> np.ndarray:
     return empty
 
 
+def _cell_text(v) -> Optional[str]:
+    """One distinct cell value as text: None for blank; integral numbers without '.0' (ids keep their digits)."""
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return v if v.strip() else None
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        if v != v:
+            return None
+        return str(int(v)) if float(v).is_integer() and abs(v) < 2**53 else repr(float(v))
+    return str(v)
+
+
+def _text_grid(cells: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text or None (blank or only whitespace), converted once per distinct value of a column."""
+    out = {}
+    for j in range(cells.shape[1]):
+        col = cells.iloc[:, j].to_numpy(dtype=object)
+        missing = pd.isna(col)
+        if missing.any():
+            col = col.copy()
+            col[missing] = None
+        codes, uniq = pd.factorize(col, use_na_sentinel=True)
+        texts = np.array([_cell_text(u) for u in uniq] + [None], dtype=object)
+        out[j] = texts[codes]  # code -1 (missing) picks the trailing None
+    return pd.DataFrame(out, index=range(cells.shape[0]), columns=range(cells.shape[1]), dtype=object)
+
+
+def _excel_grids(path: Path, file: str) -> list[tuple[str, pd.DataFrame]]:
+    """Every sheet of a workbook as a grid of Python values (python-calamine directly, no pandas round trip)."""
+    try:
+        from python_calamine import CalamineWorkbook
+
+        wb = CalamineWorkbook.from_path(str(path))
+        names = list(wb.sheet_names)
+    except Exception as exc:  # calamine raises its own error types for broken files
+        raise UnreadableFileError(f"not a readable Excel workbook ({type(exc).__name__})", file=file,
+                                  hint="Check that the file opens in Excel; save it again as .xlsx") from None
+    if not names:
+        raise UnreadableFileError("the workbook has no sheet", file=file)
+    grids = []
+    for name in names:
+        try:
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        except Exception as exc:
+            raise UnreadableFileError(f"the sheet could not be read ({type(exc).__name__})", file=file,
+                                      sheet=name) from None
+        width = max((len(r) for r in rows), default=0)
+        grids.append((name, pd.DataFrame(rows, columns=range(width), dtype=object) if rows and width
+                      else pd.DataFrame(dtype=object)))
+    return grids
+
+
+def _sav_grid(path: Path, file: str) -> pd.DataFrame:
+    """An SPSS .sav file as a grid: the variable names as the first row, then the values (codes, not labels)."""
+    try:
+        import pyreadstat
+
+        data, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    except Exception as exc:
+        raise UnreadableFileError(f"not a readable SPSS file ({type(exc).__name__})", file=file) from None
+    header = pd.DataFrame([[str(c) for c in data.columns]], columns=range(data.shape[1]), dtype=object)
+    body = data.astype(object)
+    body.columns = range(data.shape[1])
+    return pd.concat([header, body], ignore_index=True)
+
+
+def _detect_header(blank: np.ndarray) -> int:
+    """0-based header row: the first row at least half as full as the fullest of the first 25 rows.
+
+    Title rows above the header (one merged cell: a title, an export date) hold one or two cells and are
+    skipped.
+    """
+    filled = (~blank).sum(axis=1)
+    rows = np.flatnonzero(filled > 0)
+    if not len(rows):
+        return 0
+    early = rows[:25]
+    need = max(2, int(np.ceil(0.5 * filled[early].max())))
+    ok = early[filled[early] >= need]
+    return int(ok[0]) if len(ok) else int(rows[0])
+
+
+def _two_row_header(blank: np.ndarray, h: int, last_col: int) -> bool:
+    """A merged two-row header: the top row has gaps (merged group cells) that the next row fills, and the
+    next row is blank under some header of the top row (cells merged downwards)."""
+    if h + 1 >= blank.shape[0]:
+        return False
+    top = ~blank[h, :last_col + 1]
+    nxt = ~blank[h + 1, :last_col + 1]
+    if not top.any():
+        return False
+    gaps = ~top
+    gaps[:int(np.flatnonzero(top)[0])] = False
+    return bool(gaps.any() and nxt[gaps].all() and (top & ~nxt).any())
+
+
+def _table_from_grid(cells: pd.DataFrame, file: str, sheet: Optional[str], encoding: Optional[str],
+                     header_row: Optional[int] = None) -> RawTable:
+    """A RawTable from a grid of cells: the header found below title rows (or as told), a two-row merged header
+    joined into one header per column, trailing empty rows and columns dropped and counted."""
+    cells = _text_grid(cells) if cells.size else pd.DataFrame(dtype=object)
+    blank = cells.isna().to_numpy() if cells.size else np.zeros((0, 0), dtype=bool)
+    filled_rows = np.flatnonzero(~blank.all(axis=1)) if blank.size else np.array([], dtype=int)
+    if not len(filled_rows):
+        raise UnreadableFileError("the table is empty", file=file, sheet=sheet,
+                                  hint="Check that this is the right file (and sheet)")
+    last_row = int(filled_rows[-1])
+    two = False
+    if header_row is None:
+        h = _detect_header(blank)
+        last_col = int(np.flatnonzero(~blank[max(h - 1, 0):last_row + 1].all(axis=0))[-1])
+        if h > 0 and (~blank[h - 1, :last_col + 1]).sum() >= 2 and _two_row_header(blank, h - 1, last_col):
+            h, two = h - 1, True  # the group row of a merged header sits above the fuller item row
+        elif _two_row_header(blank, h, last_col):
+            two = True
+    else:
+        if header_row < 1:
+            raise UnreadableFileError(f"header row {header_row} does not exist (rows start at 1)", file=file, sheet=sheet)
+        h = header_row - 1
+        if h > last_row:
+            raise UnreadableFileError(f"header row {h + 1} is past the last row with data ({last_row + 1})",
+                                      file=file, sheet=sheet)
+    filled_cols = np.flatnonzero(~blank[h:last_row + 1].all(axis=0))
+    last_col = int(filled_cols[-1]) if len(filled_cols) else -1
+    top = ["" if b else str(v) for v, b in zip(cells.iloc[h, :last_col + 1], blank[h, :last_col + 1])]
+    start = h + 1
+    if two:
+        sub = ["" if b else str(v) for v, b in zip(cells.iloc[h + 1, :last_col + 1], blank[h + 1, :last_col + 1])]
+        group, joined = "", []
+        for t, s in zip(top, sub):
+            if t:
+                group = t
+            # a cell merged down keeps its own text; an item under a merged group becomes "group item"
+            joined.append(f"{group} {s}".strip() if s and group else (s or t))
+        top = joined
+        start = h + 2
+    body = cells.iloc[start:last_row + 1, :last_col + 1].astype("string")
+    body.columns = _clean_headers(top)
+    body.index = pd.RangeIndex(start + 1, last_row + 2, name="row")
+    return RawTable(frame=body, file=file, sheet=sheet, encoding=encoding, header_row=h + 1,
+                    empty_rows_dropped=len(cells) - 1 - last_row, empty_columns_dropped=cells.shape[1] - 1 - last_col,
+                    source_headers=tuple(top))
+
+
+def _parquet_grid(path: Path, file: str) -> pd.DataFrame:
+    try:
+        data = pd.read_parquet(path)
+    except Exception as exc:
+        raise UnreadableFileError(f"not a readable parquet file ({type(exc).__name__})", file=file) from None
+    header = pd.DataFrame([[str(c) for c in data.columns]], columns=range(data.shape[1]))
+    body = _as_text(data.reset_index(drop=True))
+    body.columns = range(data.shape[1])
+    return pd.concat([header.astype("string"), body], ignore_index=True)
+
+
+def _grids(path: Path, file: str) -> tuple[list[tuple[Optional[str], pd.DataFrame]], Optional[str]]:
+    """(sheet name, grid) for every sheet of the file, and the text encoding (CSV)."""
+    suffix = path.suffix.lower()
+    if suffix in _CSV_SUFFIXES:
+        cells, encoding = _read_csv_cells(path, file)
+        return [(None, cells)], encoding
+    if suffix in _EXCEL_SUFFIXES:
+        return list(_excel_grids(path, file)), None
+    if suffix in _SAV_SUFFIXES:
+        return [(None, _sav_grid(path, file))], None
+    if suffix == ".parquet":
+        return [(None, _parquet_grid(path, file))], None
+    raise UnreadableFileError(f"cannot read {suffix or 'a file without extension'!r} files", file=file,
+                              hint="Give a .csv, .xlsx, .xls, .sav or .parquet file")
+
+
 def read_table(path: Union[str, Path], *, sheet: Optional[Union[str, int]] = None,
                header_row: Optional[int] = None) -> RawTable:
     """Read one export into a :class:`RawTable` of text cells.
@@ -435,11 +613,15 @@ def read_table(path: Union[str, Path], *, sheet: Optional[Union[str, int]] = Non
     ----------
     path : str or Path
         ``.csv``/``.tsv``/``.txt`` (encoding and delimiter detected), ``.xlsx``/``.xls``/``.xlsm``/``.ods``
-        (python-calamine) or ``.parquet``.
+        (python-calamine), SPSS ``.sav`` (pyreadstat: codes, not value labels; headers are the variable
+        names) or ``.parquet``.
     sheet : str or int, optional
-        Excel sheet name or 0-based position; default the first sheet.
+        Excel sheet name or 0-based position; default the first sheet (:func:`read_sheets` reads them all).
     header_row : int, optional
-        The row (1-based, as numbered in the file) holding the headers; default the first non-empty row.
+        The row (1-based, as numbered in the file) holding the headers. Default: found. Title rows above the
+        header (a merged title cell, an export date) are skipped: the header is the first row at least half
+        as full as the fullest of the first rows. A two-row header with merged cells (``PHQ-9`` merged over
+        ``1 2 3 ...``, ``学号`` merged down over both rows) becomes one header per column (``PHQ-9 1``).
 
     Returns
     -------
@@ -458,62 +640,72 @@ def read_table(path: Union[str, Path], *, sheet: Optional[Union[str, int]] = Non
     >>> t = read_table(p)
     >>> t.encoding, t.frame["学号"].tolist(), t.frame.index.tolist(), t.empty_rows_dropped
     ('gb18030', ['007'], [2], 1)
+    >>> p2 = pathlib.Path(tempfile.mkdtemp()) / "b.csv"
+    >>> _ = p2.write_text("2026年秋季筛查\\n学号,姓名,第1题\\n007,张三,1\\n", encoding="utf-8")
+    >>> t = read_table(p2)
+    >>> t.header_row, list(t.frame.columns), t.frame.index.tolist()
+    (2, ['学号', '姓名', '第1题'], [3])
     """
     path = Path(path)
     file = str(path)
     if not path.is_file():
         raise UnreadableFileError("file not found", file=file)
-    suffix = path.suffix.lower()
-    encoding: Optional[str] = None
-    sheet_name: Optional[str] = None
-    if suffix in _CSV_SUFFIXES:
-        cells, encoding = _read_csv_cells(path, file)
-    elif suffix in _EXCEL_SUFFIXES:
-        cells, sheet_name = _read_excel_cells(path, file, sheet)
-    elif suffix == ".parquet":
+    grids, encoding = _grids(path, file)
+    if path.suffix.lower() in _EXCEL_SUFFIXES:
+        names = [n for n, _ in grids]
+        if sheet is None:
+            k = 0
+        elif isinstance(sheet, int):
+            if not 0 <= sheet < len(names):
+                raise UnreadableFileError(f"no sheet number {sheet}; sheets: {', '.join(names)}", file=file)
+            k = sheet
+        else:
+            if sheet not in names:
+                raise UnreadableFileError(f"no sheet {sheet!r}; sheets: {', '.join(names)}", file=file,
+                                          hint="Give one of these with --sheet")
+            k = names.index(sheet)
+        grids = [grids[k]]
+    name, cells = grids[0]
+    return _table_from_grid(cells, file, name, encoding, header_row)
+
+
+def read_sheets(path: Union[str, Path]) -> list[RawTable]:
+    """Every sheet of an export that holds a table (as :func:`read_table` reads one), empty sheets left out.
+
+    Raises
+    ------
+    UnreadableFileError
+        The file cannot be read, or no sheet holds a table.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, pandas as pd
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.xlsx"
+    >>> with pd.ExcelWriter(p, engine="xlsxwriter") as w:
+    ...     pd.DataFrame({"说明": ["答卷见后两页"]}).to_excel(w, sheet_name="说明", index=False)
+    ...     pd.DataFrame({"学号": ["001"], "gad7.1": [2]}).to_excel(w, sheet_name="初一", index=False)
+    ...     _ = w.book.add_worksheet("空白")
+    >>> [(t.sheet, len(t.frame)) for t in read_sheets(p)]
+    [('说明', 1), ('初一', 1)]
+    """
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        raise UnreadableFileError("file not found", file=file)
+    grids, encoding = _grids(path, file)
+    tables = []
+    for name, cells in grids:
         try:
-            data = pd.read_parquet(path)
-        except Exception as exc:
-            raise UnreadableFileError(f"not a readable parquet file ({type(exc).__name__})", file=file) from None
-        header = pd.DataFrame([[str(c) for c in data.columns]], columns=range(data.shape[1]))
-        body = _as_text(data.reset_index(drop=True))
-        body.columns = range(data.shape[1])
-        cells = pd.concat([header.astype("string"), body], ignore_index=True)
-    else:
-        raise UnreadableFileError(f"cannot read {suffix or 'a file without extension'!r} files", file=file,
-                                  hint="Give a .csv, .xlsx, .xls or .parquet file")
-    cells = cells.reset_index(drop=True)
-    cells.columns = range(cells.shape[1])
-    blank = _blank(cells)
-
-    # Trailing empty rows and columns (the header row counts as content for columns).
-    filled_rows = np.flatnonzero(~blank.all(axis=1)) if blank.size else np.array([], dtype=int)
-    if header_row is None:
-        first = int(filled_rows[0]) if len(filled_rows) else 0
-    else:
-        if header_row < 1:
-            raise UnreadableFileError(f"header row {header_row} does not exist (rows start at 1)", file=file, sheet=sheet_name)
-        first = header_row - 1
-    last_row = int(filled_rows[-1]) if len(filled_rows) else -1
-    if first > last_row and len(filled_rows):
-        raise UnreadableFileError(f"header row {first + 1} is past the last row with data ({last_row + 1})",
-                                  file=file, sheet=sheet_name)
-    if not len(filled_rows):
-        raise UnreadableFileError("the table is empty", file=file, sheet=sheet_name,
-                                  hint="Check that this is the right file (and sheet)")
-    empty_rows = len(cells) - 1 - last_row
-    filled_cols = np.flatnonzero(~blank[first:last_row + 1].all(axis=0))
-    last_col = int(filled_cols[-1]) if len(filled_cols) else -1
-    empty_cols = cells.shape[1] - 1 - last_col
-
-    header_cells = cells.iloc[first, :last_col + 1]
-    source_headers = tuple("" if pd.isna(h) else str(h) for h in header_cells)
-    body = cells.iloc[first + 1:last_row + 1, :last_col + 1].astype("string")
-    body = body.mask(blank[first + 1:last_row + 1, :last_col + 1])
-    body.columns = _clean_headers(source_headers)
-    body.index = pd.RangeIndex(first + 2, last_row + 2, name="row")
-    return RawTable(frame=body, file=file, sheet=sheet_name, encoding=encoding, header_row=first + 1,
-                    empty_rows_dropped=empty_rows, empty_columns_dropped=empty_cols, source_headers=source_headers)
+            t = _table_from_grid(cells, file, name, encoding)
+        except UnreadableFileError:
+            if len(grids) == 1:
+                raise
+            continue  # an empty sheet among others
+        if len(t.frame) or len(grids) == 1:
+            tables.append(t)
+    if not tables:
+        raise UnreadableFileError("no sheet holds a table", file=file, hint="Check that this is the right file")
+    return tables
 
 
 # ---- column maps -------------------------------------------------------------------------------
@@ -560,8 +752,9 @@ def load_column_map(path: Union[str, Path], instruments: Optional[Iterable[Union
     Raises
     ------
     ColumnMapError
-        Every problem, each with its line number: an empty cell, a bad target, a source listed twice, two
-        sources for one target, a third column with content.
+        Every problem, each with its line number: an empty cell, a bad target, a source listed twice, a
+        third column with content. Two different sources for one target are allowed (a county map covering
+        several exports); two of them present in the same file stop that file in :func:`normalise`.
 
     Examples
     --------
@@ -599,7 +792,6 @@ def load_column_map(path: Union[str, Path], instruments: Optional[Iterable[Union
         start = 1  # a header line
     out: dict[str, str] = {}
     first_line: dict[str, int] = {}
-    target_line: dict[str, int] = {}
     for r, s, t in zip(lines.index[start:], src.iloc[start:], tgt.iloc[start:]):
         if not s and not t:
             continue
@@ -617,11 +809,10 @@ def load_column_map(path: Union[str, Path], instruments: Optional[Iterable[Union
         if k in first_line:
             problems.append(f"line {r}: source {s!r} is already mapped on line {first_line[k]}")
             continue
-        if t in target_line:
-            problems.append(f"line {r}: target {t!r} is already the target of line {target_line[t]}")
-            continue
+        # Two different sources may share a target: a county map covers several schools' exports
+        # (``第1题`` in one, ``1、做事时...`` in another). Two such sources present in the SAME file are an
+        # error, raised by normalise() when that file is read.
         first_line[k] = r
-        target_line[t] = r
         out[s] = t
     if problems:
         raise ColumnMapError(str(path), problems)

@@ -59,7 +59,7 @@ import pandas as pd
 from . import __version__
 from ._results import ResultMixin
 from .demographics import GRADE_CODING, normalise_demographics
-from .ingest import (FIELDS, PROBLEM_COLUMNS, ColumnMapError, IngestError, MissingItemColumnsError, RawTable,
+from .ingest import (PROBLEM_COLUMNS, ColumnMapError, IngestError, MissingItemColumnsError, RawTable,
                      UnreadableFileError, normalise)
 from .io import atomic_write, write_table
 from .mapping import ColumnMap, MapFileError, load_map, suggest_map
@@ -147,184 +147,20 @@ def find_inputs(paths: Iterable[Union[str, Path]]) -> list[Path]:
     return unique
 
 
-def _cell_text(v) -> Optional[str]:
-    """One distinct cell value as text: None for blank; integral numbers without '.0' (ids keep their digits)."""
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v if v.strip() else None
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        if v != v:
-            return None
-        return str(int(v)) if float(v).is_integer() and abs(v) < 2**53 else repr(float(v))
-    return str(v)
-
-
-def _text_grid(cells: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as text or None (blank), converted once per distinct value of each column."""
-    out = {}
-    for j in range(cells.shape[1]):
-        col = cells.iloc[:, j].to_numpy(dtype=object)
-        missing = pd.isna(col)
-        if missing.any():
-            col = col.copy()
-            col[missing] = None
-        codes, uniq = pd.factorize(col, use_na_sentinel=True)
-        texts = np.array([_cell_text(u) for u in uniq] + [None], dtype=object)
-        out[j] = texts[codes]  # code -1 (None) picks the trailing None
-    return pd.DataFrame(out, index=range(cells.shape[0]), dtype=object)
-
-
-def _excel_grids(path: Path, file: str) -> list[tuple[str, pd.DataFrame]]:
-    """Every sheet of a workbook as a grid of Python values (python-calamine, no pandas round trip)."""
-    try:
-        from python_calamine import CalamineWorkbook
-
-        wb = CalamineWorkbook.from_path(str(path))
-        names = list(wb.sheet_names)
-    except Exception as exc:  # calamine raises its own error types for broken files
-        raise UnreadableFileError(f"not a readable Excel workbook ({type(exc).__name__})", file=file,
-                                  hint="Check that the file opens in Excel; save it again as .xlsx") from None
-    grids = []
-    for name in names:
-        try:
-            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        except Exception as exc:
-            raise UnreadableFileError(f"the sheet could not be read ({type(exc).__name__})", file=file,
-                                      sheet=name) from None
-        width = max((len(r) for r in rows), default=0)
-        grids.append((name, pd.DataFrame(rows, columns=range(width), dtype=object) if rows else pd.DataFrame()))
-    return grids
-
-
-def _header_row(blank: np.ndarray) -> int:
-    """0-based header row: the first row with at least half as many filled cells as the fullest early row."""
-    filled = (~blank).sum(axis=1)
-    rows = np.flatnonzero(filled > 0)
-    if not len(rows):
-        return 0
-    early = rows[:25]
-    need = max(2, int(np.ceil(0.5 * filled[early].max())))
-    ok = early[filled[early] >= need]
-    return int(ok[0]) if len(ok) else int(rows[0])
-
-
-def _two_row_header(blank: np.ndarray, h: int, last_col: int) -> bool:
-    """A merged two-row header: the top row has gaps that the next row fills, and blanks where the top is set."""
-    if h + 1 >= blank.shape[0]:
-        return False
-    top = ~blank[h, :last_col + 1]
-    nxt = ~blank[h + 1, :last_col + 1]
-    if not top.any():
-        return False
-    first = int(np.flatnonzero(top)[0])
-    gaps = ~top
-    gaps[:first] = False
-    return bool(gaps.any() and nxt[gaps].all() and (top & ~nxt).any())
-
-
-def _table_from_cells(cells: pd.DataFrame, file: str, sheet: Optional[str], encoding: Optional[str]) -> Optional[RawTable]:
-    """A RawTable from a grid of text cells: header row found below title rows, two-row merged headers joined."""
-    from .ingest import _clean_headers
-
-    if cells.size == 0:
-        return None
-    cells = _text_grid(cells)
-    blank = cells.isna().to_numpy()
-    filled_rows = np.flatnonzero(~blank.all(axis=1))
-    if not len(filled_rows):
-        return None
-    h = _header_row(blank)
-    last_row = int(filled_rows[-1])
-    filled_cols = np.flatnonzero(~blank[max(h - 1, 0):last_row + 1].all(axis=0))
-    last_col = int(filled_cols[-1])
-    two = False
-    if h > 0 and (~blank[h - 1, :last_col + 1]).sum() >= 2 and _two_row_header(blank, h - 1, last_col):
-        h, two = h - 1, True  # the group row of a merged header sits above the fuller item row
-    elif _two_row_header(blank, h, last_col):
-        two = True
-    top = ["" if b else str(v) for v, b in zip(cells.iloc[h, :last_col + 1], blank[h, :last_col + 1])]
-    start = h + 1
-    if two:
-        sub = ["" if b else str(v) for v, b in zip(cells.iloc[h + 1, :last_col + 1], blank[h + 1, :last_col + 1])]
-        group, headers = "", []
-        for t, s in zip(top, sub):
-            if t:
-                group = t
-            # a cell merged down keeps its own text; an item under a merged group gets "group item"
-            headers.append(f"{group} {s}".strip() if s and group else (s or t))
-        top = headers
-        start = h + 2
-    body = cells.iloc[start:last_row + 1, :last_col + 1].astype("string")
-    body.columns = _clean_headers(top)
-    body.index = pd.RangeIndex(start + 1, last_row + 2, name="row")
-    return RawTable(frame=body, file=file, sheet=sheet, encoding=encoding, header_row=h + 1,
-                    empty_rows_dropped=len(cells) - 1 - last_row, empty_columns_dropped=cells.shape[1] - 1 - last_col,
-                    source_headers=tuple(top))
-
-
-def _read_sav(path: Path, file: str) -> pd.DataFrame:
-    try:
-        import pyreadstat
-
-        data, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
-    except Exception as exc:
-        raise UnreadableFileError(f"not a readable SPSS file ({type(exc).__name__})", file=file) from None
-    from .ingest import _as_text
-
-    body = _as_text(data)
-    header = pd.DataFrame([[str(c) for c in data.columns]], columns=data.columns).astype("string")
-    return pd.concat([header, body], ignore_index=True)
-
-
 def read_export(path: Union[str, Path]) -> list[RawTable]:
-    """Every sheet of one export that holds a table, as :class:`~psyscreen.ingest.RawTable` objects.
+    """Every sheet of one export that holds a table: :func:`psyscreen.ingest.read_sheets`.
 
-    Beyond :func:`psyscreen.ingest.read_table`: title rows above the header are skipped (the header is the
-    first row at least half as full as the fullest of the first rows), a two-row header with merged cells
-    (``PHQ-9`` over ``1 2 3 ...``) becomes one header per column (``PHQ-9 1``), every non-empty sheet of a
-    workbook is returned, and SPSS ``.sav`` files are read (pyreadstat; codes, not value labels; the header
-    is the variable name).
+    Title rows above the header are skipped, a two-row header with merged cells becomes one header per
+    column (``PHQ-9 1``), every non-empty sheet of a workbook is returned, SPSS ``.sav`` files are read.
 
     Raises
     ------
     UnreadableFileError
         The file cannot be read, or holds no table at all.
     """
-    from .ingest import _read_csv_cells
+    from .ingest import read_sheets
 
-    path = Path(path)
-    file = str(path)
-    if not path.is_file():
-        raise UnreadableFileError("file not found", file=file)
-    suffix = path.suffix.lower()
-    tables: list[RawTable] = []
-    if suffix in (".csv", ".tsv", ".txt"):
-        cells, enc = _read_csv_cells(path, file)
-        t = _table_from_cells(cells, file, None, enc)
-        tables = [t] if t is not None else []
-    elif suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
-        for name, cells in _excel_grids(path, file):
-            t = _table_from_cells(cells, file, name, None)
-            if t is not None and len(t.frame):
-                tables.append(t)
-    elif suffix == ".sav":
-        t = _table_from_cells(_read_sav(path, file), file, None, None)
-        tables = [t] if t is not None else []
-    elif suffix == ".parquet":
-        from .ingest import read_table
-
-        tables = [read_table(path)]
-    else:
-        raise UnreadableFileError(f"cannot read {suffix or 'a file without extension'!r} files", file=file,
-                                  hint="Give a .csv, .xlsx, .xls, .sav or .parquet file")
-    if not tables:
-        raise UnreadableFileError("the file holds no table", file=file)
-    return tables
+    return read_sheets(path)
 
 
 # ---- helpers -------------------------------------------------------------------------------------
