@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -95,3 +97,41 @@ def test_suggest_cli_writes_a_map(tmp_path):
     assert "17 ok" in res.output
     # the map loads as it is (a person may still edit it)
     assert load_map(out).mapping["学号"] == "student_id"
+
+
+def test_county_map_two_sources_one_target(tmp_path):
+    """A county map may send 第1题 and the question text to phq9.1; two such headers in ONE file stop that file."""
+    from psyscreen.ingest import ColumnMapError, RawTable, load_column_map, normalise
+
+    p = tmp_path / "county.csv"
+    p.write_text("source,target\n第1题,gad7.1\n1、感觉紧张、焦虑或急切,gad7.1\n" +
+                 "".join(f"第{i}题,gad7.{i}\n" for i in range(2, 8)), encoding="utf-8")
+    cmap = load_column_map(p, ["gad7"])
+    assert cmap["第1题"] == cmap["1、感觉紧张、焦虑或急切"] == "gad7.1"
+    one = RawTable.from_frame(pd.DataFrame({f"第{i}题": ["1"] for i in range(1, 8)}))
+    assert normalise(one, "gad7", cmap).frame["gad7.1"].tolist() == [1.0]
+    other = RawTable.from_frame(pd.DataFrame({"1、感觉紧张、焦虑或急切": ["2"], **{f"第{i}题": ["1"] for i in range(2, 8)}}))
+    assert normalise(other, "gad7", cmap).frame["gad7.1"].tolist() == [2.0]
+    both = RawTable.from_frame(pd.DataFrame({"第1题": ["1"], "1、感觉紧张、焦虑或急切": ["2"],
+                                             **{f"第{i}题": ["1"] for i in range(2, 8)}}))
+    with pytest.raises(ColumnMapError, match="both map to 'gad7.1'"):
+        normalise(both, "gad7", cmap)
+
+
+def test_screen_stops_only_the_file_with_two_sources_for_one_target(tmp_path):
+    from psyscreen.screening import screen
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    raw = pd.read_csv(sample / "2026-09" / "实验中学.csv", encoding="gbk", dtype=str)
+    raw.to_csv(folder / "ok.csv", index=False)
+    bad = raw.copy()
+    bad.insert(7, "1、做事时提不起劲或没有兴趣", bad["第1题"])  # the same item twice in one file
+    bad.to_csv(folder / "both.csv", index=False)
+    res = screen([folder], protocol="default", wave="2026-09", out=tmp_path / "out",
+                 column_map=sample / "column_map.csv", reports=False)
+    led = res.ledger.set_index("file")
+    assert led.loc["ok.csv", "status"] == "ok" and led.loc["ok.csv", "scored"] > 400
+    assert led.loc["both.csv", "status"] == "stopped"
+    assert "both map to 'phq9.1'" in led.loc["both.csv", "reason"]
