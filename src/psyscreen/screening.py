@@ -595,7 +595,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     students["level"] = level.to_numpy()
     students["level"] = students["level"].astype("string")
     names = {lv.code: lv.name.zh if lang == "zh" else lv.name.en for lv in proto.levels_by_rank}
-    students["level_name"] = students["level"].map(lambda v: names.get(v, v)).astype("string")
+    students["level_name"] = students["level"].map(names).fillna(students["level"]).astype("string")
     students["level_rank"] = cls["level_rank"].astype("Int64").array
     students["reasons"] = (cls["reasons"] if lang == "zh" else cls["reasons_en"]).astype("string").fillna("").to_numpy()
     students["reasons"] = students["reasons"].astype("string")
