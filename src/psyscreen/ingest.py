@@ -446,22 +446,27 @@ def _cell_text(v) -> Optional[str]:
     return str(v)
 
 
-def _text_grid(cells: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as text or None (blank or only whitespace), converted once per distinct value of a column."""
-    out = {}
-    for j in range(cells.shape[1]):
-        col = cells.iloc[:, j].to_numpy(dtype=object)
-        missing = pd.isna(col)
-        if missing.any():
-            col = col.copy()
-            col[missing] = None
-        codes, uniq = pd.factorize(col, use_na_sentinel=True)
-        texts = np.array([_cell_text(u) for u in uniq] + [None], dtype=object)
-        out[j] = texts[codes]  # code -1 (missing) picks the trailing None
-    return pd.DataFrame(out, index=range(cells.shape[0]), columns=range(cells.shape[1]), dtype=object)
+def _text_grid(cells) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every cell as text or None (blank or only whitespace), converted once per distinct value of a column.
+
+    Returns the columns (object arrays of str/None) and the blank mask (rows x columns).
+    """
+    grid = cells.to_numpy(dtype=object) if isinstance(cells, pd.DataFrame) else cells
+    n, k = grid.shape
+    cols: list[np.ndarray] = []
+    blank = np.empty((n, k), dtype=bool)
+    for j in range(k):
+        col = grid[:, j]
+        codes, uniq = pd.factorize(col, use_na_sentinel=True)  # NaN/None -> -1
+        texts = [_cell_text(u) for u in uniq] + [None]
+        arr = np.array(texts, dtype=object)
+        empty = np.array([t is None for t in texts], dtype=bool)
+        cols.append(arr[codes])  # code -1 (missing) picks the trailing None
+        blank[:, j] = empty[codes]
+    return cols, blank
 
 
-def _excel_grids(path: Path, file: str) -> list[tuple[str, pd.DataFrame]]:
+def _excel_grids(path: Path, file: str) -> list[tuple[str, np.ndarray]]:
     """Every sheet of a workbook as a grid of Python values (python-calamine directly, no pandas round trip)."""
     try:
         from python_calamine import CalamineWorkbook
@@ -481,8 +486,12 @@ def _excel_grids(path: Path, file: str) -> list[tuple[str, pd.DataFrame]]:
             raise UnreadableFileError(f"the sheet could not be read ({type(exc).__name__})", file=file,
                                       sheet=name) from None
         width = max((len(r) for r in rows), default=0)
-        grids.append((name, pd.DataFrame(rows, columns=range(width), dtype=object) if rows and width
-                      else pd.DataFrame(dtype=object)))
+        if rows and width and any(len(r) != width for r in rows):
+            rows = [list(r) + [None] * (width - len(r)) for r in rows]
+        grid = np.empty((len(rows), width), dtype=object)
+        if rows and width:
+            grid[:, :] = rows
+        grids.append((name, grid))
     return grids
 
 
@@ -534,8 +543,7 @@ def _table_from_grid(cells: pd.DataFrame, file: str, sheet: Optional[str], encod
                      header_row: Optional[int] = None) -> RawTable:
     """A RawTable from a grid of cells: the header found below title rows (or as told), a two-row merged header
     joined into one header per column, trailing empty rows and columns dropped and counted."""
-    cells = _text_grid(cells) if cells.size else pd.DataFrame(dtype=object)
-    blank = cells.isna().to_numpy() if cells.size else np.zeros((0, 0), dtype=bool)
+    cols, blank = _text_grid(cells) if cells.size else ([], np.zeros((0, 0), dtype=bool))
     filled_rows = np.flatnonzero(~blank.all(axis=1)) if blank.size else np.array([], dtype=int)
     if not len(filled_rows):
         raise UnreadableFileError("the table is empty", file=file, sheet=sheet,
@@ -558,10 +566,10 @@ def _table_from_grid(cells: pd.DataFrame, file: str, sheet: Optional[str], encod
                                       file=file, sheet=sheet)
     filled_cols = np.flatnonzero(~blank[h:last_row + 1].all(axis=0))
     last_col = int(filled_cols[-1]) if len(filled_cols) else -1
-    top = ["" if b else str(v) for v, b in zip(cells.iloc[h, :last_col + 1], blank[h, :last_col + 1])]
+    top = ["" if blank[h, j] else str(cols[j][h]) for j in range(last_col + 1)]
     start = h + 1
     if two:
-        sub = ["" if b else str(v) for v, b in zip(cells.iloc[h + 1, :last_col + 1], blank[h + 1, :last_col + 1])]
+        sub = ["" if blank[h + 1, j] else str(cols[j][h + 1]) for j in range(last_col + 1)]
         group, joined = "", []
         for t, s in zip(top, sub):
             if t:
@@ -570,11 +578,12 @@ def _table_from_grid(cells: pd.DataFrame, file: str, sheet: Optional[str], encod
             joined.append(f"{group} {s}".strip() if s and group else (s or t))
         top = joined
         start = h + 2
-    body = cells.iloc[start:last_row + 1, :last_col + 1].astype("string")
+    index = pd.RangeIndex(start + 1, last_row + 2, name="row")
+    body = pd.DataFrame({j: pd.array(cols[j][start:last_row + 1], dtype="string") for j in range(last_col + 1)},
+                        index=index)
     body.columns = _clean_headers(top)
-    body.index = pd.RangeIndex(start + 1, last_row + 2, name="row")
     return RawTable(frame=body, file=file, sheet=sheet, encoding=encoding, header_row=h + 1,
-                    empty_rows_dropped=len(cells) - 1 - last_row, empty_columns_dropped=cells.shape[1] - 1 - last_col,
+                    empty_rows_dropped=blank.shape[0] - 1 - last_row, empty_columns_dropped=blank.shape[1] - 1 - last_col,
                     source_headers=tuple(top))
 
 
