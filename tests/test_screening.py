@@ -529,3 +529,19 @@ def test_ledger_holds_under_damage(tmp_path_factory, hits):
         assert r["rows"] == n_rows[r["file"]] - tail
     st_ = pd.read_parquet(folder / "out" / "students.parquet")
     assert len(st_) == res.totals["scored"] and st_["student_key"].is_unique
+
+
+def test_unreadable_demographics_are_missing_not_guessed(tmp_path):
+    raw = pd.read_csv(SAMPLE / "2026-09" / "实验中学.csv", encoding="gbk", dtype=str)
+    raw.loc[0:3, "年级"] = "初四"      # no such grade
+    raw.loc[4:6, "性别"] = "未填"
+    raw.loc[9, "学校"] = None           # one row without its school: the file's school
+    (tmp_path / "in").mkdir()
+    raw.to_csv(tmp_path / "in" / "x.csv", index=False)
+    res = screen([tmp_path / "in"], wave="2026-09", out=tmp_path / "out", column_map=SAMPLE_MAP, reports=False)
+    st_ = pd.read_parquet(tmp_path / "out" / "students.parquet").set_index("student_key")
+    ids = raw["学号"]
+    assert st_.loc[ids[0:3], "grade"].isna().all() and st_.loc[ids[0:3], "phq9.total"].notna().any()
+    assert st_.loc[ids[4:6], "sex"].isna().all()
+    assert st_.loc[ids[9], "school"] == "实验中学"
+    assert res.totals["scored"] == len(raw) - 1  # the generator's one out-of-range code (quarantined)

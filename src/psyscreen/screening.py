@@ -579,9 +579,13 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     students = students.astype({"student_key": "string", "school": "string", "class": "string", "sex": "string",
                                 "wave": "string", "grade": "Int64"})
     missing_school = students["school"].isna()
-    if missing_school.any():  # a file without a school column: the school is the file's name
-        stem = pd.Series([paths[i].stem for i in students_rows["_file"].to_numpy()], dtype="string")
-        students.loc[missing_school, "school"] = stem[missing_school.to_numpy()].to_numpy()
+    if missing_school.any():
+        # a row without a school: the school most rows of its file name, else (no school column) the file's name
+        fno = students_rows["_file"].to_numpy()
+        named = pd.DataFrame({"f": fno, "s": students["school"]}).dropna()
+        usual = named.groupby("f")["s"].agg(lambda x: x.value_counts().index[0]) if len(named) else pd.Series(dtype=object)
+        fill = pd.Series([usual.get(i, paths[i].stem) for i in fno], dtype="string")
+        students.loc[missing_school, "school"] = fill[missing_school.to_numpy()].to_numpy()
     score_cols = [c for c in scores.columns if c not in ("incomplete",)]
     for c in score_cols:
         col = scores[c]
