@@ -274,7 +274,8 @@ def test_map_file_duplicates_and_item_out_of_range(tmp_path):
         load_column_map(p, ["phq9"])
     msg = str(err.value)
     assert "line 2: source '第1题' is already mapped on line 1" in msg
-    assert "line 3: target 'phq9.1' is already the target of line 1" in msg
+    # two sources for one target are allowed in a county map (different schools' headers); see test_mapping
+    assert "line 3" not in msg
     assert "line 4" in msg and "items 1..10" in msg
 
 

@@ -142,7 +142,7 @@ def test_students_table(sample_run):
     assert set(st_["sex"].dropna()) == {"F", "M"}
     assert (st_["wave"] == wave).all()
     assert str(st_["level_rank"].dtype) == "Int64"
-    levels = {"level1", "level2", "level3", "none", "invalid: re-test"}
+    levels = {"level1", "level2", "level3", "none", "invalid: re-test", "undecided"}
     assert set(st_["level"]) <= levels
     assert res.manifest["levels"] == {k: int(v) for k, v in st_["level"].value_counts().items()
                                       if k in res.manifest["levels"]} | {}
@@ -157,6 +157,19 @@ def test_students_table(sample_run):
     # the totals are the sums of the answers (complete sheets)
     full = ans[PHQ].notna().all(axis=1).to_numpy()
     assert np.allclose(ans.loc[full, PHQ].sum(axis=1), st_.loc[full, "phq9.total"])
+
+
+def test_undecided_is_not_invalid(sample_run):
+    # the default protocol (PHQ-9 + GAD-7) has no lie scale: no sheet can be invalid; a level that cannot be
+    # decided comes from missing answers (GAD-7 needs all 7; PHQ-9 item 9 blank), and the reasons say so
+    _, res = sample_run
+    st_ = pd.read_parquet(res.out / "students.parquet")
+    assert "invalid: re-test" not in set(st_["level"])
+    undecided = st_[st_["level"] == "undecided"]
+    assert len(undecided) > 0
+    missing = undecided["phq9.total"].isna() | undecided["gad7.total"].isna() | undecided["phq9.critical"].isna()
+    assert missing.all()  # a missing scale, or the suicide item unanswered (cannot be ruled out)
+    assert undecided["reasons"].str.contains("无法判定").all()
 
 
 def test_sample_scores_agree_with_independent_reading(sample_run):

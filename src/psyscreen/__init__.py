@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 from .classify import classify  # noqa: E402
 from .instrument import Instrument, InstrumentError, list_instruments, load_instrument  # noqa: E402
 from .protocol import Protocol, ProtocolError, list_protocols, load_protocol  # noqa: E402
+from .screening import ScreenResult, screen  # noqa: E402
 from .scoring import (  # noqa: E402
     MissingColumnsError,
     ResponseError,
@@ -35,6 +36,8 @@ __all__ = [
     "MissingColumnsError",
     "ResponseError",
     "Scored",
+    "ScreenResult",
+    "screen",
     "list_instruments",
     "load_instrument",
     "score",

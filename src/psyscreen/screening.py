@@ -66,6 +66,8 @@ from .mapping import ColumnMap, MapFileError, load_map, suggest_map
 from .quality import (DUPLICATE_RULE, LONGSTRING_MIN_RUN, SECONDS_PER_ITEM, longstring, resolve_duplicates,
                       too_fast)
 
+UNDECIDED_LEVEL = "undecided"  # no level could be decided: answers missing (reasons say which rule)
+
 __all__ = ["screen", "ScreenResult", "read_export", "find_inputs", "ScreenError", "LEDGER_COLUMNS",
            "INPUT_SUFFIXES"]
 
@@ -595,7 +597,8 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     norm_note = None
     if norm_table is not None:
         students, norm_note = _apply_norms(students, norm_table)
-    level = cls["level"].astype("string").fillna("invalid: re-test")
+    # NA from classify: a rule could not be evaluated because answers are missing (not a lie-scale failure)
+    level = cls["level"].astype("string").fillna(UNDECIDED_LEVEL)
     students["level"] = level.to_numpy()
     students["level"] = students["level"].astype("string")
     names = {lv.code: lv.name.zh if lang == "zh" else lv.name.en for lv in proto.levels_by_rank}
@@ -650,7 +653,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     assert totals["rows"] == totals["scored"] + totals["quarantined"] + totals["duplicates"]
     assert totals["scored"] == len(students)
     levels = {str(k): int(v) for k, v in students["level"].value_counts(sort=False).items()}
-    ordered = [lv.code for lv in proto.levels_by_rank] + ["invalid: re-test", "none"]
+    ordered = [lv.code for lv in proto.levels_by_rank] + ["invalid: re-test", UNDECIDED_LEVEL, "none"]
     levels = {k: levels.get(k, 0) for k in ordered if k in levels or k in [lv.code for lv in proto.levels_by_rank]}
 
     # 7: write
@@ -758,7 +761,8 @@ def _manifest(out: Path, wave, proto, insts, ledger, totals, levels, pseudonymis
                   "longstring": f"longest run of identical answers (not the lowest code) >= {LONGSTRING_MIN_RUN} items",
                   "too_fast": f"< {SECONDS_PER_ITEM:g} s per answered item (where a duration column exists)",
                   "grade": GRADE_CODING,
-                  "level": "'invalid: re-test' also when a level could not be decided (data missing); see reasons"},
+                  "level": f"'invalid: re-test' when a validity (lie) scale failed; '{UNDECIDED_LEVEL}' when a level "
+                           "could not be decided because answers are missing (see reasons); 'none' otherwise"},
         "outputs": outputs,
     }
     if norm_table is not None:

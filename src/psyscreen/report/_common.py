@@ -99,7 +99,7 @@ def resolve_levels(students: pd.DataFrame, protocol: Protocol, lang: str) -> pd.
         for alias in (lv.code, lv.name.zh, lv.name.en):
             lookup[alias] = info
     by_key = {i.key: i for i in infos}
-    for key in (INVALID_LEVEL, NONE_LEVEL):
+    for key in (INVALID_LEVEL, NONE_LEVEL, "undecided"):
         lookup[key] = by_key[key]
         lookup[_SPECIAL["zh"][key]] = by_key[key]
     if "level" in students.columns:
