@@ -20,7 +20,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
@@ -410,16 +410,35 @@ def _pinned(eqs, vals: _np.ndarray, hidden: _np.ndarray, primary: _np.ndarray, m
     A = coo_matrix((coef, (rows, cols)), shape=(r, hid.size)).tocsr()
     b = _np.array(rhs)
     bounds = [(1, min_cell - 1) if primary[c] else (0, None) for c in hid]
+    # Any two feasible tables that differ by 1 or more at a cell prove that cell is not pinned down. A few
+    # linear programs in random directions give such tables for most cells at once; only the cells they leave
+    # undecided get their own pair of programs (smallest and largest value).
+    rng = _np.random.default_rng(0)
+    lo_seen = _np.full(hid.size, _np.inf)
+    hi_seen = _np.full(hid.size, -_np.inf)
+
+    def solve(obj) -> Optional[float]:
+        res = linprog(obj, A_eq=A, b_eq=b, bounds=bounds, method="highs")
+        if res.status != 0:
+            return None
+        _np.minimum(lo_seen, res.x, out=lo_seen)
+        _np.maximum(hi_seen, res.x, out=hi_seen)
+        return res.fun
+
+    small = _np.array([primary[c] for c in hid])
+    for _ in range(4):
+        direction = rng.normal(size=hid.size)
+        solve(direction)
+        solve(-direction)
     out = []
-    for j, c in enumerate(hid):
-        if not primary[c]:
+    for j in _np.flatnonzero(small):
+        if hi_seen[j] - lo_seen[j] >= 1 - 1e-7:
             continue
         obj = _np.zeros(hid.size)
         obj[j] = 1.0
-        lo = linprog(obj, A_eq=A, b_eq=b, bounds=bounds, method="highs")
-        hi = linprog(-obj, A_eq=A, b_eq=b, bounds=bounds, method="highs")
-        if lo.status == 0 and hi.status == 0 and (-hi.fun - lo.fun) < 1 - 1e-7:
-            out.append(c)
+        lo, hi = solve(obj), solve(-obj)
+        if lo is not None and hi is not None and (-hi - lo) < 1 - 1e-7:
+            out.append(hid[j])
     return _np.array(out, int)
 
 

@@ -184,7 +184,7 @@ def write_workbook(path: PathLike, sheets: list[Sheet]) -> Path:
 
     def write(tmp: Path) -> None:
         options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-                   "nan_inf_to_errors": False}
+                   "nan_inf_to_errors": False, "in_memory": True}  # in memory: no temporary files per workbook
         wb = xlsxwriter.Workbook(str(tmp), options)
         head = wb.add_format({"bold": True, "bg_color": "#dfe7f1", "border": 1, "text_wrap": True, "valign": "top"})
         wrap = wb.add_format({"text_wrap": True, "valign": "top"})
