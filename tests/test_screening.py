@@ -365,8 +365,9 @@ def test_critical_list_complete_before_scoring(corpus, tmp_path):
 def test_no_identifier_in_logs_or_terminal(corpus, tmp_path, caplog, capsys):
     caplog.set_level(logging.DEBUG)
     runner = CliRunner()
+    # --workers 1: the report writers log in this process, where caplog and capsys can see them
     cli = runner.invoke(main, ["screen", str(corpus.folder), "--wave", "2026-09", "--map", str(corpus.map_path),
-                               "--out", str(tmp_path / "cli")])
+                               "--out", str(tmp_path / "cli"), "--workers", "1"])
     assert cli.exit_code == 1  # a file unreadable, one stopped
     captured = capsys.readouterr()
     manifest = (tmp_path / "cli" / "manifest.json").read_text(encoding="utf-8")
@@ -558,3 +559,22 @@ def test_unreadable_demographics_are_missing_not_guessed(tmp_path):
     assert st_.loc[ids[4:6], "sex"].isna().all()
     assert st_.loc[ids[9], "school"] == "实验中学"
     assert res.totals["scored"] == len(raw) - 1  # the generator's one out-of-range code (quarantined)
+
+
+def test_parallel_report_writers_write_what_one_process_writes(tmp_path):
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample" / "2026-09"
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        screen([sample], protocol="default", wave="2026-09", out=out,
+               column_map=sample.parent / "column_map.csv", workers=workers)
+        runs[workers] = out
+    files = {w: sorted(p.relative_to(o).as_posix() for p in o.rglob("*") if p.is_file()) for w, o in runs.items()}
+    assert files[1] == files[2] and len(files[1]) > 100
+    for rel in ("county/summary.xlsx", "schools/实验中学/实验中学.xlsx"):
+        a = pd.read_excel(runs[1] / rel, sheet_name=None, engine="calamine")
+        b = pd.read_excel(runs[2] / rel, sheet_name=None, engine="calamine")
+        assert a.keys() == b.keys()
+        stamp = r"^\d{4}-\d{2}-\d{2}T[\d:]+$"  # when the file was written differs, nothing else may
+        for name in a:
+            pd.testing.assert_frame_equal(a[name].replace(stamp, "", regex=True), b[name].replace(stamp, "", regex=True))

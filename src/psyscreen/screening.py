@@ -46,6 +46,7 @@ import hashlib
 import importlib
 import json
 import logging
+import os
 import re
 import time
 import unicodedata
@@ -400,11 +401,40 @@ def _write_critical(frame: pd.DataFrame, path: Path, lang: str, protocol) -> Non
 
 # ---- the pipeline ----------------------------------------------------------------------------------
 
+
+def _call(job):
+    fn, args, kwargs = job
+    fn(*args, **kwargs)
+
+
+def _run_report_jobs(jobs: list, workers: Optional[int], progress) -> None:
+    """Write the school folders and the county outputs, in worker processes when there are several schools.
+
+    Each job writes its own files (atomically), so they are independent; an error in any job is raised here.
+    ``workers=None`` uses every CPU; 1 writes in this process.
+    """
+    n = workers or os.cpu_count() or 1
+    if n <= 1 or len(jobs) < 4 or not hasattr(os, "fork"):
+        for done, job in enumerate(jobs, 1):
+            _call(job)
+            progress(done)
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    with cf.ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=mp.get_context("fork")) as pool:
+        futures = [pool.submit(_call, job) for job in jobs]
+        for done, fut in enumerate(cf.as_completed(futures), 1):
+            fut.result()
+            progress(done)
+
+
 def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Union[str, Path] = "default",
            wave: Optional[str] = None, out: Union[str, Path], column_map: Optional[Union[str, Path]] = None,
            norms: Optional[Union[str, Path]] = None, pseudonymise: Optional[Union[str, Path]] = None,
            lang: str = "zh", archive: Optional[Union[str, Path]] = None, reports: bool = True,
-           min_cell: int = 5, progress: Optional[Callable[[str, int, int], None]] = None) -> ScreenResult:
+           min_cell: int = 5, progress: Optional[Callable[[str, int, int], None]] = None,
+           workers: Optional[int] = None) -> ScreenResult:
     """Screen one wave: read every export, score, classify, route, and write the output folder.
 
     Parameters
@@ -433,6 +463,8 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         tables, the critical list and the manifest.
     min_cell : int
         Small-cell suppression threshold of the county summary (counts 1 .. min_cell - 1 are suppressed).
+    workers : int, optional
+        Processes writing the school folders and the county outputs (default: one per CPU; 1 = this process).
     progress : callable, optional
         ``progress(stage, done, total)``, called as files are read and outputs written.
 
@@ -678,18 +710,17 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
             schools_dir = out / "schools"
             schools_dir.mkdir(exist_ok=True)
             school_names = sorted(students["school"].dropna().unique().tolist())
-            for j, sch in enumerate(school_names):
-                notify("schools", j, len(school_names))
+            county = out / "county"
+            county.mkdir(exist_ok=True)
+            jobs = [(rep.write_county, (students, ledger, county), {"protocol": proto, "lang": lang, "min_cell": min_cell})]
+            for sch in school_names:
                 sel = (students["school"] == sch).fillna(False).to_numpy(dtype=bool)
                 folder = schools_dir / _safe_name(sch)
                 folder.mkdir(parents=True, exist_ok=True)
-                rep.write_school(students.loc[sel].reset_index(drop=True), folder, protocol=proto, lang=lang,
-                                 identities=identities.loc[sel].reset_index(drop=True))
-            notify("schools", len(school_names), len(school_names))
+                jobs.append((rep.write_school, (students.loc[sel].reset_index(drop=True), folder),
+                             {"protocol": proto, "lang": lang, "identities": identities.loc[sel].reset_index(drop=True)}))
+            _run_report_jobs(jobs, workers, lambda done: notify("schools", done, len(jobs)))
             written["schools"] = schools_dir
-            county = out / "county"
-            county.mkdir(exist_ok=True)
-            rep.write_county(students, ledger, county, protocol=proto, lang=lang, min_cell=min_cell)
             written["county"] = county
     notify("write", 3, 3)
 

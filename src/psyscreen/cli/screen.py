@@ -36,7 +36,8 @@ def find_sample() -> Optional[Path]:
     return None
 
 
-def _run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archive, min_cell, debug) -> int:
+def _run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archive, min_cell, debug, *,
+         workers=None) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -58,7 +59,7 @@ def _run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archi
 
             res = run_screen(list(inputs), protocol=protocol, wave=wave, out=out, column_map=map_path, norms=norms,
                              pseudonymise=pseudonymise, lang=lang, archive=archive, min_cell=min_cell,
-                             progress=progress)
+                             progress=progress, workers=workers)
     except ScreenError as exc:
         raise click.UsageError(_one_line(exc)) from None
     except click.ClickException:
@@ -121,15 +122,18 @@ def _run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archi
 @click.option("--archive", type=click.Path(dir_okay=False, path_type=Path), metavar="DB",
               help="Also import the wave into this growth-file archive.")
 @click.option("--min-cell", default=5, show_default=True, help="County summary: suppress counts below this.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes writing the school folders (default: one per CPU).")
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
-def screen(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archive, min_cell, debug) -> None:
+def screen(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archive, min_cell, workers, debug) -> None:
     """Screen one wave: EXPORT files or folders -> critical list, school folders, county summary, manifest.
 
     \b
     Example:
       psyscreen screen exports/2026-09 --protocol default --wave 2026-09 --map map.csv --out out/2026-09
     """
-    sys.exit(_run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archive, min_cell, debug))
+    sys.exit(_run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archive, min_cell, debug,
+                  workers=workers))
 
 
 @click.command("demo")
