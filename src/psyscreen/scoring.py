@@ -237,12 +237,15 @@ def _scale_values(X: np.ndarray, key: _Key, inst: Instrument, S: np.ndarray, A: 
         by_mean = np.array([sc.method == "mean" or sc.missing.prorate for sc in key.scales])
         need = np.array([sc.min_answered for sc in key.scales], dtype=float)
         multiplier = np.array([sc.multiplier for sc in key.scales])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            V = np.where(by_mean, S / A * factor, S) * multiplier
-        V[A < need] = np.nan
-        for k, sc in enumerate(key.scales):
-            values[sc.id] = V[:, k]
-            answered[sc.id] = A[:, k]
+        for k, sc in enumerate(key.scales):  # in place, one contiguous column (S is Fortran-ordered) at a time
+            v, a = S[:, k], A[:, k]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                if by_mean[k]:
+                    np.divide(v, a, out=v)
+                v *= factor[k] * multiplier[k] if by_mean[k] else multiplier[k]
+            v[a < need[k]] = np.nan
+            values[sc.id] = v
+            answered[sc.id] = a
     for sc in inst.scales:
         if sc.items and sc.method in ("count", "positive_mean"):
             cols = [key.pos[n] for n in sc.item_numbers]
