@@ -30,6 +30,8 @@ sample: venv
 
 bench: venv
 	$(PY) benchmarks/bench_scoring.py
+	$(PY) benchmarks/bench_screen.py
+	$(PY) benchmarks/bench_archive.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
