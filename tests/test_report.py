@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import warnings
 
-import numpy as np
 import openpyxl
 import pandas as pd
 import pytest

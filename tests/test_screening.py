@@ -26,7 +26,7 @@ import psyscreen
 from psyscreen.cli import main
 from psyscreen.screening import ScreenResult, read_export, screen
 
-from .ugly.corpus import FORMULA_NAME, GAD, ITEMS, PHQ, build
+from .ugly.corpus import FORMULA_NAME, ITEMS, PHQ, build
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"

@@ -30,10 +30,7 @@ from scipy import stats
 
 from ._results import ResultMixin
 
-try:
-    from .omega import omega  # noqa: F401  (psych::omega; lives in omega.py)
-except ImportError:  # pragma: no cover
-    pass
+from .omega import omega  # psych::omega lives in omega.py; psyscreen.reliability.omega is the public name
 
 __all__ = [
     "AlphaResult",
@@ -43,6 +40,7 @@ __all__ = [
     "alpha",
     "icc",
     "item_analysis",
+    "omega",
     "reliable_change",
     "sem",
     "sem_band",

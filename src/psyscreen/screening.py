@@ -60,8 +60,7 @@ import pandas as pd
 from . import __version__
 from ._results import ResultMixin
 from .demographics import GRADE_CODING, normalise_demographics
-from .ingest import (PROBLEM_COLUMNS, ColumnMapError, IngestError, MissingItemColumnsError, RawTable,
-                     UnreadableFileError, normalise)
+from .ingest import (PROBLEM_COLUMNS, ColumnMapError, IngestError, MissingItemColumnsError, RawTable, normalise)
 from .io import atomic_write, write_table
 from .mapping import ColumnMap, MapFileError, load_map, suggest_map
 from .quality import (DUPLICATE_RULE, LONGSTRING_MIN_RUN, SECONDS_PER_ITEM, longstring, resolve_duplicates,

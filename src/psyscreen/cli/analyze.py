@@ -20,7 +20,6 @@ Examples:
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Callable
 from pathlib import Path

@@ -9,7 +9,6 @@ hide.
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import io
 from importlib import resources
