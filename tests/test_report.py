@@ -9,6 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+import psyscreen
 from psyscreen import classify, score, synthetic
 from psyscreen.privacy import pseudonymise
 from psyscreen.report import render_letter, write_county, write_critical, write_school
@@ -256,3 +257,22 @@ def test_county_participation_balances(county, wave):
     assert last[0] == "合计" and last[2] == int(ledger["scored"].sum())
     shown = {r[0]: r for r in rows[1:-1]}
     assert shown["实验中学"][1] == int(ledger.loc[2, "rows"])  # nothing small there: shown as is
+
+
+def test_many_schools_get_heat_maps_of_published_rates(tmp_path):
+    # more than report.county._MAX_PANELS schools: one heat map per warning level instead of a panel per school;
+    # the maps draw only rates the summary publishes (a hidden rate stays blank)
+    from psyscreen.report import county as county_module
+
+    schools = [f"学校{i:02d}" for i in range(county_module._MAX_PANELS + 3)]
+    st = synthetic.simulate_students(3000, seed=5, grades=range(7, 10), schools=schools)
+    scores = score(synthetic.simulate_answers(st, ["phq9", "gad7"], seed=6), ["phq9", "gad7"])
+    df = pd.concat([st[["student_id", "school", "grade", "class", "sex"]], scores, classify(scores, "default")], axis=1)
+    df = df.rename(columns={"student_id": "student_key"}).assign(sex=lambda d: d["sex"].map({"男": "M", "女": "F"}))
+    ledger = df.groupby("school").size().rename("scored").reset_index().assign(quarantined=0, duplicates=0)
+    ledger["rows"], ledger["file"] = ledger["scored"], ledger["school"] + ".csv"
+    out = write_county(df, ledger, tmp_path, protocol="default")
+    html = out["report"].read_text("utf-8")
+    level_names = [lv.name.zh for lv in psyscreen.load_protocol("default").levels_by_rank]
+    assert all(f"各校分年级预警比例: {name}" in html for name in level_names)
+    assert html.count("<svg") == 1 + len(level_names)  # the by-school bars, then one heat map per level

@@ -260,9 +260,12 @@ def _charts(tabs: dict, lang: str) -> list[tuple[str, str]]:
             ax.set_title(t["by_school"])
             ax.legend(handles=_handles(flagged, tabs["colours"]), frameon=False, fontsize="small", loc="lower right")
             out.append((t["by_school"], _svg(fig)))
-        # by grade within each school: the school x grade subtotal rows, one panel per school
+        # by grade within each school: the school x grade subtotal rows, one panel per school; a county with
+        # many schools gets one heat map per warning level instead (hundreds of panels are unreadable and slow)
         schools = [k[0] for k in sch]
-        if schools:
+        if len(schools) > _MAX_PANELS:
+            out.extend(_grade_heatmaps(tabs, schools, lang))
+        elif schools:
             ncol = min(3, len(schools))
             nrow = int(np.ceil(len(schools) / ncol))
             fig = Figure(figsize=(4.2 * ncol, 3.0 * nrow + 0.6), layout="constrained")
@@ -282,6 +285,40 @@ def _charts(tabs: dict, lang: str) -> list[tuple[str, str]]:
                 fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False, fontsize="small")
             fig.suptitle(t["by_grade"])
             out.append((t["by_grade"], _svg(fig)))
+    return out
+
+
+_MAX_PANELS = 12  # schools drawn as separate bar panels; more are drawn as heat maps
+
+
+def _grade_heatmaps(tabs: dict, schools: list, lang: str) -> list[tuple[str, str]]:
+    """One heat map per warning level: rate by school (rows) x grade (columns); hidden rates stay blank."""
+    from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    t = _TXT[lang]
+    tot = tabs["total"]
+    rates = tabs["levels_rates"]
+    rows = [k for k in rates.index if k[0] != tot and k[1] != tot and k[2] == tot]
+    grades = list(dict.fromkeys(k[1] for k in rows))
+    pos_s = {s: i for i, s in enumerate(schools)}
+    pos_g = {g: j for j, g in enumerate(grades)}
+    out = []
+    for level in tabs["flagged_labels"]:
+        grid = np.full((len(schools), len(grades)), np.nan)
+        values = rates.loc[rows, level].to_numpy(dtype=float)
+        grid[[pos_s[k[0]] for k in rows], [pos_g[k[1]] for k in rows]] = values
+        fig = Figure(figsize=(1.2 + 0.55 * len(grades), 1.5 + 0.16 * len(schools)), layout="constrained")
+        ax = fig.add_subplot()
+        ax.set_facecolor("#eeeeee")  # blank: no students, or the rate is hidden
+        cmap = LinearSegmentedColormap.from_list(level, ["#ffffff", tabs["colours"].get(level) or "#777777"])
+        image = ax.imshow(np.ma.masked_invalid(grid), aspect="auto", cmap=cmap, vmin=0, interpolation="nearest")
+        ax.set_xticks(np.arange(len(grades)), grades)
+        ax.set_yticks(np.arange(len(schools)), schools, fontsize=6)
+        fig.colorbar(image, ax=ax, format=PercentFormatter(1.0), shrink=0.5)
+        ax.set_title(f"{t['by_grade']}: {level}", fontsize="medium")
+        out.append((f"{t['by_grade']}: {level}", _svg(fig)))
     return out
 
 
