@@ -1018,24 +1018,10 @@ def _suppressed(counts: pd.DataFrame, min_cell: int) -> pd.DataFrame:
 
 
 def _write_sheets(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
-    from .io import atomic_write
-    from .privacy import safe_cell, safe_frame
+    """The comparison workbooks, written like the screening outputs (styled, inert cells, atomic)."""
+    from .report._common import Sheet, write_workbook
 
-    def safe(frame: pd.DataFrame) -> pd.DataFrame:
-        # object columns mixing numbers and text ("12", "<5") cell by cell (safe_frame's .str needs text only)
-        mixed = [c for c in frame.columns if frame[c].dtype == object]
-        out = safe_frame(frame.drop(columns=mixed))
-        for c in mixed:
-            out[safe_cell(c)] = frame[c].map(safe_cell)
-        return out[[safe_cell(c) for c in frame.columns]]
-
-    def write(tmp: Path) -> None:
-        options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-        with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
-            for name, frame in sheets.items():
-                safe(frame).to_excel(writer, index=False, sheet_name=name[:31])
-
-    return atomic_write(path, write)
+    return write_workbook(path, [Sheet(name, frame) for name, frame in sheets.items()])
 
 
 _SAFE_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")

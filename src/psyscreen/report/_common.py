@@ -198,7 +198,7 @@ def write_workbook(path: PathLike, sheets: list[Sheet]) -> Path:
                 name = name[:28] + f"_{len(used)}"
             used.add(name.lower())
             ws = wb.add_worksheet(name)
-            frame = safe_frame(_textless_objects_typed(sh.frame))
+            frame = safe_frame(sh.frame)
             r0 = 0
             if sh.note:
                 ws.write_string(0, 0, str(safe_cell(sh.note)), note_fmt)
@@ -230,20 +230,6 @@ def write_workbook(path: PathLike, sheets: list[Sheet]) -> Path:
         wb.close()
 
     return atomic_write(path, write)
-
-
-def _textless_objects_typed(frame: pd.DataFrame) -> pd.DataFrame:
-    """Object columns without any text (e.g. counts where nothing was hidden) as numbers: safe_frame's ``.str``
-    accessor refuses an object column of integers only."""
-    out = frame
-    for j in range(frame.shape[1]):
-        col = frame.iloc[:, j]
-        if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) not in (
-                "string", "mixed", "mixed-integer", "empty", "bytes"):
-            if out is frame:
-                out = frame.copy()
-            out.isetitem(j, col.infer_objects())
-    return out
 
 
 def _ink(colour: str) -> str:
