@@ -43,9 +43,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from .instrument import Instrument, InstrumentError, Text, list_instruments, load_instrument, read_definition
+from .instrument import Instrument, InstrumentError, Text, _Strict, list_instruments, load_instrument, read_definition
 from .rules import Condition, RuleError, parse_condition, references
 
 __all__ = [
@@ -59,11 +59,13 @@ __all__ = [
     "protocol_dir",
     "NONE_LEVEL",
     "INVALID_LEVEL",
+    "UNDECIDED_LEVEL",
 ]
 
 _ID = r"^[a-z][a-z0-9_]*$"
 NONE_LEVEL = "none"
-INVALID_LEVEL = "invalid: re-test"
+INVALID_LEVEL = "invalid: re-test"  # a validity (lie) scale failed
+UNDECIDED_LEVEL = "undecided"  # no level could be decided because answers are missing (outputs of a screening)
 _RESERVED_OUTPUTS = ("critical", "valid")
 
 
@@ -77,10 +79,6 @@ class ProtocolError(InstrumentError):
 
     def __str__(self) -> str:
         return self.args[0]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Population(_Strict):
@@ -101,12 +99,7 @@ class Level(_Strict):
     action: Text = Field(description="what the school should do for a student at this level")
 
 
-class Reason(_Strict):
-    zh: str
-    en: str
-
-    def get(self, lang: str = "zh") -> str:
-        return self.zh if lang == "zh" else self.en
+Reason = Text  # a reason is a bilingual text; templates may use {value}
 
 
 class ProtocolRule(_Strict):

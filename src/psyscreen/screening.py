@@ -63,10 +63,11 @@ from .demographics import GRADE_CODING, normalise_demographics
 from .ingest import (PROBLEM_COLUMNS, ColumnMapError, IngestError, MissingItemColumnsError, RawTable, normalise)
 from .io import atomic_write, write_table
 from .mapping import ColumnMap, MapFileError, load_map, suggest_map
+from .instrument import load_instrument
+from .protocol import INVALID_LEVEL, NONE_LEVEL, UNDECIDED_LEVEL, load_protocol
 from .quality import (DUPLICATE_RULE, LONGSTRING_MIN_RUN, SECONDS_PER_ITEM, longstring, resolve_duplicates,
                       too_fast)
 
-UNDECIDED_LEVEL = "undecided"  # no level could be decided: answers missing (reasons say which rule)
 
 __all__ = ["screen", "ScreenResult", "read_export", "find_inputs", "ScreenError", "LEDGER_COLUMNS",
            "INPUT_SUFFIXES"]
@@ -476,9 +477,6 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     ScreenError
         No input, an unknown language, a map or key file that cannot be used.
     """
-    from .instrument import load_instrument
-    from .protocol import load_protocol
-
     if lang not in ("zh", "en"):
         raise ScreenError(f"lang must be 'zh' or 'en', not {lang!r}")
     if isinstance(inputs, (str, Path)):
@@ -684,7 +682,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     assert totals["rows"] == totals["scored"] + totals["quarantined"] + totals["duplicates"]
     assert totals["scored"] == len(students)
     levels = {str(k): int(v) for k, v in students["level"].value_counts(sort=False).items()}
-    ordered = [lv.code for lv in proto.levels_by_rank] + ["invalid: re-test", UNDECIDED_LEVEL, "none"]
+    ordered = [lv.code for lv in proto.levels_by_rank] + [INVALID_LEVEL, UNDECIDED_LEVEL, NONE_LEVEL]
     levels = {k: levels.get(k, 0) for k in ordered if k in levels or k in [lv.code for lv in proto.levels_by_rank]}
 
     # 7: write
@@ -791,8 +789,8 @@ def _manifest(out: Path, wave, proto, insts, ledger, totals, levels, pseudonymis
                   "longstring": f"longest run of identical answers (not the lowest code) >= {LONGSTRING_MIN_RUN} items",
                   "too_fast": f"< {SECONDS_PER_ITEM:g} s per answered item (where a duration column exists)",
                   "grade": GRADE_CODING,
-                  "level": f"'invalid: re-test' when a validity (lie) scale failed; '{UNDECIDED_LEVEL}' when a level "
-                           "could not be decided because answers are missing (see reasons); 'none' otherwise"},
+                  "level": f"'{INVALID_LEVEL}' when a validity (lie) scale failed; '{UNDECIDED_LEVEL}' when a level "
+                           f"could not be decided because answers are missing (see reasons); '{NONE_LEVEL}' otherwise"},
         "outputs": outputs,
     }
     if norm_table is not None:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..io import atomic_write
 from ..privacy import safe_cell, safe_frame
-from ..protocol import INVALID_LEVEL, NONE_LEVEL, Protocol, load_protocol
+from ..protocol import INVALID_LEVEL, NONE_LEVEL, UNDECIDED_LEVEL, Protocol, load_protocol
 
 PathLike = Union[str, Path]
 
@@ -41,13 +41,13 @@ HEADERS = {
 }
 
 _SPECIAL = {
-    "zh": {NONE_LEVEL: "无预警", INVALID_LEVEL: "答卷无效，需重测", "undecided": "未能判定（数据缺失）"},
-    "en": {NONE_LEVEL: "no warning", INVALID_LEVEL: "invalid: re-test", "undecided": "not decided (missing data)"},
+    "zh": {NONE_LEVEL: "无预警", INVALID_LEVEL: "答卷无效，需重测", UNDECIDED_LEVEL: "未能判定（数据缺失）"},
+    "en": {NONE_LEVEL: "no warning", INVALID_LEVEL: "invalid: re-test", UNDECIDED_LEVEL: "not decided (missing data)"},
 }
 _SPECIAL_ACTION = {
-    "zh": {INVALID_LEVEL: "组织学生重新作答本次筛查问卷。", "undecided": "核对缺失作答，必要时组织重测。"},
+    "zh": {INVALID_LEVEL: "组织学生重新作答本次筛查问卷。", UNDECIDED_LEVEL: "核对缺失作答，必要时组织重测。"},
     "en": {INVALID_LEVEL: "Have the student answer the screening again.",
-           "undecided": "Check the missing answers; re-test if needed."},
+           UNDECIDED_LEVEL: "Check the missing answers; re-test if needed."},
 }
 
 
@@ -81,7 +81,7 @@ def level_infos(protocol: Protocol, lang: str) -> list[LevelInfo]:
     out.append(LevelInfo(INVALID_LEVEL, k + 1, _SPECIAL[lang][INVALID_LEVEL], _SPECIAL_ACTION[lang][INVALID_LEVEL],
                          "#9e9e9e", False))
     out.append(LevelInfo(NONE_LEVEL, k + 2, _SPECIAL[lang][NONE_LEVEL], "", None, False))
-    out.append(LevelInfo("undecided", k + 3, _SPECIAL[lang]["undecided"], _SPECIAL_ACTION[lang]["undecided"],
+    out.append(LevelInfo(UNDECIDED_LEVEL, k + 3, _SPECIAL[lang][UNDECIDED_LEVEL], _SPECIAL_ACTION[lang][UNDECIDED_LEVEL],
                          "#bdbdbd", False))
     return out
 
@@ -99,7 +99,7 @@ def resolve_levels(students: pd.DataFrame, protocol: Protocol, lang: str) -> pd.
         for alias in (lv.code, lv.name.zh, lv.name.en):
             lookup[alias] = info
     by_key = {i.key: i for i in infos}
-    for key in (INVALID_LEVEL, NONE_LEVEL, "undecided"):
+    for key in (INVALID_LEVEL, NONE_LEVEL, UNDECIDED_LEVEL):
         lookup[key] = by_key[key]
         lookup[_SPECIAL["zh"][key]] = by_key[key]
     if "level" in students.columns:
@@ -114,7 +114,7 @@ def resolve_levels(students: pd.DataFrame, protocol: Protocol, lang: str) -> pd.
     unknown = text.notna() & keys.isna()
     if unknown.any():
         raise ValueError(f"level value(s) {sorted(set(text[unknown]))} are not levels of protocol {protocol.id}")
-    keys = keys.fillna("undecided").astype(str)
+    keys = keys.fillna(UNDECIDED_LEVEL).astype(str)
     table = pd.DataFrame([i.__dict__ for i in infos]).set_index("key")
     out = pd.DataFrame({"level_key": keys}, index=students.index)
     out["level_label"] = table["label"].reindex(keys).to_numpy()

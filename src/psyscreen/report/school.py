@@ -11,6 +11,7 @@ import pandas as pd
 
 from ._common import (HEADERS, PathLike, Sheet, check_lang, file_name, get_protocol, identity_columns,
                       level_infos, resolve_levels, sex_label, write_workbook)
+from ..protocol import INVALID_LEVEL, UNDECIDED_LEVEL
 from .classes import write_class_lists
 from .letters import write_letters
 
@@ -125,7 +126,7 @@ def write_school(students: pd.DataFrame, folder: PathLike, *, protocol, lang: st
     # ---- class teachers' lists -----------------------------------------------------------------
     rows = pd.DataFrame({"grade": grade, "class": cls, "student_id": ids["student_id"], "name": ids["name"],
                          "level_label": lv["level_label"], "action": lv["action"], "sort_rank": lv["sort_rank"],
-                         "listed": lv["flagged"] | lv["level_key"].isin(["invalid: re-test", "undecided"])},
+                         "listed": lv["flagged"] | lv["level_key"].isin([INVALID_LEVEL, UNDECIDED_LEVEL])},
                         index=students.index)
     classes = write_class_lists(rows, folder / "classes", lang=lang, level_colours=colours)
 
