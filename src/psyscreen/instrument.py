@@ -270,7 +270,12 @@ class Instrument(_Strict):
 
     @cached_property
     def critical_conditions(self) -> tuple[Condition, ...]:
-        return tuple(parse_condition({"item": c.item, **c.when}, f"critical[{i}].when") for i, c in enumerate(self.critical))
+        return tuple(self.conditions[f"critical[{i}].when"] for i in range(len(self.critical)))
+
+    @cached_property
+    def conditions(self) -> dict[str, Condition]:
+        """Every condition in the file, parsed once, keyed by where it stands (``"rules.category.cases[0]"``)."""
+        return dict(_all_conditions(self))
 
     def label_map(self, number: int) -> dict[str, float]:
         """Every accepted spelling of an item's options (zh, en, aliases) mapped to its code."""
@@ -301,7 +306,7 @@ class Instrument(_Strict):
         for r in self.rules:
             lines.append(f"  rule {r.id}: {r.name.get(lang)}")
         if self.validity:
-            lines.append(f"  validity: invalid when {parse_condition(self.validity.invalid_when).describe()}")
+            lines.append(f"  validity: invalid when {self.conditions['validity.invalid_when'].describe()}")
         return "\n".join(lines)
 
 
@@ -435,8 +440,8 @@ def check_instrument(inst: Instrument) -> list[str]:
 
 def _used_elsewhere(inst: Instrument, number: int) -> bool:
     refs = {int(c.item) for c in inst.critical}
-    for cond in _all_conditions(inst):
-        refs.update(int(r) for k, r in references(cond[1]) if k == "item" and r.isdigit())
+    for cond in inst.conditions.values():
+        refs.update(int(r) for k, r in references(cond) if k == "item" and r.isdigit())
     return number in refs
 
 

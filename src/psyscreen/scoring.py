@@ -29,7 +29,7 @@ import pandas as pd
 
 from ._results import ResultMixin
 from .instrument import Instrument, load_instrument
-from .rules import evaluate, parse_condition
+from .rules import evaluate
 
 __all__ = ["score", "score_with_quarantine", "score_items", "Scored", "ResponseError", "MissingColumnsError",
            "item_matrix", "response_problems"]
@@ -333,13 +333,13 @@ def _score_instrument(frame: pd.DataFrame, inst: Instrument) -> tuple[pd.DataFra
         out[f"{inst.id}.critical_items"] = _text_column(fired, n)
     for r in inst.rules:
         if r.when is not None:
-            v, k = evaluate(parse_condition(r.when, f"rules.{r.id}.when"), resolve)
+            v, k = evaluate(inst.conditions[f"rules.{r.id}.when"], resolve)
             rule_values[r.id] = np.where(k, v.astype(float), np.nan)
             out[f"{inst.id}.{r.id}"] = _nullable_bool(v, k)
         else:
-            out[f"{inst.id}.{r.id}"], rule_values[r.id] = _category(r, resolve, n)
+            out[f"{inst.id}.{r.id}"], rule_values[r.id] = _category(inst, r, resolve, n)
     if inst.validity:
-        v, k = evaluate(parse_condition(inst.validity.invalid_when, "validity.invalid_when"), resolve)
+        v, k = evaluate(inst.conditions["validity.invalid_when"], resolve)
         out[f"{inst.id}.valid"] = _nullable_bool(~v & k, k)
     out[f"{inst.id}.incomplete"] = _text_column(incomplete, n)
     text_bad = _unreadable_text(frame, inst)
@@ -362,13 +362,13 @@ def _nullable_bool(value: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArr
     return pd.arrays.BooleanArray(value & known, ~known)
 
 
-def _category(rule, resolve, n: int):
+def _category(inst: Instrument, rule, resolve, n: int):
     """First matching case wins; a row whose earlier case is unknown stays undecided (NA)."""
     decided = np.zeros(n, dtype=bool)
     blocked = np.zeros(n, dtype=bool)
     chosen = np.full(n, None, dtype=object)
     for j, case in enumerate(rule.cases):
-        v, k = evaluate(parse_condition(case["when"], f"rules.{rule.id}.cases[{j}].when"), resolve)
+        v, k = evaluate(inst.conditions[f"rules.{rule.id}.cases[{j}]"], resolve)
         take = v & ~decided & ~blocked
         chosen[take] = case["value"]
         decided |= take
