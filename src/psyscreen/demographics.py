@@ -36,6 +36,8 @@ from typing import Optional
 
 import pandas as pd
 
+from ._text import text_key, tidy_text
+
 __all__ = [
     "normalise_grade",
     "normalise_sex",
@@ -72,10 +74,6 @@ def _zh_number(text: str) -> Optional[int]:
     return None
 
 
-def _clean(text) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
-
-
 _STAGE_OFFSET = {"小学": 0, "小": 0, "初中": 6, "初": 6, "高中": 9, "高": 9, "大学": 12, "大": 12,
                  "七年级": None}
 _STAGE_RE = re.compile(r"^(小学|小|初中|初|高中|高|大学|大)([一二三四五六七八九十\d]{1,2})(年级|年|级)?$")
@@ -84,7 +82,7 @@ _STAGE_MAX = {0: 6, 6: 3, 9: 3, 12: 4}
 
 
 def _grade_of(text) -> Optional[int]:
-    t = _clean(text)
+    t = text_key(text)
     if t == "":
         return None
     m = _STAGE_RE.match(t)
@@ -149,7 +147,7 @@ def normalise_sex(s: pd.Series) -> pd.Series:
     >>> normalise_sex(pd.Series(["女", "Ｍ", "1", "男性", "9"])).tolist()
     ['F', 'M', 'M', 'M', <NA>]
     """
-    return _map_unique(s, lambda v: _SEX.get(_clean(v))).astype("string")
+    return _map_unique(s, lambda v: _SEX.get(text_key(v))).astype("string")
 
 
 def normalise_text(s: pd.Series) -> pd.Series:
@@ -162,7 +160,7 @@ def normalise_text(s: pd.Series) -> pd.Series:
     ['实验 中学', <NA>, 'AB']
     """
     def one(v):
-        t = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(v))).strip()
+        t = tidy_text(v)
         return t or None
 
     return _map_unique(s, one).astype("string")
@@ -181,7 +179,7 @@ def normalise_class(s: pd.Series) -> pd.Series:
     ['3', '3', '高二(3)班']
     """
     def one(v):
-        t = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", str(v))).strip()
+        t = tidy_text(v)
         m = _CLASS_RE.match(t.replace(" ", ""))
         if m:
             return str(int(m.group(1)))

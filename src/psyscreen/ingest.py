@@ -45,7 +45,8 @@ import numpy as np
 import pandas as pd
 
 from ._results import ResultMixin
-from .instrument import Instrument, _norm_label, load_instrument
+from ._text import text_key
+from .instrument import Instrument, load_instrument
 from .scoring import score_with_quarantine
 
 __all__ = [
@@ -288,11 +289,6 @@ def _excel_letter(j: int) -> str:
 
 def _norm_header(text: str) -> str:
     return unicodedata.normalize("NFKC", str(text)).strip()
-
-
-def _key(text: str) -> str:
-    """Comparison key for headers and answers: NFKC, no whitespace, casefolded (as instrument labels)."""
-    return _norm_label(text)
 
 
 def _clean_headers(headers: Sequence[str]) -> list[str]:
@@ -739,10 +735,6 @@ def _check_target(target: str, instruments: Optional[Sequence[Instrument]]) -> O
     return None
 
 
-def _canonical_target(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
-
-
 def load_column_map(path: Union[str, Path], instruments: Optional[Iterable[Union[str, Instrument]]] = None) -> dict[str, str]:
     """Read a column map: two columns, the export's header and its target.
 
@@ -799,7 +791,7 @@ def load_column_map(path: Union[str, Path], instruments: Optional[Iterable[Union
         for r in lines.index[extra]:
             problems.append(f"line {r}: more than two cells (only source and target are read)")
     src = lines.iloc[:, 0].map(lambda v: None if pd.isna(v) else _norm_header(v), na_action=None)
-    tgt = lines.iloc[:, 1].map(lambda v: None if pd.isna(v) else _canonical_target(v), na_action=None)
+    tgt = lines.iloc[:, 1].map(lambda v: None if pd.isna(v) else text_key(v), na_action=None)
     start = 0
     if tgt.iloc[0] is None or _check_target(tgt.iloc[0], None) is not None:
         start = 1  # a header line
@@ -818,7 +810,7 @@ def load_column_map(path: Union[str, Path], instruments: Optional[Iterable[Union
         if why:
             problems.append(f"line {r}: {why}")
             continue
-        k = _key(s)
+        k = text_key(s)
         if k in first_line:
             problems.append(f"line {r}: source {s!r} is already mapped on line {first_line[k]}")
             continue
@@ -842,25 +834,25 @@ def _empty_problems() -> pd.DataFrame:
 
 def _resolve_columns(raw: RawTable, insts: Sequence[Instrument], column_map: Optional[Mapping[str, str]]):
     """Source header -> target, the unused headers, and the map sources absent from the file."""
-    cmap = {_key(k): _canonical_target(v) for k, v in (column_map or {}).items()}
+    cmap = {text_key(k): text_key(v) for k, v in (column_map or {}).items()}
     for src, t in (column_map or {}).items():
-        why = _check_target(_canonical_target(t), insts)
+        why = _check_target(text_key(t), insts)
         if why:
             raise ColumnMapError(raw.file, [f"{src!r}: {why}"])
-    aliases = {_key(k): v for k, v in FIELD_ALIASES.items()}
+    aliases = {text_key(k): v for k, v in FIELD_ALIASES.items()}
     inst_ids = {i.id for i in insts}
     item_numbers = {i.id: {it.number for it in i.item_list} for i in insts}
     candidates: list[tuple[str, str, bool]] = []  # (header, target, named in the map)
     unused: list[str] = []
     found_keys = set()
     for h in raw.frame.columns:
-        k = _key(h)
+        k = text_key(h)
         found_keys.add(k)
         if k in cmap:
             candidates.append((h, cmap[k], True))
             continue
-        if _ITEM_RE.match(_canonical_target(h)) or _canonical_target(h) in FIELDS:
-            t = _canonical_target(h)
+        if _ITEM_RE.match(text_key(h)) or text_key(h) in FIELDS:
+            t = text_key(h)
         elif k in aliases:
             t = aliases[k]
         else:
@@ -883,7 +875,7 @@ def _resolve_columns(raw: RawTable, insts: Sequence[Instrument], column_map: Opt
         by_target[t] = h
         chosen.add(h)
     mapping = {h: t for h, t, _ in candidates if h in chosen}  # in the order of the file
-    absent = [k for k in (column_map or {}) if _key(k) not in found_keys]
+    absent = [k for k in (column_map or {}) if text_key(k) not in found_keys]
     return mapping, unused, absent
 
 
@@ -895,7 +887,7 @@ def _code_lookup(values: np.ndarray, inst: Instrument, number: int) -> tuple[dic
     why: dict = {}
     shown = ", ".join(f"{c:g}" for c in codes)
     for v in values:
-        k = _key(v)
+        k = text_key(v)
         if k == "":
             code_of[v] = np.nan
             continue

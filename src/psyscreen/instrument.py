@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ._text import text_key
 from .rules import Condition, RuleError, parse_condition, references
 
 __all__ = [
@@ -282,7 +283,7 @@ class Instrument(_Strict):
         out: dict[str, float] = {}
         for o in self.response_set(self.item(number).responses):
             for text in (o.zh, o.en, *o.aliases):
-                out[_norm_label(text)] = o.code
+                out[text_key(text)] = o.code
         return out
 
     def describe(self, lang: str = "en") -> str:
@@ -313,12 +314,6 @@ class Instrument(_Strict):
 def _describe_when(when: dict) -> str:
     sym = {"eq": "=", "ne": "≠", "ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
     return " ".join(f"{sym[k]} {v:g}" for k, v in when.items() if k in sym)
-
-
-def _norm_label(text: str) -> str:
-    import unicodedata
-
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).casefold()
 
 
 def _expand_numbers(entries) -> list[int]:

@@ -229,7 +229,8 @@ def load_map(path: Union[str, Path], instruments: Optional[Iterable] = None) -> 
     >>> m.mapping, m.doubtful
     ({'第1题': 'phq9.1', '1、做事': 'phq9.1'}, {'第2题': 'phq9.2'})
     """
-    from .ingest import FIELDS, UnreadableFileError, _check_target, _canonical_target, read_table
+    from ._text import text_key
+    from .ingest import FIELDS, UnreadableFileError, _check_target, read_table
     from .instrument import load_instrument
 
     insts = None if instruments is None else [load_instrument(i) for i in instruments]
@@ -249,7 +250,7 @@ def load_map(path: Union[str, Path], instruments: Optional[Iterable] = None) -> 
     status_col = None
     start = 0
     h0 = [re.sub(r"\s+", "", unicodedata.normalize("NFKC", x)).casefold() for x in head]
-    t0 = _canonical_target(head[1]) if head[1] else ""
+    t0 = text_key(head[1]) if head[1] else ""
     if h0[0] in ("source", "原列名", "源列名", "列名", "header") or _check_target(t0, None) is not None:
         start = 1
         if "status" in h0:
@@ -260,7 +261,7 @@ def load_map(path: Union[str, Path], instruments: Optional[Iterable] = None) -> 
     seen: dict[str, tuple[str, int]] = {}
     for r, row in zip(lines.index[start:], lines.iloc[start:].itertuples(index=False)):
         s = None if pd.isna(row[0]) else unicodedata.normalize("NFKC", str(row[0])).strip()
-        t = None if pd.isna(row[1]) else _canonical_target(str(row[1]))
+        t = None if pd.isna(row[1]) else text_key(str(row[1]))
         st = "ok"
         if status_col is not None and status_col < len(row) and not pd.isna(row[status_col]):
             st = str(row[status_col]).strip().casefold()

@@ -1,0 +1,29 @@
+"""Text normalisation shared by the readers, the column maps, the demographics and the instrument labels.
+
+Exports from Chinese survey platforms mix full-width and half-width characters and stray spaces; everything
+that compares text goes through these two functions so the rules are the same everywhere.
+
+Examples
+--------
+>>> text_key(" 几乎 每天　"), text_key("ＰＨＱ9.1")
+('几乎每天', 'phq9.1')
+>>> tidy_text("  实验  中学 ")
+'实验 中学'
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACE = re.compile(r"\s+")
+
+
+def text_key(text) -> str:
+    """A comparison key: NFKC (full-width becomes ASCII), every whitespace removed, casefolded."""
+    return _SPACE.sub("", unicodedata.normalize("NFKC", str(text))).casefold()
+
+
+def tidy_text(text) -> str:
+    """Text as shown: NFKC, whitespace runs made one space, outer spaces removed."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", str(text))).strip()
