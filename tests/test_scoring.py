@@ -12,11 +12,10 @@ from hypothesis.extra import numpy as hnp
 import psyscreen
 from psyscreen.scoring import MissingColumnsError, ResponseError
 
+from .sheets import answer_sheet
 
-def sheet(instrument: str, n_items: int, answers) -> pd.DataFrame:
-    """One row per answer vector; None = not answered."""
-    rows = [[np.nan if a is None else a for a in row] for row in answers]
-    return pd.DataFrame(rows, columns=[f"{instrument}.{i}" for i in range(1, n_items + 1)], dtype=float)
+
+sheet = answer_sheet  # (instrument, number of items, rows of answers; None = not answered)
 
 
 # ---- parity with psych::scoreItems --------------------------------------------------------------

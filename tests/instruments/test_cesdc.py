@@ -13,13 +13,14 @@ import pytest
 
 import psyscreen
 
+from ..sheets import answer_sheet
+
 ID, N = "cesdc", 20
 SOURCE_REVERSED = {4, 8, 12, 16}  # research/instruments.md 6.3
 
 
 def sheet(rows) -> pd.DataFrame:
-    arr = np.array([[np.nan if a is None else a for a in r] for r in rows], dtype=float)
-    return pd.DataFrame(arr, columns=[f"{ID}.{i}" for i in range(1, N + 1)])
+    return answer_sheet(ID, N, rows)
 
 
 def with_total(total: int) -> list[float]:

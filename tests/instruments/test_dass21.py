@@ -12,6 +12,8 @@ import pytest
 
 import psyscreen
 
+from ..sheets import answer_sheet
+
 ID, N = "dass21", 21
 
 # The source's table, copied from research/instruments.md 6.1 (independently of instruments/dass21.yaml).
@@ -23,9 +25,7 @@ SOURCE_MAP = {
 
 
 def sheet(rows) -> pd.DataFrame:
-    """One row per answer vector (item 1 first); None / NaN = not answered."""
-    arr = np.array([[np.nan if a is None else a for a in r] for r in rows], dtype=float)
-    return pd.DataFrame(arr, columns=[f"{ID}.{i}" for i in range(1, N + 1)])
+    return answer_sheet(ID, N, rows)
 
 
 def with_raw_sum(scale: str, raw: int) -> list[float]:

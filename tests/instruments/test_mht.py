@@ -13,6 +13,8 @@ import pytest
 from psyscreen import scoring
 from psyscreen.instrument import load_instrument
 
+from ..sheets import answer_sheet
+
 ID = "mht"
 
 # research/instruments.md section 4, "Scale -> item map" table (code 68402812969) and the lie items,
@@ -34,8 +36,7 @@ CONTENT = sorted(n for items in SOURCE_MAP.values() for n in items)
 
 
 def sheet(rows) -> pd.DataFrame:
-    X = np.atleast_2d(np.asarray(rows, dtype=float))
-    return pd.DataFrame(X, columns=[f"{ID}.{i}" for i in range(1, 101)])
+    return answer_sheet(ID, 100, rows)
 
 
 def blank() -> np.ndarray:

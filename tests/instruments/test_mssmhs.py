@@ -13,6 +13,8 @@ import pytest
 from psyscreen import scoring
 from psyscreen.instrument import load_instrument
 
+from ..sheets import answer_sheet
+
 ID = "mssmhs"
 
 # research/instruments.md section 5, "Factor item map" table, copied out independently of the YAML.
@@ -32,8 +34,7 @@ BAND_CODES = ["none", "mild", "moderate", "marked", "severe"]
 
 
 def sheet(rows) -> pd.DataFrame:
-    X = np.atleast_2d(np.asarray(rows, dtype=float))
-    return pd.DataFrame(X, columns=[f"{ID}.{i}" for i in range(1, 61)])
+    return answer_sheet(ID, 60, rows)
 
 
 def score(rows):

@@ -13,14 +13,15 @@ import pytest
 
 import psyscreen
 
+from ..sheets import answer_sheet
+
 ID, N = "pss10", 10
 SOURCE_REVERSED = {4, 5, 7, 8}
 SOURCE_MAP = {"helplessness": [1, 2, 3, 6, 9, 10], "self_efficacy": [4, 5, 7, 8]}
 
 
 def sheet(rows) -> pd.DataFrame:
-    arr = np.array([[np.nan if a is None else a for a in r] for r in rows], dtype=float)
-    return pd.DataFrame(arr, columns=[f"{ID}.{i}" for i in range(1, N + 1)])
+    return answer_sheet(ID, N, rows)
 
 
 def test_key_as_the_source_table():

@@ -11,6 +11,8 @@ import pandas as pd
 
 import psyscreen
 
+from ..sheets import answer_sheet
+
 ID, N = "rcads", 47
 
 # The source's table, copied from research/instruments.md 6.9 (independently of instruments/rcads.yaml).
@@ -26,8 +28,7 @@ ANXIETY = ["separation_anxiety", "generalized_anxiety", "panic", "social_phobia"
 
 
 def sheet(rows) -> pd.DataFrame:
-    arr = np.array([[np.nan if a is None else a for a in r] for r in rows], dtype=float)
-    return pd.DataFrame(arr, columns=[f"{ID}.{i}" for i in range(1, N + 1)])
+    return answer_sheet(ID, N, rows)
 
 
 def test_item_map_partitions_items_as_the_source_table():

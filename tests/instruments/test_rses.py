@@ -14,14 +14,15 @@ import pytest
 
 import psyscreen
 
+from ..sheets import answer_sheet
+
 ID, N = "rses", 10
 SOURCE_REVERSED_CHINESE = {3, 5, 8, 9, 10}   # research/instruments.md 6.7, Chinese order
 ENGLISH_REVERSED = {2, 5, 6, 8, 9}           # research/instruments.md 6.7, English order (must NOT be used)
 
 
 def sheet(rows) -> pd.DataFrame:
-    arr = np.array([[np.nan if a is None else a for a in r] for r in rows], dtype=float)
-    return pd.DataFrame(arr, columns=[f"{ID}.{i}" for i in range(1, N + 1)])
+    return answer_sheet(ID, N, rows)
 
 
 def test_key_is_the_chinese_order():

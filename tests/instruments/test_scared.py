@@ -13,6 +13,8 @@ import pytest
 
 import psyscreen
 
+from ..sheets import answer_sheet
+
 ID, N = "scared", 41
 
 # The source's table, copied from research/instruments.md 6.8 (independently of instruments/scared.yaml):
@@ -27,8 +29,7 @@ SOURCE_MAP = {
 
 
 def sheet(rows) -> pd.DataFrame:
-    arr = np.array([[np.nan if a is None else a for a in r] for r in rows], dtype=float)
-    return pd.DataFrame(arr, columns=[f"{ID}.{i}" for i in range(1, N + 1)])
+    return answer_sheet(ID, N, rows)
 
 
 def fill(items, total: int, row=None) -> list[float]:

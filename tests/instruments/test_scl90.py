@@ -12,6 +12,8 @@ import pytest
 from psyscreen import scoring
 from psyscreen.instrument import load_instrument
 
+from ..sheets import answer_sheet
+
 ID = "scl90"
 
 # research/instruments.md section 2, "Factor item map" table, copied out independently of the YAML.
@@ -34,8 +36,7 @@ NINE = [f for f in SOURCE_MAP if f != "additional"]
 
 
 def sheet(rows) -> pd.DataFrame:
-    X = np.atleast_2d(np.asarray(rows, dtype=float))
-    return pd.DataFrame(X, columns=[f"{ID}.{i}" for i in range(1, 91)])
+    return answer_sheet(ID, 90, rows)
 
 
 def ones(n=1) -> np.ndarray:

@@ -14,6 +14,8 @@ import pytest
 
 import psyscreen
 
+from ..sheets import answer_sheet
+
 ID, N = "sdq", 25
 
 # The source's table, copied from research/instruments.md 6.2 (independently of instruments/sdq.yaml).
@@ -29,8 +31,7 @@ DIFFICULTIES = ["emotional", "conduct", "hyperactivity", "peer"]
 
 
 def sheet(rows) -> pd.DataFrame:
-    arr = np.array([[np.nan if a is None else a for a in r] for r in rows], dtype=float)
-    return pd.DataFrame(arr, columns=[f"{ID}.{i}" for i in range(1, N + 1)])
+    return answer_sheet(ID, N, rows)
 
 
 def scored(values: dict[int, float | None]) -> list[float]:

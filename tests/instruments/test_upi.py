@@ -12,6 +12,8 @@ import pytest
 from psyscreen import scoring
 from psyscreen.instrument import load_instrument
 
+from ..sheets import answer_sheet
+
 ID = "upi"
 # research/instruments.md 3: lie (测伪) items 5, 20, 35, 50; total = sum of the 56 non-lie items of 1-60
 LIE = [5, 20, 35, 50]
@@ -22,8 +24,7 @@ PLAIN = [n for n in NON_LIE if n not in (8, 16, 25, 26)]
 
 
 def sheet(rows) -> pd.DataFrame:
-    X = np.atleast_2d(np.asarray(rows, dtype=float))
-    return pd.DataFrame(X, columns=[f"{ID}.{i}" for i in range(1, 65)])
+    return answer_sheet(ID, 64, rows)
 
 
 def blank() -> np.ndarray:
