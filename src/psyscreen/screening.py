@@ -57,7 +57,7 @@ from typing import Callable, Iterable, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, report
 from ._results import ResultMixin
 from .demographics import GRADE_CODING, normalise_demographics
 from .ingest import (PROBLEM_COLUMNS, ColumnMapError, IngestError, MissingItemColumnsError, RawTable, normalise)
@@ -382,21 +382,8 @@ def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer)
     return out.reset_index(drop=True)
 
 
-def _report():
-    try:
-        return importlib.import_module("psyscreen.report")
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("psyscreen.report"):
-            raise
-        return None
-
-
 def _write_critical(frame: pd.DataFrame, path: Path, lang: str, protocol) -> None:
-    rep = _report()
-    if rep is not None and hasattr(rep, "write_critical"):
-        rep.write_critical(frame, path, lang=lang, protocol=protocol)
-    else:  # until the report writers land: a plain table (atomic, formula cells made inert)
-        write_table(frame, path)
+    report.write_critical(frame, path, lang=lang, protocol=protocol)
 
 
 # ---- the pipeline ----------------------------------------------------------------------------------
@@ -697,32 +684,26 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         written["duplicates"] = write_table(dup_table, out / "duplicates.xlsx")
     if maps_dir.is_dir():
         written["maps"] = maps_dir
-    report_note = None
     if reports:
-        rep = _report()
-        if rep is None or not all(hasattr(rep, f) for f in ("write_school", "write_county")):
-            report_note = "report writers not available in this installation: school and county outputs not written"
-            log.warning(report_note)
-        else:
-            schools_dir = out / "schools"
-            schools_dir.mkdir(exist_ok=True)
-            school_names = sorted(students["school"].dropna().unique().tolist())
-            county = out / "county"
-            county.mkdir(exist_ok=True)
-            jobs = [(rep.write_county, (students, ledger, county), {"protocol": proto, "lang": lang, "min_cell": min_cell})]
-            for sch in school_names:
-                sel = (students["school"] == sch).fillna(False).to_numpy(dtype=bool)
-                folder = schools_dir / _safe_name(sch)
-                folder.mkdir(parents=True, exist_ok=True)
-                jobs.append((rep.write_school, (students.loc[sel].reset_index(drop=True), folder),
-                             {"protocol": proto, "lang": lang, "identities": identities.loc[sel].reset_index(drop=True)}))
-            _run_report_jobs(jobs, workers, lambda done: notify("schools", done, len(jobs)))
-            written["schools"] = schools_dir
-            written["county"] = county
+        schools_dir = out / "schools"
+        schools_dir.mkdir(exist_ok=True)
+        school_names = sorted(students["school"].dropna().unique().tolist())
+        county = out / "county"
+        county.mkdir(exist_ok=True)
+        jobs = [(report.write_county, (students, ledger, county), {"protocol": proto, "lang": lang, "min_cell": min_cell})]
+        for sch in school_names:
+            sel = (students["school"] == sch).fillna(False).to_numpy(dtype=bool)
+            folder = schools_dir / _safe_name(sch)
+            folder.mkdir(parents=True, exist_ok=True)
+            jobs.append((report.write_school, (students.loc[sel].reset_index(drop=True), folder),
+                         {"protocol": proto, "lang": lang, "identities": identities.loc[sel].reset_index(drop=True)}))
+        _run_report_jobs(jobs, workers, lambda done: notify("schools", done, len(jobs)))
+        written["schools"] = schools_dir
+        written["county"] = county
     notify("write", 3, 3)
 
     manifest = _manifest(out, wave, proto, insts, ledger, totals, levels, keyer is not None, lang, norm_table,
-                         norm_note, report_note, len(critical_table))
+                         norm_note, len(critical_table))
     written["manifest"] = out / "manifest.json"
     atomic_write(written["manifest"],
                  lambda tmp: tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"))
@@ -766,7 +747,7 @@ def _apply_norms(students: pd.DataFrame, table) -> tuple[pd.DataFrame, Optional[
 
 
 def _manifest(out: Path, wave, proto, insts, ledger, totals, levels, pseudonymised, lang, norm_table, norm_note,
-              report_note, n_critical) -> dict:
+              n_critical) -> dict:
     proto_sha = _sha256(Path(proto.path)) if proto.path and Path(proto.path).is_file() else None
     outputs = sorted(str(p.relative_to(out)).replace("\\", "/") for p in out.rglob("*")
                      if p.is_file() and not p.name.startswith(".") and p.name != "manifest.json")
@@ -795,6 +776,4 @@ def _manifest(out: Path, wave, proto, insts, ledger, totals, levels, pseudonymis
     }
     if norm_table is not None:
         m["norms"] = {"scales": list(norm_table.scales_), "by": list(norm_table._by), "note": norm_note}
-    if report_note:
-        m["notes"] = [report_note]
     return m
