@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import types
 
 import openpyxl
 import pandas as pd
@@ -136,15 +135,6 @@ def test_unsupported_output_extension(tmp_path, files):
     assert res.exit_code != 0 and ".csv, .xlsx, .parquet" in res.output
 
 
-def test_protocol_without_classify_module(tmp_path, files, monkeypatch):
-    export, cmap = files
-    monkeypatch.setitem(sys.modules, "psyscreen.classify", None)  # as if the module were absent
-    res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "-i", "gad7", "--map", str(cmap),
-                                    "-o", str(tmp_path / "s.csv"), "--protocol", "default"])
-    assert res.exit_code != 0
-    assert "--protocol needs psyscreen.classify" in res.output and "Traceback" not in res.output
-
-
 def test_protocol_adds_level_and_reasons(tmp_path, files, monkeypatch):
     export, cmap = files
     calls = {}
@@ -155,7 +145,7 @@ def test_protocol_adds_level_and_reasons(tmp_path, files, monkeypatch):
         level = scores["phq9.total"].ge(20).map({True: "level1", False: "none"})
         return pd.DataFrame({"level": level, "reasons": level.map({"level1": "PHQ-9 total >= 20", "none": ""})})
 
-    monkeypatch.setitem(sys.modules, "psyscreen.classify", types.SimpleNamespace(classify=classify))
+    monkeypatch.setattr("psyscreen.cli.score.classify", classify)  # a stand-in: what the CLI passes and writes
     out = tmp_path / "s.csv"
     res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "-i", "gad7", "--map", str(cmap), "-o", str(out),
                                     "--protocol", "default"])

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import click
 
 from .. import __version__
@@ -16,17 +13,9 @@ def main() -> None:
     """psyscreen: score school mental-health screenings, analyse scales, flag and route follow-up."""
 
 
-# Each command group lives in its own module; a module registers the commands it defines.
-for _name in ("instruments", "protocols", "score", "screen", "mapping", "analyze", "archive"):
-    try:
-        _module = importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as exc:  # a command group not built yet
-        if exc.name != f"{__name__}.{_name}":
-            raise
-        continue
-    for _command in getattr(_module, "COMMANDS", ()):
+# Each command group lives in its own module, which lists the commands it defines in COMMANDS.
+from . import analyze, archive, instruments, mapping, protocols, score, screen  # noqa: E402
+
+for _module in (instruments, protocols, score, screen, mapping, analyze, archive):
+    for _command in _module.COMMANDS:
         main.add_command(_command)
-
-
-def run() -> None:  # pragma: no cover - console entry point
-    sys.exit(main())

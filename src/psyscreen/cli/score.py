@@ -8,12 +8,13 @@ values to fix are in the quarantine file.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Optional
 
 import click
 import pandas as pd
+
+from ..classify import ClassifyError, classify
 
 __all__ = ["score", "COMMANDS", "quarantine_path"]
 
@@ -31,22 +32,11 @@ def _one_line(exc: BaseException) -> str:
 
 def _classify(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
     try:
-        module = importlib.import_module("psyscreen.classify")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("psyscreen.classify",):
-            raise
-        raise click.ClickException(
-            "--protocol needs psyscreen.classify, which is not available in this installation; "
-            "score without --protocol, or update psyscreen") from None
-    errors = tuple(e for e in (getattr(module, "ClassifyError", None),) if e is not None)
-    try:
-        result = module.classify(frame, protocol)
-    except errors as exc:  # located, and without student data: show it as the reason
+        result = classify(frame, protocol)
+    except ClassifyError as exc:  # located, and without student data: show it as the reason
         raise click.ClickException(_one_line(exc)) from None
-    if not isinstance(result, pd.DataFrame):
-        result = result.to_frame() if hasattr(result, "to_frame") else pd.DataFrame(result)
     new = [c for c in result.columns if c not in frame.columns]
-    return result[new].reindex(frame.index)
+    return result[new]
 
 
 @click.command("score")
