@@ -83,3 +83,12 @@ def test_the_exports_carry_the_mess_the_issue_lists():
     assert any(c.startswith("1、做事时提不起劲") for c in platform.columns)
     primary = pd.read_excel(SAMPLE / "2026-09" / "阳光小学.xlsx", engine="calamine")
     assert primary.filter(like="phq9").isna().to_numpy().sum() > 0  # blanks
+
+
+def test_next_wave_keeps_the_trait_distribution_and_its_stability():
+    students = psyscreen.synthetic.simulate_students(20000, seed=7)
+    later = psyscreen.synthetic.next_wave(students, seed=8, promote=False)
+    for trait in ("dep", "anx"):
+        before, after = students[trait], later[trait]
+        assert abs(after.mean() - before.mean()) < 0.03 and abs(after.std() - before.std()) < 0.03
+        assert np.corrcoef(before, after)[0, 1] == pytest.approx(0.7, abs=0.02)

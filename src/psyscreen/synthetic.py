@@ -143,8 +143,10 @@ def next_wave(students: pd.DataFrame, *, seed: int = 0, stability: float = 0.7, 
     rng = np.random.default_rng(seed)
     nxt = students.copy()
     for trait in ("dep", "anx"):
+        # same mean and sd as before, correlation `stability` with the previous wave
         x = students[trait].to_numpy()
-        nxt[trait] = stability * x + np.sqrt(1 - stability**2) * rng.normal(x.mean(), x.std(), len(x)) * 1.0
+        m, sd = x.mean(), x.std()
+        nxt[trait] = m + stability * (x - m) + np.sqrt(1 - stability**2) * sd * rng.standard_normal(len(x))
     if promote:
         nxt["grade"] = nxt["grade"] + 1
         nxt = nxt[nxt["grade"] <= 12]
