@@ -237,3 +237,24 @@ def test_reverse_keys_and_validity_on_a_reversed_item(tmp_path):
     assert psyscreen.score(frame, "cesd").loc[0, "cesd.total"] == 12  # 4 reversed items x 3
     frame.loc[0, "cesd.8"] = 4
     assert psyscreen.score_with_quarantine(frame, "cesd").n_quarantined == 1
+
+
+def test_scale_mixing_response_ranges_and_reversals():
+    # items 1-2 coded 0-3, items 3-4 coded 1-5 (item 4 reversed: 6 - x); sum and prorated mean by hand
+    from psyscreen.instrument import Instrument
+
+    inst = Instrument.model_validate({
+        "id": "mix", "version": "1", "name": {"zh": "混合", "en": "mix"}, "source": "test",
+        "licence": {"text_redistributable": False, "note": "test"}, "population": "test",
+        "responses": [{"code": c, "zh": str(c), "en": str(c)} for c in range(4)],
+        "response_sets": {"five": [{"code": c, "zh": str(c), "en": str(c)} for c in range(1, 6)]},
+        "items": ["1-2", {"number": 3, "responses": "five"}, {"number": 4, "responses": "five", "reverse": True}],
+        "scales": [{"id": "total", "name": {"zh": "总", "en": "total"}, "items": ["1-4"],
+                    "missing": {"min_answered": 3, "prorate": True}}],
+    })
+    frame = sheet("mix", 4, [[3, 0, 5, 1], [2, None, 1, 5], [0, 0, 1, 0]])
+    result = psyscreen.score_with_quarantine(frame, inst)
+    total = result.scores["mix.total"]
+    assert total[0] == 3 + 0 + 5 + (6 - 1)  # 13
+    assert total[1] == pytest.approx((2 + 1 + (6 - 5)) / 3 * 4)  # 3 answered, prorated: 16 / 3
+    assert result.quarantine["column"].tolist() == ["mix.4"]  # 0 is not a code of the 1-5 item
