@@ -87,7 +87,7 @@ def _table(seed, schools=3, grades=(7, 8, 9), sexes=("F", "M")):
 def _published_sums(table: pd.DataFrame, T="Total"):
     """Every sum a reader can check in the published table, derived here from the labels (not from the library):
     row totals, and each subtotal row = the rows one level below it."""
-    keys = list(table.index)
+    keys = [k if isinstance(k, tuple) else (k,) for k in table.index]   # a one-level index as 1-tuples
     cols = list(table.columns)
     pos = {(k, c): i * len(cols) + j for i, k in enumerate(keys) for j, c in enumerate(cols)}
     eqs = []
@@ -175,3 +175,67 @@ def test_safe_frame_leaves_numbers_in_object_columns_alone():
     out = safe_frame(frame)
     assert out["ints"].tolist() == [1, -2, 3]
     assert out["mixed"].tolist() == [-5, "'=SUM(A1)", "ok"]
+
+
+def _pinned_by_rank(full: pd.DataFrame, hidden: np.ndarray) -> np.ndarray:
+    """Hidden cells the published sums determine exactly, by brute-force linear algebra: a cell is determined iff
+    adding its unit vector to the sums (restricted to the hidden cells) does not raise their rank."""
+    hidx = np.flatnonzero(hidden)
+    col = {c: j for j, c in enumerate(hidx)}
+    rows = []
+    for t, comps in _published_sums(full):
+        row = np.zeros(len(hidx))
+        for c, sign in [(t, -1.0)] + [(c, 1.0) for c in comps]:
+            if hidden[c]:
+                row[col[c]] += sign
+        rows.append(row)
+    A = np.array(rows)
+    rank = np.linalg.matrix_rank(A)
+    out = np.zeros(hidden.size, bool)
+    for j, c in enumerate(hidx):
+        unit = np.zeros((1, len(hidx)))
+        unit[0, j] = 1.0
+        out[c] = np.linalg.matrix_rank(np.vstack([A, unit])) == rank
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_exact_audit_equals_a_rank_test(seed):
+    # The audit finds cells the sums pin down as bridges of a graph (privacy._determined); it must agree with
+    # plain linear algebra for any pattern of hidden cells, in one-, two- and three-level tables.
+    from psyscreen import privacy
+
+    rng = np.random.default_rng(seed)
+    shape = [dict(schools=1, grades=(7,), sexes=("F", "M", "?")), dict(schools=3, grades=(7, 8), sexes=("F", "M")),
+             dict(schools=2, grades=(7, 8, 9), sexes=("F",))][seed % 3]
+    counts = _table(seed, **shape)
+    if seed % 4 == 3:
+        counts = counts.groupby(level="school").sum()
+    full = add_margins(counts)
+    eqs, implied = privacy._equations(full, "Total")
+    n = full.size
+    for share in (0.15, 0.35, 0.6):
+        hidden = rng.random(n) < share
+        got = privacy._determined(eqs, implied, n, hidden)
+        assert np.array_equal(got, _pinned_by_rank(full, hidden)), (seed, share)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_add_margins_every_row_once_every_sum_holds_subtotals_after_their_group(seed):
+    rng = np.random.default_rng(seed)
+    counts = _table(seed, schools=4, grades=(9, 7, 8))
+    counts = counts.iloc[rng.permutation(len(counts))[: len(counts) - 3]]   # shuffled, some rows missing
+    full = add_margins(counts)
+    body = [k for k in full.index if "Total" not in k]
+    assert sorted(body) == sorted(counts.index) and len(body) == len(counts)
+    assert full.loc[body, counts.columns].equals(counts.loc[body].astype("Int64"))
+    vals = full.to_numpy(dtype=float).ravel()
+    for t, comps in _published_sums(full):
+        assert vals[t] == vals[comps].sum()
+    keys = list(full.index)
+    assert keys[-1] == ("Total",) * 3
+    for i, k in enumerate(keys):
+        depth = next((d for d, v in enumerate(k) if v == "Total"), 3)
+        if 0 < depth < 3:   # a subtotal comes after every row of its group, and right after the group ends
+            members = [j for j, kk in enumerate(keys) if kk[:depth] == k[:depth] and j != i]
+            assert max(members) == i - 1

@@ -276,36 +276,36 @@ def add_margins(counts: pd.DataFrame, *, total: str = TOTAL) -> pd.DataFrame:
         grand = body.sum().to_frame().T
         grand.index = pd.Index([total], name=idx.name)
         return pd.concat([body, grand]).astype("Int64")
-    names = list(idx.names)
-    pieces = []
-    # one subtotal row per value of each leading level (school; school x grade; ...), after its group
-    for key, grp in body.groupby(level=0, sort=False):
-        pieces.append(_with_subtotals(grp, 1, nlev, total))
+    # Each row's place: per level, the first-appearance rank of its label path down to that level; a subtotal
+    # row ranks after every row of its group at the levels it totals over. One sort then puts each subtotal
+    # after its group and the grand total last.
+    paths = [pd.MultiIndex.from_arrays([idx.get_level_values(i) for i in range(d + 1)]) for d in range(nlev)]
+    ranks = _np.column_stack([pd.factorize(path)[0] for path in paths])
+    pieces, places = [body], [ranks]
+    for d in range(nlev - 1, -1, -1):  # subtotals over the last nlev - d levels (d = 0: the grand total)
+        if d:
+            sub = body.groupby(level=list(range(d)), sort=False, dropna=False).sum()
+            first = body.index.to_frame(index=False).iloc[:, :d].drop_duplicates().index  # a row of each group
+            place = ranks[first].copy()
+        else:
+            sub = body.sum().to_frame().T
+            place = _np.zeros((1, nlev), int)
+        labels = [sub.index.get_level_values(i) for i in range(d)]
+        sub.index = pd.MultiIndex.from_arrays(labels + [[total] * len(sub)] * (nlev - d), names=idx.names)
+        place[:, d:] = len(body) + 1
+        pieces.append(sub)
+        places.append(place)
     out = pd.concat(pieces)
-    grand = body.sum().to_frame().T
-    grand.index = pd.MultiIndex.from_tuples([(total,) * nlev], names=names)
-    out = pd.concat([out, grand])
-    return out.astype("Int64")
+    order = _np.lexsort(_np.vstack(places).T[::-1])
+    return out.iloc[order].astype("Int64")
 
 
-def _with_subtotals(grp: pd.DataFrame, depth: int, nlev: int, total: str) -> pd.DataFrame:
-    """Rows of one group followed by its subtotal; nested groups (depth < nlev - 1) get their own subtotals."""
-    if depth < nlev - 1:
-        parts = [_with_subtotals(g, depth + 1, nlev, total) for _, g in grp.groupby(level=depth, sort=False)]
-        inner = pd.concat(parts)
-    else:
-        inner = grp
-    sub = grp.sum().to_frame().T
-    prefix = grp.index[0][:depth]
-    sub.index = pd.MultiIndex.from_tuples([tuple(prefix) + (total,) * (nlev - depth)], names=grp.index.names)
-    return pd.concat([inner, sub])
-
-
-def _equations(table: pd.DataFrame, total: str) -> list[tuple[int, _np.ndarray]]:
+def _equations(table: pd.DataFrame, total: str) -> tuple[list[tuple[int, _np.ndarray]], _np.ndarray]:
     """The published sums of a table from :func:`add_margins`, as (total cell, component cells) in flat indices.
 
     Row sums: each row's total column = its other columns. Column sums: each subtotal row = the rows (or the
-    subtotals) one level below it, column by column.
+    subtotals) one level below it, column by column. Also returns, per sum, whether it is implied by the others:
+    the row sum of a subtotal row is the sum of its children's row sums (each column summed down the tree).
     """
     nrow, ncol = table.shape
     cols = list(table.columns)
@@ -318,63 +318,56 @@ def _equations(table: pd.DataFrame, total: str) -> list[tuple[int, _np.ndarray]]
     nlev = idx.nlevels
     keys = [k if isinstance(k, tuple) else (k,) for k in idx]
     # depth of a row: number of leading non-total labels (a body row has depth nlev)
-    depth = _np.array([next((d for d, v in enumerate(k) if v == total), nlev) for k in keys])
-    for i, k in enumerate(keys):
-        d = depth[i]
+    depth = [next((d for d, v in enumerate(k) if v == total), nlev) for k in keys]
+    implied = _np.array([d < nlev for d in depth], dtype=bool)
+    # the children of a subtotal row (depth d): rows of depth d + 1 that share its first d labels
+    children: dict[tuple, list[int]] = {}
+    for r, (k, d) in enumerate(zip(keys, depth)):
+        if d >= 1:
+            children.setdefault((d, k[:d - 1]), []).append(r)
+    for i, (k, d) in enumerate(zip(keys, depth)):
         if d == nlev:
             continue
-        # children: rows whose first d labels equal k's and whose depth is d + 1 (or nlev for the last level)
-        children = [r for r, kk in enumerate(keys) if depth[r] == d + 1 and kk[:d] == k[:d]]
-        if not children:
+        kids = children.get((d + 1, k[:d]))
+        if not kids:
             continue
-        children = _np.array(children)
+        kids = _np.array(kids)
         for j in range(ncol):
-            eqs.append((i * ncol + j, children * ncol + j))
-    return eqs
+            eqs.append((i * ncol + j, kids * ncol + j))
+    implied = _np.concatenate([implied, _np.zeros(len(eqs) - nrow, bool)])
+    return eqs, implied
 
 
-def _determined(eqs, n: int, hidden: _np.ndarray) -> _np.ndarray:
-    """Hidden cells that the published sums pin down exactly (ignoring bounds): e_i in the row space of A_hidden.
+def _determined(eqs, implied: _np.ndarray, n: int, hidden: _np.ndarray) -> _np.ndarray:
+    """Hidden cells that the published sums pin down exactly (ignoring bounds).
 
-    A hidden cell is determined iff every vector of the null space of the constraint matrix restricted to the
-    hidden cells is zero at that cell. Solved per connected block of hidden cells with an SVD.
+    Without the implied sums (:func:`_equations`), every cell of a table from :func:`add_margins` is in at most
+    two sums: a body cell in its row's sum and its column's sum one level up, a subtotal cell in the sum it totals
+    and the sum one level up, a grand total in one. So the sums are the nodes of a graph and each hidden cell is an
+    edge between its two sums (or to one outside node when it is in only one), and the constraint matrix is, up to
+    the sign of its rows, that graph's incidence matrix: changes to the hidden cells that leave every sum as
+    published are exactly the circulations on the graph. A hidden cell is therefore pinned down exactly when it is
+    on no cycle -- when it is a bridge of the graph. This is the same answer as a rank test (the cell's unit vector
+    in the row space of the sums restricted to the hidden cells) in time linear in the table's size.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    import networkx as nx
 
-    hid = _np.flatnonzero(hidden)
-    if hid.size == 0:
-        return _np.zeros(n, bool)
-    pos = -_np.ones(n, int)
-    pos[hid] = _np.arange(hid.size)
-    rows, cols, vals = [], [], []
-    for e, (t, comps) in enumerate(eqs):
-        cells = _np.concatenate([[t], comps])
-        coef = _np.concatenate([[-1.0], _np.ones(len(comps))])
-        keep = pos[cells] >= 0
-        if keep.any():
-            rows += [e] * int(keep.sum())
-            cols += pos[cells[keep]].tolist()
-            vals += coef[keep].tolist()
-    A = coo_matrix((vals, (rows, cols)), shape=(len(eqs), hid.size)).tocsr()
-    A = A[_np.flatnonzero(_np.diff(A.indptr))]
     out = _np.zeros(n, bool)
-    if A.shape[0] == 0:
-        return out
-    adj = (A.T @ A) != 0
-    ncomp, lab = connected_components(adj, directed=False)
-    dense_rows = A.tocsc()
-    for c in range(ncomp):
-        members = _np.flatnonzero(lab == c)
-        sub = dense_rows[:, members]
-        sub = sub[_np.flatnonzero(_np.diff(sub.tocsr().indptr))].toarray()
-        if sub.shape[0] == 0:
+    ends: dict[int, list[int]] = {}
+    for e, (t, comps) in enumerate(eqs):
+        if implied[e]:
             continue
-        _, s, vt = _np.linalg.svd(sub, full_matrices=True)
-        rank = int((s > 1e-9 * max(1.0, s[0])).sum())
-        null = vt[rank:]
-        det = _np.abs(null).max(axis=0) < 1e-9 if null.shape[0] else _np.ones(len(members), bool)
-        out[hid[members[det]]] = True
+        for c in (t, *comps):
+            if hidden[c]:
+                ends.setdefault(int(c), []).append(e)
+    graph = nx.Graph()
+    outside = -1
+    for c, es in ends.items():
+        if len(es) > 2:
+            raise AssertionError("a cell is in more than two independent sums; the table is not from add_margins")
+        graph.add_edge(es[0], es[1] if len(es) == 2 else outside, cell=c)
+    for u, v in nx.bridges(graph):
+        out[graph.edges[u, v]["cell"]] = True
     return out
 
 
@@ -513,7 +506,7 @@ def suppress_small(counts: pd.DataFrame, min_cell: int = 5, *, total: str = TOTA
         hidden |= fh.to_numpy(dtype=bool).ravel()
     if not hidden.any():
         return table
-    eqs = _equations(table, total)
+    eqs, implied = _equations(table, total)
     is_total = _np.zeros((nrow, ncol), bool)
     is_total[:, list(table.columns).index(total)] = True
     keys = [k if isinstance(k, tuple) else (k,) for k in table.index]
@@ -550,7 +543,7 @@ def suppress_small(counts: pd.DataFrame, min_cell: int = 5, *, total: str = TOTA
                     changed |= hide_one_more(e)
         if changed:
             continue
-        exposed = _np.flatnonzero(_determined(eqs, vals.size, hidden))
+        exposed = _np.flatnonzero(_determined(eqs, implied, vals.size, hidden))
         if exposed.size == 0 and hidden.sum() <= _LP_AUDIT_MAX:
             exposed = _pinned(eqs, vals, hidden, primary, min_cell)
         if exposed.size == 0:
