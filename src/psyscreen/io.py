@@ -28,7 +28,7 @@ import pandas as pd
 
 from .privacy import safe_frame
 
-__all__ = ["write_table", "atomic_write", "UnsupportedFormatError", "TABLE_SUFFIXES"]
+__all__ = ["write_table", "atomic_write", "sync_folder", "UnsupportedFormatError", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
@@ -78,26 +78,63 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: Union[str, Path], write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, fsync it, then move it over ``path``.
+def sync_folder(folder: Union[str, Path]) -> None:
+    """Flush a folder's entries (new and renamed files) to disk.
 
-    If ``write`` raises, the temporary file is removed and ``path`` is left as it was.
+    :func:`atomic_write` does this after every file; a writer of many files into one folder passes
+    ``sync_folder=False`` to each and calls this once at the end.
+    """
+    _fsync_dir(Path(folder))
+
+
+def atomic_write(path: Union[str, Path], content: Union[bytes, Callable[[Path], None]], *,
+                 sync_folder: bool = True) -> Path:
+    """Write ``path`` atomically: to a temporary file beside it, fsync it, then move it over ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write; its folder must exist.
+    content : bytes or callable
+        The file's bytes, or ``write(tmp)``, a function that writes the temporary file given its path.
+    sync_folder : bool, default True
+        Also flush the folder entry after the rename. A writer of many files into one folder passes ``False``
+        and calls :func:`sync_folder` once when done.
+
+    Returns
+    -------
+    Path
+        ``path``. If writing fails, the temporary file is removed and ``path`` is left as it was.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "letter.html"
+    >>> atomic_write(path, "<p>你好</p>".encode("utf-8")).read_text("utf-8")
+    '<p>你好</p>'
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
-    os.close(fd)
     tmp = Path(tmp_name)
     try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if isinstance(content, (bytes, bytearray, memoryview)):
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+                fh.flush()
+                os.fsync(fh.fileno())
+        else:
+            os.close(fd)
+            content(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the final file gets the user's usual permissions
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)
+    if sync_folder:
+        _fsync_dir(folder)
     return path
 
 

@@ -1,12 +1,13 @@
 """Shared pieces of the screening outputs: level labels, file names, bilingual headers, styled workbooks.
 
 Every workbook is written with xlsxwriter (strings written as strings: never formulas, URLs or numbers), every
-text cell first made inert with :func:`psyscreen.privacy.safe_frame`, and every file written atomically with
+text cell first made inert with :func:`psyscreen.privacy.safe_cell`, and every file written atomically with
 :func:`psyscreen.io.atomic_write` (a crash leaves the previous file or none, never half a file).
 """
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_write
-from ..privacy import safe_cell, safe_frame
+from ..privacy import safe_cell
 from ..protocol import INVALID_LEVEL, NONE_LEVEL, UNDECIDED_LEVEL, Protocol, load_protocol
 
 PathLike = Union[str, Path]
@@ -135,31 +136,42 @@ def file_name(text) -> str:
 
 
 def display_width(values) -> int:
-    """Display width of the longest value (East Asian wide characters count two)."""
+    """Display width of the longest value (East Asian wide characters count two; missing values count zero).
+
+    Examples
+    --------
+    >>> display_width(["ab", "初二", None, 3.5])
+    4
+    """
     best = 0
-    for v in values:
-        s = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-        w = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+    for v in set(values):  # cell values repeat (levels, classes): each distinct one is measured once
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        s = str(v)
+        w = len(s) if s.isascii() else sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
         best = max(best, w)
     return best
 
 
-def _native(series: pd.Series) -> list:
-    """Cell values as Python objects xlsxwriter understands (None for missing)."""
-    vals = series.astype(object).tolist()
-    out = []
-    for v in vals:
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            out.append(None)
-        elif isinstance(v, (np.integer,)):
-            out.append(int(v))
-        elif isinstance(v, (np.floating,)):
-            out.append(float(v))
-        elif isinstance(v, np.bool_):
-            out.append(bool(v))
-        else:
-            out.append(v)
-    return out
+def _cell(value):
+    """One cell as a Python value xlsxwriter writes as it is: None for missing, text made inert."""
+    if isinstance(value, str):
+        return safe_cell(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _cells(series: pd.Series) -> list:
+    """A column's cells as Python values (see :func:`_cell`), without a pandas operation per cell."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":  # numpy bool and integers: never missing, never text
+        return series.tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return [None if v != v else v for v in series.tolist()]
+    return [_cell(v) for v in series.to_numpy(dtype=object, na_value=None).tolist()]
 
 
 @dataclass
@@ -175,61 +187,74 @@ class Sheet:
     note: Optional[str] = None        # a line above the table
 
 
-def write_workbook(path: PathLike, sheets: list[Sheet]) -> Path:
-    """Write styled sheets (bold coloured header, frozen header row, filters, readable widths) atomically."""
+def workbook_bytes(sheets: list[Sheet]) -> bytes:
+    """An xlsx file (bytes) of styled sheets: bold coloured header, frozen header row, filters, readable widths.
+
+    Every text cell and header is made inert (:func:`psyscreen.privacy.safe_cell`); strings are written as
+    strings, never as formulas, URLs or numbers. The cells of a ``level_column`` are filled with their level's
+    colour.
+    """
     import xlsxwriter
 
+    buffer = io.BytesIO()
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+               "nan_inf_to_errors": False, "in_memory": True}
+    wb = xlsxwriter.Workbook(buffer, options)
+    head = wb.add_format({"bold": True, "bg_color": "#dfe7f1", "border": 1, "text_wrap": True, "valign": "top"})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    top = wb.add_format({"valign": "top"})
+    pct = wb.add_format({"num_format": "0.0%", "valign": "top"})
+    note_fmt = wb.add_format({"italic": True, "font_color": "#555555"})
+    level_fmts: dict[tuple, object] = {}
+    used = set()
+    for sh in sheets:
+        name = file_name(sh.name).replace("[", "(").replace("]", ")")[:31] or "Sheet"
+        while name.lower() in used:
+            name = name[:28] + f"_{len(used)}"
+        used.add(name.lower())
+        ws = wb.add_worksheet(name)
+        r0 = 0
+        if sh.note:
+            ws.write_string(0, 0, str(safe_cell(sh.note)), note_fmt)
+            r0 = 1
+        frame = sh.frame
+        n, m = frame.shape
+        for j, col in enumerate(frame.columns):
+            header = str(safe_cell(str(col)))
+            ws.write_string(r0, j, header, head)
+            values = _cells(frame.iloc[:, j])
+            fmt = wrap if col in sh.wrap else pct if col in sh.percent else top
+            if col == sh.level_column and sh.level_colours:
+                colours = {safe_cell(label): colour for label, colour in sh.level_colours.items()}
+                for i, v in enumerate(values):
+                    colour = colours.get(v)
+                    if colour:
+                        key = (colour, fmt is wrap)
+                        if key not in level_fmts:
+                            level_fmts[key] = wb.add_format({"bg_color": colour, "bold": True, "font_color": _ink(colour),
+                                                             "valign": "top", "text_wrap": fmt is wrap})
+                        ws.write(r0 + 1 + i, j, v, level_fmts[key])
+                    else:
+                        ws.write(r0 + 1 + i, j, v, fmt)
+            elif values:
+                ws.write_column(r0 + 1, j, values, fmt)
+            width = min(max(display_width([header]) * 0.9, display_width(values[:5000])) + 2, 60)
+            ws.set_column(j, j, max(width, 6))
+        ws.freeze_panes(r0 + 1, 0)
+        if m:
+            ws.autofilter(r0, 0, r0 + max(n, 1), m - 1)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(r0)
+    wb.close()
+    return buffer.getvalue()
+
+
+def write_workbook(path: PathLike, sheets: list[Sheet], *, sync_folder: bool = True) -> Path:
+    """Write :func:`workbook_bytes` of ``sheets`` to ``path`` atomically (see :func:`psyscreen.io.atomic_write`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(tmp: Path) -> None:
-        options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-                   "nan_inf_to_errors": False, "in_memory": True}  # in memory: no temporary files per workbook
-        wb = xlsxwriter.Workbook(str(tmp), options)
-        head = wb.add_format({"bold": True, "bg_color": "#dfe7f1", "border": 1, "text_wrap": True, "valign": "top"})
-        wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-        top = wb.add_format({"valign": "top"})
-        pct = wb.add_format({"num_format": "0.0%", "valign": "top"})
-        note_fmt = wb.add_format({"italic": True, "font_color": "#555555"})
-        used = set()
-        for sh in sheets:
-            name = file_name(sh.name).replace("[", "(").replace("]", ")")[:31] or "Sheet"
-            while name.lower() in used:
-                name = name[:28] + f"_{len(used)}"
-            used.add(name.lower())
-            ws = wb.add_worksheet(name)
-            frame = safe_frame(sh.frame)
-            r0 = 0
-            if sh.note:
-                ws.write_string(0, 0, str(safe_cell(sh.note)), note_fmt)
-                r0 = 1
-            for j, col in enumerate(frame.columns):
-                ws.write_string(r0, j, str(col), head)
-                values = _native(frame.iloc[:, j])
-                fmt = wrap if sh.frame.columns[j] in sh.wrap else pct if sh.frame.columns[j] in sh.percent else top
-                if values:
-                    ws.write_column(r0 + 1, j, values, fmt)
-                width = min(max(display_width([col]) * 0.9, display_width(values[:5000])) + 2, 60)
-                ws.set_column(j, j, max(width, 6))
-            n = len(frame)
-            ws.freeze_panes(r0 + 1, 0)
-            if frame.shape[1]:
-                ws.autofilter(r0, 0, r0 + max(n, 1), frame.shape[1] - 1)
-            if sh.level_column is not None and sh.level_colours and n:
-                j = list(sh.frame.columns).index(sh.level_column)
-                for label, colour in sh.level_colours.items():
-                    if not colour:
-                        continue
-                    f = wb.add_format({"bg_color": colour, "bold": True, "font_color": _ink(colour)})
-                    ws.conditional_format(r0 + 1, j, r0 + n, j, {
-                        "type": "cell", "criteria": "==", "value": '"' + str(safe_cell(label)).replace('"', '""') + '"',
-                        "format": f})
-            ws.set_landscape()
-            ws.fit_to_pages(1, 0)
-            ws.repeat_rows(r0)
-        wb.close()
-
-    return atomic_write(path, write)
+    return atomic_write(path, workbook_bytes(sheets), sync_folder=sync_folder)
 
 
 def _ink(colour: str) -> str:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..io import sync_folder
+
 from ._common import HEADERS, PathLike, Sheet, file_name, write_workbook
 
 __all__ = ["write_class_lists", "CLASS_LIST_FIELDS"]
@@ -26,15 +28,20 @@ def write_class_lists(rows: pd.DataFrame, folder: PathLike, *, lang: str = "zh",
     h = HEADERS[lang]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    headers = [h["student_id"], h["name"], h["level"], h["action"]]
+    # One sort of the school, then each class is a slice of plain arrays: no pandas operation per class.
+    ordered = rows.sort_values(["sort_rank", "student_id"], kind="stable")
+    listed = ordered["listed"].to_numpy(dtype=bool)
+    columns = [ordered[c].to_numpy(dtype=object) for c in ("student_id", "name", "level_label", "action")]
+    classes = ordered.groupby(["grade", "class"], sort=True, dropna=False).indices  # {(grade, class): positions}
     written = []
-    cols = {"student_id": h["student_id"], "name": h["name"], "level_label": h["level"], "action": h["action"]}
-    for (grade, cls), grp in rows.groupby(["grade", "class"], sort=True, dropna=False):
-        listed = grp[grp["listed"]].sort_values(["sort_rank", "student_id"], kind="stable")
-        out = listed[list(cols)].rename(columns=cols).reset_index(drop=True)
+    for (grade, cls), where in classes.items():
+        where = where[listed[where]]
+        out = pd.DataFrame({hd: col[where] for hd, col in zip(headers, columns)})
         g = "NA" if pd.isna(grade) else (str(int(grade)) if isinstance(grade, (int, float)) or str(grade).isdigit() else str(grade))
         c = "NA" if pd.isna(cls) else str(cls)
         path = folder / f"{file_name(g)}-{file_name(c)}.xlsx"
-        sheet = f"{g}-{c}"
-        write_workbook(path, [Sheet(sheet, out, wrap=(h["action"],), level_column=h["level"], level_colours=level_colours)])
-        written.append(path)
+        sheet = Sheet(f"{g}-{c}", out, wrap=(h["action"],), level_column=h["level"], level_colours=level_colours)
+        written.append(write_workbook(path, [sheet], sync_folder=False))
+    sync_folder(folder)
     return written

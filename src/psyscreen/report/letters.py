@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from jinja2.sandbox import SandboxedEnvironment
 
-from ..io import atomic_write
+from ..io import atomic_write, sync_folder
 from ._common import PathLike, check_lang, file_name
 
 __all__ = ["letter_template", "render_letter", "write_letters", "grade_label", "LETTER_FIELDS", "DEFAULT_CONTACT"]
@@ -125,6 +125,6 @@ def write_letters(rows: pd.DataFrame, folder: PathLike, *, lang: str = "zh", tem
         }
         html = render_letter(ctx, tpl, lang=lang)
         path = folder / f"{file_name(keys[i])}.html"
-        atomic_write(path, lambda tmp, html=html: tmp.write_text(html, encoding="utf-8"))
-        written.append(path)
+        written.append(atomic_write(path, html.encode("utf-8"), sync_folder=False))
+    sync_folder(folder)
     return written
