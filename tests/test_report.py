@@ -87,6 +87,33 @@ def test_class_list_names_files_by_grade_and_class(school_out):
     assert names == {f"{g}-{c}.xlsx" for g, c in sch[["grade", "class"]].drop_duplicates().itertuples(index=False)}
 
 
+def test_level_cells_carry_their_level_colour_and_lists_are_most_urgent_first(school_out):
+    out, _, _ = school_out
+    from psyscreen.report._common import level_infos
+
+    infos = level_infos(psyscreen.load_protocol("default"), "zh")   # the protocol's levels, then re-test etc.
+    colour = {i.label: i.colour.lstrip("#").upper() for i in infos if i.colour}
+    rank = {i.label: i.rank for i in infos}
+    coloured = 0
+    for path in [*out["classes"], out["workbook"]]:
+        ws = openpyxl.load_workbook(path).worksheets[0]
+        header_row = 2 if path == out["workbook"] else 1
+        heads = [c.value for c in ws[header_row]]
+        j = heads.index("预警等级")
+        cells = [row[j] for row in ws.iter_rows(min_row=header_row + 1)]
+        for c in cells:
+            fill = c.fill.fgColor.rgb if c.fill.fill_type == "solid" else None
+            if c.value in colour:
+                assert fill is not None and fill.endswith(colour[c.value]), (path.name, c.coordinate, fill)
+                coloured += 1
+            else:
+                assert fill is None, (path.name, c.coordinate, c.value, fill)
+        if path != out["workbook"]:
+            ranks = [rank.get(c.value, 9) for c in cells]
+            assert ranks == sorted(ranks)
+    assert coloured > 0
+
+
 # ---- school workbook ---------------------------------------------------------------------------
 
 def test_school_workbook_sorted_critical_first_with_reasons(school_out):
