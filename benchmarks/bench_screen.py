@@ -92,6 +92,11 @@ def _phase(kind: str, folder: Path, out: Path) -> dict:
         raise SystemExit(f"unknown phase {kind}")
     secs = time.perf_counter() - t
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    workers_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest report worker, if any
+    if workers_kb:
+        extra["worker_peak_rss_mb"] = round(workers_kb / 1024, 1)
+    if kind.endswith("reports"):
+        extra["files_written"] = sum(1 for _ in out.rglob("*") if _.is_file())
     return {"phase": kind, "seconds": round(secs, 2), "peak_rss_mb": round(peak_kb / 1024, 1), **extra}
 
 

@@ -455,7 +455,8 @@ def suppress_small(counts: pd.DataFrame, min_cell: int = 5, *, total: str = TOTA
           hidden small cell is at most ``min_cell - 1``): hide one more likewise;
        c. no hidden cell may be pinned down by combining the sums (an exact linear-algebra audit of the
           whole system: a hidden cell is exposed when the unit vector of that cell lies in the row space
-          of the sums restricted to hidden cells); an exposed cell gets one more hidden cell in one of its sums;
+          of the sums restricted to hidden cells; found in linear time as the bridges of the graph the sums make,
+          see ``_determined``); an exposed cell gets one more hidden cell in one of its sums;
        d. no hidden small count may be pinned down by the sums together with the bounds a reader knows (a hidden
           small count is between 1 and ``min_cell - 1``, every count is at least 0): for each hidden small cell two
           linear programs find its smallest and largest possible value; if they are less than 1 apart, one more
