@@ -108,6 +108,7 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 # keyed hash, and aggregate tables leave the county only with small counts suppressed.
 
 import hashlib as _hashlib
+from dataclasses import dataclass
 import hmac as _hmac
 import os as _os
 import secrets as _secrets
@@ -300,13 +301,24 @@ def add_margins(counts: pd.DataFrame, *, total: str = TOTAL) -> pd.DataFrame:
     return out.iloc[order].astype("Int64")
 
 
-def _equations(table: pd.DataFrame, total: str) -> tuple[list[tuple[int, _np.ndarray]], _np.ndarray]:
-    """The published sums of a table from :func:`add_margins`, as (total cell, component cells) in flat indices.
+@dataclass(frozen=True)
+class _Sums:
+    """The published sums of a table from :func:`add_margins`, in flat cell indices.
 
-    Row sums: each row's total column = its other columns. Column sums: each subtotal row = the rows (or the
-    subtotals) one level below it, column by column. Also returns, per sum, whether it is implied by the others:
-    the row sum of a subtotal row is the sum of its children's row sums (each column summed down the tree).
+    ``eqs[e]`` is (total cell, component cells); ``implied[e]`` marks a sum that follows from the others (the row
+    sum of a subtotal row is the sum of its children's row sums, each column summed down the tree); ``sign[e]``
+    (+1 or -1) orients the others so that each cell is added in one and subtracted in the other (see
+    :func:`_hidden_graph`).
     """
+
+    eqs: list
+    implied: _np.ndarray
+    sign: _np.ndarray
+
+
+def _equations(table: pd.DataFrame, total: str) -> _Sums:
+    """Row sums (each row's total column = its other columns) and column sums (each subtotal row = the rows or
+    subtotals one level below it, column by column) of a table from :func:`add_margins`."""
     nrow, ncol = table.shape
     cols = list(table.columns)
     tcol = cols.index(total)
@@ -319,7 +331,7 @@ def _equations(table: pd.DataFrame, total: str) -> tuple[list[tuple[int, _np.nda
     keys = [k if isinstance(k, tuple) else (k,) for k in idx]
     # depth of a row: number of leading non-total labels (a body row has depth nlev)
     depth = [next((d for d, v in enumerate(k) if v == total), nlev) for k in keys]
-    implied = _np.array([d < nlev for d in depth], dtype=bool)
+    implied = [d < nlev for d in depth]
     # the children of a subtotal row (depth d): rows of depth d + 1 that share its first d labels
     children: dict[tuple, list[int]] = {}
     for r, (k, d) in enumerate(zip(keys, depth)):
@@ -334,105 +346,99 @@ def _equations(table: pd.DataFrame, total: str) -> tuple[list[tuple[int, _np.nda
         kids = _np.array(kids)
         for j in range(ncol):
             eqs.append((i * ncol + j, kids * ncol + j))
-    implied = _np.concatenate([implied, _np.zeros(len(eqs) - nrow, bool)])
-    return eqs, implied
+            implied.append(False)
+    # row sums and the total column's sums count +1, the other columns' sums -1 (checked in _hidden_graph)
+    sign = _np.array([1 if t % ncol == tcol else -1 for t, _ in eqs])
+    return _Sums(eqs, _np.array(implied, dtype=bool), sign)
 
 
-def _determined(eqs, implied: _np.ndarray, n: int, hidden: _np.ndarray) -> _np.ndarray:
+def _hidden_graph(sums: _Sums, hidden: _np.ndarray) -> tuple[_np.ndarray, _np.ndarray, _np.ndarray, int]:
+    """The hidden cells as the edges of a directed graph whose nodes are the independent sums.
+
+    Without the implied sums, every cell of a table from :func:`add_margins` is in at most two sums: a body cell in
+    its row's sum and its column's sum one level up, a subtotal cell in the sum it totals and the sum one level up,
+    a grand total in one sum only. With each sum multiplied by its ``sign``, a cell in two sums is added in one
+    (its head) and subtracted in the other (its tail); a cell in one sum gets an outside node as its other end. The
+    constraint matrix restricted to the hidden cells is then that graph's incidence matrix: changes of the hidden
+    cells that keep every published sum are exactly the circulations (flows that balance at every node).
+
+    Returns ``(cells, tail, head, n_nodes)``.
+    """
+    outside = len(sums.eqs)
+    ends: dict[int, list[tuple[int, int]]] = {}
+    for e, (t, comps) in enumerate(sums.eqs):
+        if sums.implied[e]:
+            continue
+        if hidden[t]:
+            ends.setdefault(int(t), []).append((e, -int(sums.sign[e])))
+        for c in comps[hidden[comps]]:
+            ends.setdefault(int(c), []).append((e, int(sums.sign[e])))
+    cells, tail, head = [], [], []
+    for c, es in ends.items():
+        if len(es) == 1:
+            es = es + [(outside, -es[0][1])]
+        if len(es) != 2 or es[0][1] == es[1][1]:
+            raise AssertionError("the sums do not form a graph; the table is not from add_margins")
+        cells.append(c)
+        tail.append(es[0][0] if es[0][1] < 0 else es[1][0])
+        head.append(es[1][0] if es[0][1] < 0 else es[0][0])
+    return _np.array(cells, int), _np.array(tail, int), _np.array(head, int), outside + 1
+
+
+def _determined(sums: _Sums, n: int, hidden: _np.ndarray) -> _np.ndarray:
     """Hidden cells that the published sums pin down exactly (ignoring bounds).
 
-    Without the implied sums (:func:`_equations`), every cell of a table from :func:`add_margins` is in at most
-    two sums: a body cell in its row's sum and its column's sum one level up, a subtotal cell in the sum it totals
-    and the sum one level up, a grand total in one. So the sums are the nodes of a graph and each hidden cell is an
-    edge between its two sums (or to one outside node when it is in only one), and the constraint matrix is, up to
-    the sign of its rows, that graph's incidence matrix: changes to the hidden cells that leave every sum as
-    published are exactly the circulations on the graph. A hidden cell is therefore pinned down exactly when it is
-    on no cycle -- when it is a bridge of the graph. This is the same answer as a rank test (the cell's unit vector
-    in the row space of the sums restricted to the hidden cells) in time linear in the table's size.
+    A hidden cell can change while every sum stays as published exactly when it lies on a cycle of the graph of
+    :func:`_hidden_graph` (a circulation can run around the cycle); so it is pinned down when it is a bridge. This
+    is the same answer as a rank test (the cell's unit vector in the row space of the sums restricted to the
+    hidden cells), in time linear in the table's size.
     """
     import networkx as nx
 
     out = _np.zeros(n, bool)
-    ends: dict[int, list[int]] = {}
-    for e, (t, comps) in enumerate(eqs):
-        if implied[e]:
-            continue
-        for c in (t, *comps):
-            if hidden[c]:
-                ends.setdefault(int(c), []).append(e)
+    cells, tail, head, _ = _hidden_graph(sums, hidden)
     graph = nx.Graph()
-    outside = -1
-    for c, es in ends.items():
-        if len(es) > 2:
-            raise AssertionError("a cell is in more than two independent sums; the table is not from add_margins")
-        graph.add_edge(es[0], es[1] if len(es) == 2 else outside, cell=c)
+    graph.add_edges_from((u, v, {"cell": c}) for c, u, v in zip(cells.tolist(), tail.tolist(), head.tolist()))
     for u, v in nx.bridges(graph):
         out[graph.edges[u, v]["cell"]] = True
     return out
 
 
-#: Up to this many hidden cells, :func:`suppress_small` also audits with linear programs that use the bounds a
-#: reader knows (a hidden small count is 1..min_cell-1, any count is >= 0); above it only the exact audit runs.
-_LP_AUDIT_MAX = 3000
+def _pinned(sums: _Sums, vals: _np.ndarray, hidden: _np.ndarray, primary: _np.ndarray, min_cell: int) -> _np.ndarray:
+    """Hidden small cells whose value the sums and the bounds a reader knows pin down (their range is below 1).
 
+    The bounds: a hidden small count is between 1 and ``min_cell - 1``, any other count at least 0. On the graph of
+    :func:`_hidden_graph` the feasible tables are flows within those bounds; the true table is one of them. A cell
+    can move by 1 exactly when one of its residual arcs (forward if it is below its upper bound, backward if above
+    its lower bound) lies on a directed cycle of the residual graph -- for a cell with both arcs, a cycle other than
+    the two arcs themselves. Since the constraint matrix is an incidence matrix (totally unimodular), this is the
+    same answer as the smallest and largest value from two linear programs per cell, found with one strongly
+    connected components pass and a search for the cells that need one.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-def _pinned(eqs, vals: _np.ndarray, hidden: _np.ndarray, primary: _np.ndarray, min_cell: int) -> _np.ndarray:
-    """Hidden small cells whose range, given every shown value, every published sum and the bounds, is narrower
-    than 1 (found with two linear programs per cell, HiGHS)."""
-    from scipy.optimize import linprog
-    from scipy.sparse import coo_matrix
-
-    hid = _np.flatnonzero(hidden)
-    pos = -_np.ones(vals.size, int)
-    pos[hid] = _np.arange(hid.size)
-    rows, cols, coef, rhs = [], [], [], []
-    r = 0
-    for t, comps in eqs:
-        cells = _np.concatenate([[t], comps])
-        sign = _np.concatenate([[-1.0], _np.ones(len(comps))])
-        h = pos[cells] >= 0
-        if not h.any():
-            continue
-        rows += [r] * int(h.sum())
-        cols += pos[cells[h]].tolist()
-        coef += sign[h].tolist()
-        rhs.append(-float((sign[~h] * vals[cells[~h]]).sum()))
-        r += 1
-    if r == 0:
-        return _np.array([], int)
-    A = coo_matrix((coef, (rows, cols)), shape=(r, hid.size)).tocsr()
-    b = _np.array(rhs)
-    bounds = [(1, min_cell - 1) if primary[c] else (0, None) for c in hid]
-    # Any two feasible tables that differ by 1 or more at a cell prove that cell is not pinned down. A few
-    # linear programs in random directions give such tables for most cells at once; only the cells they leave
-    # undecided get their own pair of programs (smallest and largest value).
-    rng = _np.random.default_rng(0)
-    lo_seen = _np.full(hid.size, _np.inf)
-    hi_seen = _np.full(hid.size, -_np.inf)
-
-    def solve(obj) -> Optional[float]:
-        res = linprog(obj, A_eq=A, b_eq=b, bounds=bounds, method="highs")
-        if res.status != 0:
-            return None
-        _np.minimum(lo_seen, res.x, out=lo_seen)
-        _np.maximum(hi_seen, res.x, out=hi_seen)
-        return res.fun
-
-    small = _np.array([primary[c] for c in hid])
-    for _ in range(4):
-        direction = rng.normal(size=hid.size)
-        solve(direction)
-        solve(-direction)
-    out = []
-    for j in _np.flatnonzero(small):
-        if hi_seen[j] - lo_seen[j] >= 1 - 1e-7:
-            continue
-        obj = _np.zeros(hid.size)
-        obj[j] = 1.0
-        lo, hi = solve(obj), solve(-obj)
-        if lo is not None and hi is not None and (-hi - lo) < 1 - 1e-7:
-            out.append(hid[j])
-    return _np.array(out, int)
+    cells, tail, head, n_nodes = _hidden_graph(sums, hidden)
+    x = vals[cells]
+    small = primary[cells]
+    lower = _np.where(small, 1.0, 0.0)
+    upper = _np.where(small, min_cell - 1.0, _np.inf)
+    up, down = x < upper, x > lower                  # forward arc tail -> head, backward arc head -> tail
+    src = _np.concatenate([tail[up], head[down]])
+    dst = _np.concatenate([head[up], tail[down]])
+    graph = csr_matrix((_np.ones(src.size), (src, dst)), shape=(n_nodes, n_nodes))
+    _, comp = connected_components(graph, directed=True, connection="strong")
+    same = comp[tail] == comp[head]
+    movable = same & (up | down)
+    # A cell with both arcs and its ends in one component may owe that to its own two arcs: search again without them.
+    for j in _np.flatnonzero(small & same & up & down):
+        g = graph.copy()
+        g[tail[j], head[j]] = 0.0
+        g[head[j], tail[j]] = 0.0
+        g.eliminate_zeros()
+        movable[j] = (tail[j] in set(breadth_first_order(g, head[j], directed=True, return_predecessors=False))
+                      or head[j] in set(breadth_first_order(g, tail[j], directed=True, return_predecessors=False)))
+    return cells[small & ~movable]
 
 
 def suppress_small(counts: pd.DataFrame, min_cell: int = 5, *, total: str = TOTAL,
@@ -458,9 +464,9 @@ def suppress_small(counts: pd.DataFrame, min_cell: int = 5, *, total: str = TOTA
           of the sums restricted to hidden cells; found in linear time as the bridges of the graph the sums make,
           see ``_determined``); an exposed cell gets one more hidden cell in one of its sums;
        d. no hidden small count may be pinned down by the sums together with the bounds a reader knows (a hidden
-          small count is between 1 and ``min_cell - 1``, every count is at least 0): for each hidden small cell two
-          linear programs find its smallest and largest possible value; if they are less than 1 apart, one more
-          cell of its sums is hidden. (Run when at most 3,000 cells are hidden; larger tables get rules a-c.)
+          small count is between 1 and ``min_cell - 1``, every count is at least 0): its smallest and largest
+          possible values must be at least 1 apart (the same answer as two linear programs per cell, found as
+          cycles of a flow graph the sums make, see ``_pinned``); else one more cell of its sums is hidden.
 
     Rates derived from a hidden count, or from a row whose total is hidden, must be blanked by the caller.
 
@@ -507,7 +513,8 @@ def suppress_small(counts: pd.DataFrame, min_cell: int = 5, *, total: str = TOTA
         hidden |= fh.to_numpy(dtype=bool).ravel()
     if not hidden.any():
         return table
-    eqs, implied = _equations(table, total)
+    sums = _equations(table, total)
+    eqs = sums.eqs
     is_total = _np.zeros((nrow, ncol), bool)
     is_total[:, list(table.columns).index(total)] = True
     keys = [k if isinstance(k, tuple) else (k,) for k in table.index]
@@ -544,9 +551,9 @@ def suppress_small(counts: pd.DataFrame, min_cell: int = 5, *, total: str = TOTA
                     changed |= hide_one_more(e)
         if changed:
             continue
-        exposed = _np.flatnonzero(_determined(eqs, implied, vals.size, hidden))
-        if exposed.size == 0 and hidden.sum() <= _LP_AUDIT_MAX:
-            exposed = _pinned(eqs, vals, hidden, primary, min_cell)
+        exposed = _np.flatnonzero(_determined(sums, vals.size, hidden))
+        if exposed.size == 0:
+            exposed = _pinned(sums, vals, hidden, primary, min_cell)
         if exposed.size == 0:
             break
         for c in exposed:
