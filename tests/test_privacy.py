@@ -265,3 +265,13 @@ def test_add_margins_every_row_once_every_sum_holds_subtotals_after_their_group(
         if 0 < depth < 3:   # a subtotal comes after every row of its group, and right after the group ends
             members = [j for j, kk in enumerate(keys) if kk[:depth] == k[:depth] and j != i]
             assert max(members) == i - 1
+
+
+def test_add_margins_refuses_a_total_label_the_data_uses():
+    c = pd.DataFrame({"a": [1, 2], "b": [3, 4]},
+                     index=pd.MultiIndex.from_tuples([("Total", 7), ("B", 7)], names=["school", "grade"]))
+    with pytest.raises(ValueError, match="'Total' is also a value of school"):
+        add_margins(c)
+    with pytest.raises(ValueError, match="total label"):
+        suppress_small(c)
+    assert add_margins(c, total="Total*").loc[("Total*", "Total*"), "Total*"] == 10

@@ -303,3 +303,23 @@ def test_many_schools_get_heat_maps_of_published_rates(tmp_path):
     level_names = [lv.name.zh for lv in psyscreen.load_protocol("default").levels_by_rank]
     assert all(f"各校分年级预警比例: {name}" in html for name in level_names)
     assert html.count("<svg") == 1 + len(level_names)  # the by-school bars, then one heat map per level
+
+
+def test_a_school_called_total_is_a_school_not_a_margin(wave, tmp_path):
+    # Margins are found by their label: a school named 合计 must keep its own rows, and the county total takes
+    # another label instead of being confused with it.
+    from psyscreen.report.county import county_tables
+
+    df, _, _, ledger = wave
+    df = df.assign(school=df["school"].replace({"二中": "合计"}))
+    ledger = ledger.assign(school=ledger["school"].replace({"二中": "合计"}))
+    tabs = county_tables(df, ledger, protocol="default")
+    assert tabs["total"] == "合计*"
+    levels = tabs["levels"]
+    schools = levels.iloc[:, 0]
+    assert (schools == "合计").sum() > 2 and schools.iloc[-1] == "合计*"
+    n = tabs["levels_counts"]
+    school_total = n.loc[("合计", "合计*", "合计*"), "合计*"]
+    assert school_total == (df["school"] == "合计").sum()
+    assert n.loc[("合计*",) * 3, "合计*"] == len(df)
+    assert write_county(df, ledger, tmp_path, protocol="default")["summary"].is_file()

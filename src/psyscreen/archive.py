@@ -999,18 +999,20 @@ def _suppressed(counts: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     The rule is :func:`psyscreen.privacy.suppress_small` (the same as the screening's county summary); the
     display follows :mod:`psyscreen.report.county` ("<m" for a small count, "*" for a secondary suppression).
     """
-    from .privacy import TOTAL, add_margins, suppress_small
+    from .privacy import TOTAL, add_margins, suppress_small, total_label
 
     counts = counts.astype("int64")
-    full = add_margins(counts, total=TOTAL)
-    hidden = suppress_small(counts, min_cell, total=TOTAL)
+    labels = [v for level in range(counts.index.nlevels) for v in counts.index.get_level_values(level).astype(str)]
+    total = total_label(TOTAL, [*labels, *counts.columns])
+    full = add_margins(counts, total=total)
+    hidden = suppress_small(counts, min_cell, total=total)
     small = ((full >= 1) & (full < min_cell)).astype(bool)
     shown = full.astype(object).mask(small, f"<{min_cell}").mask(hidden.isna().astype(bool) & ~small, "*")
     num = hidden.astype("Float64")
-    den = num[TOTAL]
-    rates = num.div(den.where(den > 0), axis=0).drop(columns=[TOTAL]).astype(float)
+    den = num[total]
+    rates = num.div(den.where(den > 0), axis=0).drop(columns=[total]).astype(float)
     out = pd.DataFrame(index=full.index)
-    out[TOTAL] = shown[TOTAL]
+    out[total] = shown[total]
     for c in counts.columns:
         out[c] = shown[c]
         out[f"{c} rate"] = rates[c].round(4)

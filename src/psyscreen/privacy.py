@@ -125,6 +125,7 @@ __all__ += [  # noqa: F821 - extends the list defined at the top of the module
     "add_margins",
     "suppress_small",
     "TOTAL",
+    "total_label",
 ]
 
 #: The shortest key :func:`load_key` accepts, in bytes (HMAC-SHA-256 keys should have at least 128 bits).
@@ -256,6 +257,24 @@ def new_key(path, *, overwrite: bool = False) -> _Path:
     return path
 
 
+def total_label(preferred: str, labels) -> str:
+    """``preferred``, or ``preferred`` with ``*`` appended until it is none of ``labels``.
+
+    The margins of a table are found by their label, so a school, grade or class that happens to be called
+    "Total" (合计) must not be mistaken for one: pick the total label with this.
+
+    Examples
+    --------
+    >>> total_label("合计", ["一中", "合计"])
+    '合计*'
+    """
+    used = {str(v) for v in labels}
+    label = preferred
+    while label in used:
+        label += "*"
+    return label
+
+
 def add_margins(counts: pd.DataFrame, *, total: str = TOTAL) -> pd.DataFrame:
     """``counts`` with a total column and total rows: one per value of each leading index level, and a grand total.
 
@@ -269,6 +288,11 @@ def add_margins(counts: pd.DataFrame, *, total: str = TOTAL) -> pd.DataFrame:
     >>> add_margins(c).to_dict("index")
     {'x': {'a': 1, 'b': 3, 'Total': 4}, 'y': {'a': 2, 'b': 4, 'Total': 6}, 'Total': {'a': 3, 'b': 7, 'Total': 10}}
     """
+    clash = [str(name if name is not None else f"index level {level}") for level, name in enumerate(counts.index.names)
+             if (counts.index.get_level_values(level).astype(str) == total).any()]
+    if clash or total in counts.columns:
+        raise ValueError(f"the total label {total!r} is also a value of {', '.join(clash) or 'the columns'}; "
+                         f"choose another, e.g. with psyscreen.privacy.total_label")
     body = counts.astype("Int64").copy()
     body[total] = body.sum(axis=1).astype("Int64")
     idx = body.index

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .. import __version__
 from ..io import atomic_write
-from ..privacy import add_margins, suppress_small
+from ..privacy import add_margins, suppress_small, total_label
 from ._common import HEADERS, PathLike, Sheet, check_lang, get_protocol, level_infos, resolve_levels, write_workbook
 from .letters import grade_label
 
@@ -89,6 +89,11 @@ def county_tables(students: pd.DataFrame, ledger: pd.DataFrame | None, *, protoc
                          "grade": grade.map(lambda g: grade_label(g, lang) if pd.notna(g) else "?"),
                          "grade_num": grade.fillna(99), "sex": sex, "level": level_cat}, index=students.index)
     keys = keys.sort_values(["school", "grade_num", "sex"], kind="stable")
+    # a school, grade or sex that happens to be called 合计 / Total must not be taken for a margin
+    named = [*keys["school"].unique(), *keys["grade"].unique(), *keys["sex"].unique(), *labels]
+    if ledger is not None:
+        named += [v for c in ("school", "file") if c in ledger.columns for v in ledger[c].astype(str).unique()]
+    tot = total_label(tot, named)
     counts = pd.crosstab([keys["school"], keys["grade"], keys["sex"]], keys["level"], dropna=False)
     counts = counts.loc[counts.sum(axis=1) > 0]
     # keep the grade order numeric (crosstab sorts labels as text)
