@@ -14,6 +14,8 @@ from psyscreen import score
 from psyscreen.classify import ClassifyError, classify
 from psyscreen.protocol import load_protocol
 
+from .sheets import spread
+
 
 def sheets(phq9_rows, gad7_rows):
     """Answer frame from lists of 9 PHQ-9 and 7 GAD-7 answers per student (None = not answered)."""
@@ -28,20 +30,11 @@ def run(phq9_rows, gad7_rows, protocol="default"):
 
 def phq(total_without_9, item9=0):
     """A PHQ-9 sheet whose items 1-8 sum to the given total (answers of 3 then the rest), item 9 as given."""
-    items, left = [], total_without_9
-    for _ in range(8):
-        items.append(min(3, left))
-        left -= items[-1]
-    assert left == 0
-    return items + [item9]
+    return spread(total_without_9, 8, 3) + [item9]
 
 
 def gad(total):
-    items, left = [], total
-    for _ in range(7):
-        items.append(min(3, left))
-        left -= items[-1]
-    return items
+    return spread(total, 7, 3)
 
 
 def test_hand_worked_boundaries_of_the_default_protocol():

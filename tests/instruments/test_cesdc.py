@@ -13,7 +13,7 @@ import pytest
 
 import psyscreen
 
-from ..sheets import answer_sheet
+from ..sheets import answer_sheet, spread
 
 ID, N = "cesdc", 20
 SOURCE_REVERSED = {4, 8, 12, 16}  # research/instruments.md 6.3
@@ -25,13 +25,7 @@ def sheet(rows) -> pd.DataFrame:
 
 def with_total(total: int) -> list[float]:
     """Raw answers whose keyed total is `total`: scored values 3, 3, ... then the rest, 0 elsewhere."""
-    row, left = [], total
-    for i in range(1, N + 1):
-        v = min(3, left)
-        left -= v
-        row.append(3 - v if i in SOURCE_REVERSED else v)
-    assert left == 0
-    return row
+    return [3 - v if i in SOURCE_REVERSED else v for i, v in enumerate(spread(total, N, 3), 1)]
 
 
 def test_key_as_the_source_table():

@@ -12,7 +12,7 @@ import pytest
 
 import psyscreen
 
-from ..sheets import answer_sheet
+from ..sheets import answer_sheet, spread
 
 ID, N = "dass21", 21
 
@@ -31,11 +31,8 @@ def sheet(rows) -> pd.DataFrame:
 def with_raw_sum(scale: str, raw: int) -> list[float]:
     """All items 0 except the scale's items, filled with 3s then the remainder, so the scale's raw sum is `raw`."""
     row = [0.0] * N
-    left = raw
-    for item in SOURCE_MAP[scale]:
-        row[item - 1] = min(3, left)
-        left -= row[item - 1]
-    assert left == 0
+    for item, v in zip(SOURCE_MAP[scale], spread(raw, len(SOURCE_MAP[scale]), 3)):
+        row[item - 1] = v
     return row
 
 

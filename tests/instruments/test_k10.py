@@ -12,7 +12,7 @@ import pytest
 
 import psyscreen
 
-from ..sheets import answer_sheet
+from ..sheets import answer_sheet, spread
 
 ID, N = "k10", 10
 
@@ -23,13 +23,7 @@ def sheet(rows) -> pd.DataFrame:
 
 def with_total(total: int) -> list[int]:
     """Every item at least 1 (the coding's floor), then 4 extra points per item until the total is reached."""
-    row, left = [], total - N
-    for _ in range(N):
-        extra = min(4, left)
-        row.append(1 + extra)
-        left -= extra
-    assert left == 0
-    return row
+    return [1 + extra for extra in spread(total - N, N, 4)]
 
 
 def test_key_is_the_australian_coding():

@@ -12,7 +12,7 @@ import pytest
 
 import psyscreen
 
-from ..sheets import answer_sheet
+from ..sheets import answer_sheet, spread
 
 ID, N = "k6", 6
 
@@ -22,12 +22,7 @@ def sheet(rows) -> pd.DataFrame:
 
 
 def with_total(total: int) -> list[int]:
-    row, left = [], total
-    for _ in range(N):
-        row.append(min(4, left))
-        left -= row[-1]
-    assert left == 0
-    return row
+    return spread(total, N, 4)
 
 
 def test_key_as_the_source():

@@ -12,6 +12,8 @@ import pytest
 from psyscreen import scoring
 from psyscreen.instrument import load_instrument
 
+from ..sheets import spread
+
 ID = "phqa"
 SYMPTOMS = list(range(1, 10))
 
@@ -69,12 +71,8 @@ def test_all_minimum_and_all_maximum():
 ])
 def test_band_boundaries(total, band):
     # spread `total` over items 1-8 as 1s then 2s/3s so that the sum is exactly `total` (item 9 = 0)
-    row = np.zeros(9)
-    left = total
-    for j in range(8):
-        row[j] = min(3, left)
-        left -= row[j]
-    assert left == 0 and row.sum() == total
+    row = np.array(spread(total, 8, 3) + [0])
+    assert row.sum() == total
     out = score(sheet(row))
     assert out[f"{ID}.total"].iloc[0] == total
     assert out[f"{ID}.total.band"].astype(str).iloc[0] == band

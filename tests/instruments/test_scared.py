@@ -13,7 +13,7 @@ import pytest
 
 import psyscreen
 
-from ..sheets import answer_sheet
+from ..sheets import answer_sheet, spread
 
 ID, N = "scared", 41
 
@@ -35,11 +35,8 @@ def sheet(rows) -> pd.DataFrame:
 def fill(items, total: int, row=None) -> list[float]:
     """Answers 2, 2, ... then the remainder on `items` (0 elsewhere unless `row` is given)."""
     row = list(row) if row is not None else [0.0] * N
-    left = total
-    for i in items:
-        row[i - 1] = min(2, left)
-        left -= row[i - 1]
-    assert left == 0
+    for i, v in zip(items, spread(total, len(items), 2)):
+        row[i - 1] = v
     return row
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import psyscreen
 
-from ..sheets import answer_sheet
+from ..sheets import answer_sheet, spread
 
 ID, N = "sdq", 25
 
@@ -51,12 +51,7 @@ def scored(values: dict[int, float | None]) -> list[float]:
 
 def fill(scale: str, total: int) -> dict[int, int]:
     """Scored values on a scale's items (2s first) summing to `total`."""
-    out, left = {}, total
-    for i in SOURCE_MAP[scale]:
-        out[i] = min(2, left)
-        left -= out[i]
-    assert left == 0
-    return out
+    return dict(zip(SOURCE_MAP[scale], spread(total, len(SOURCE_MAP[scale]), 2)))
 
 
 def test_item_map_and_reverse_keys_as_the_source_table():

@@ -12,7 +12,7 @@ import pytest
 
 import psyscreen
 
-from ..sheets import answer_sheet
+from ..sheets import answer_sheet, spread
 
 ID, N = "who5", 5
 
@@ -22,12 +22,7 @@ def sheet(rows) -> pd.DataFrame:
 
 
 def with_raw(raw: int) -> list[int]:
-    row, left = [], raw
-    for _ in range(N):
-        row.append(min(5, left))
-        left -= row[-1]
-    assert left == 0
-    return row
+    return spread(raw, N, 5)
 
 
 def test_key_as_the_source():
