@@ -144,3 +144,15 @@ def test_python_dash_m_works():
     done = subprocess.run([sys.executable, "-m", "psyscreen", "instruments", "list"], capture_output=True, text=True,
                           check=True)
     assert "gad7" in done.stdout
+
+
+def test_a_shipped_definition_must_carry_its_file_name_as_id(tmp_path):
+    from psyscreen.instrument import Instrument, locate_definition, read_definition
+
+    (tmp_path / "other.yaml").write_bytes((instrument_dir() / "phq9.yaml").read_bytes())
+    path, digest = locate_definition("other", tmp_path, "instrument", InstrumentError)
+    with pytest.raises(InstrumentError, match="id: 'phq9' must match the file name 'other'"):
+        read_definition(path, digest, Instrument, InstrumentError, tmp_path)
+    assert read_definition(path, digest, Instrument, InstrumentError, tmp_path / "elsewhere").id == "phq9"
+    with pytest.raises(InstrumentError, match="no shipped instrument 'nosuch'; shipped: other"):
+        locate_definition("nosuch", tmp_path, "instrument", InstrumentError)

@@ -527,7 +527,7 @@ def list_instruments() -> list[str]:
     >>> "phq9" in list_instruments()
     True
     """
-    return sorted(p.stem for p in instrument_dir().glob("*.yaml"))
+    return shipped_ids(instrument_dir())
 
 
 def load_instrument(id_or_path: Union[str, Path, Instrument]) -> Instrument:
@@ -545,20 +545,37 @@ def load_instrument(id_or_path: Union[str, Path, Instrument]) -> Instrument:
     """
     if isinstance(id_or_path, Instrument):
         return id_or_path
-    text = str(id_or_path)
+    return _load_cached(*locate_definition(id_or_path, instrument_dir(), "instrument", InstrumentError))
+
+
+def shipped_ids(folder: Path) -> list[str]:
+    """Ids of the definition files (``<id>.yaml``) in ``folder``."""
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def locate_definition(name_or_path, folder: Path, kind: str, error: type[InstrumentError]) -> tuple[str, str]:
+    """The resolved path and sha256 of a definition named by id (``<folder>/<id>.yaml``) or by path.
+
+    Shared by the instrument and protocol loaders (the digest keys their caches, so an edited file is re-read).
+    """
+    text = str(name_or_path)
     path = Path(text)
     if not (text.endswith((".yaml", ".yml")) or path.is_file()):
-        path = instrument_dir() / f"{text}.yaml"
+        path = folder / f"{text}.yaml"
         if not path.is_file():
-            raise InstrumentError(text, [f"no shipped instrument {text!r}; shipped: {', '.join(list_instruments())}"])
-    return _load_path(str(path.resolve()))
+            raise error(text, [f"no shipped {kind} {text!r}; shipped: {', '.join(shipped_ids(folder))}"])
+    if not path.is_file():
+        raise error(str(path), ["file not found"])
+    resolved = path.resolve()
+    return str(resolved), hashlib.sha256(resolved.read_bytes()).hexdigest()
 
 
-def read_definition(path: str, digest: str, model: type[BaseModel], error: type[InstrumentError]):
+def read_definition(path: str, digest: str, model: type[BaseModel], error: type[InstrumentError], folder: Path):
     """Read a YAML definition file and validate it against a pydantic ``model``.
 
     Shared by the instrument and protocol loaders: an unreadable file, a file that is not one mapping, or a
-    schema violation raises ``error(path, problems)`` with every problem located by field.
+    schema violation raises ``error(path, problems)`` with every problem located by field; a file shipped in
+    ``folder`` must carry the id of its file name.
     """
     try:
         data = yaml.safe_load(Path(path).read_bytes().decode("utf-8"))
@@ -567,27 +584,21 @@ def read_definition(path: str, digest: str, model: type[BaseModel], error: type[
     if not isinstance(data, dict):
         raise error(path, ["the file must hold one mapping (id, version, name, ...)"])
     try:
-        return model.model_validate({**data, "path": path, "sha256": digest})
+        definition = model.model_validate({**data, "path": path, "sha256": digest})
     except ValidationError as exc:
         raise error(path, [_located(e) for e in exc.errors()]) from None
+    if Path(path).parent == folder.resolve() and Path(path).stem != definition.id:
+        raise error(path, [f"id: {definition.id!r} must match the file name {Path(path).stem!r}"])
+    return definition
 
 
 @lru_cache(maxsize=128)
 def _load_cached(path: str, digest: str) -> Instrument:
-    inst = read_definition(path, digest, Instrument, InstrumentError)
+    inst = read_definition(path, digest, Instrument, InstrumentError, instrument_dir())
     problems = check_instrument(inst)
     if problems:
         raise InstrumentError(path, problems)
-    if Path(path).parent == instrument_dir().resolve() and Path(path).stem != inst.id:
-        raise InstrumentError(path, [f"id: {inst.id!r} must match the file name {Path(path).stem!r}"])
     return inst
-
-
-def _load_path(path: str) -> Instrument:
-    if not Path(path).is_file():
-        raise InstrumentError(path, ["file not found"])
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return _load_cached(path, digest)
 
 
 def _located(err: dict) -> str:

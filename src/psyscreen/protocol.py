@@ -35,7 +35,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import re
 import string
 from functools import lru_cache
@@ -45,7 +44,8 @@ from typing import Literal, Optional, Union
 
 from pydantic import Field
 
-from .instrument import Instrument, InstrumentError, Text, _Strict, list_instruments, load_instrument, read_definition
+from .instrument import (Instrument, InstrumentError, Text, _Strict, list_instruments, load_instrument, locate_definition,
+                         read_definition, shipped_ids)
 from .rules import Condition, RuleError, parse_condition, references
 
 __all__ = [
@@ -385,7 +385,7 @@ def list_protocols() -> list[str]:
     >>> "default" in list_protocols()
     True
     """
-    return sorted(p.stem for p in protocol_dir().glob("*.yaml"))
+    return shipped_ids(protocol_dir())
 
 
 def load_protocol(name_or_path: Union[str, Path, Protocol], *, check: bool = True) -> Protocol:
@@ -410,16 +410,7 @@ def load_protocol(name_or_path: Union[str, Path, Protocol], *, check: bool = Tru
     if isinstance(name_or_path, Protocol):
         p = name_or_path
     else:
-        text = str(name_or_path)
-        path = Path(text)
-        if not (text.endswith((".yaml", ".yml")) or path.is_file()):
-            path = protocol_dir() / f"{text}.yaml"
-            if not path.is_file():
-                raise ProtocolError(text, [f"no shipped protocol {text!r}; shipped: {', '.join(list_protocols())}"])
-        if not path.is_file():
-            raise ProtocolError(str(path), ["file not found"])
-        resolved = str(path.resolve())
-        p = _load_cached(resolved, hashlib.sha256(Path(resolved).read_bytes()).hexdigest())
+        p = _load_cached(*locate_definition(name_or_path, protocol_dir(), "protocol", ProtocolError))
     if check:
         problems = check_protocol(p)
         if problems:
@@ -429,10 +420,8 @@ def load_protocol(name_or_path: Union[str, Path, Protocol], *, check: bool = Tru
 
 @lru_cache(maxsize=64)
 def _load_cached(path: str, digest: str) -> Protocol:
-    p = read_definition(path, digest, Protocol, ProtocolError)
+    p = read_definition(path, digest, Protocol, ProtocolError, protocol_dir())
     problems = _structure(p)
     if problems:
         raise ProtocolError(path, problems)
-    if Path(path).parent == protocol_dir().resolve() and Path(path).stem != p.id:
-        raise ProtocolError(path, [f"id: {p.id!r} must match the file name {Path(path).stem!r}"])
     return p
