@@ -20,3 +20,14 @@ class ResultMixin:
     def _repr_html_(self) -> str:
         title = html.escape(type(self).__name__)
         return f"<div><strong>{title}</strong>{self.to_frame().to_html()}</div>"
+
+
+def one_row(**columns) -> pd.DataFrame:
+    """A one-row frame of named scalars: the ``to_frame()`` of a summary result.
+
+    Examples
+    --------
+    >>> one_row(alpha=0.8, n=120).to_dict("records")
+    [{'alpha': 0.8, 'n': 120}]
+    """
+    return pd.DataFrame({name: [value] for name, value in columns.items()})

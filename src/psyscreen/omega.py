@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from psyscreen._results import ResultMixin
+from psyscreen._results import ResultMixin, one_row
 from psyscreen.validity.efa import (
     FactorAnalysisError,
     _complete_items,
@@ -97,18 +97,8 @@ class OmegaResult(ResultMixin):
 
     def to_frame(self) -> pd.DataFrame:
         """The coefficients as one row."""
-        return pd.DataFrame(
-            {
-                "omega_h": [self.omega_h],
-                "omega_total": [self.omega_total],
-                "alpha": [self.alpha],
-                "G6": [self.g6],
-                "omega_limit": [self.omega_limit],
-                "ECV": [self.ecv],
-                "n": [self.n],
-                "n_factors": [self.n_factors],
-            }
-        )
+        return one_row(omega_h=self.omega_h, omega_total=self.omega_total, alpha=self.alpha, G6=self.g6,
+                       omega_limit=self.omega_limit, ECV=self.ecv, n=self.n, n_factors=self.n_factors)
 
 
 def _reverse(items: pd.DataFrame, reverse: Iterable[str], lo: float | None, hi: float | None) -> pd.DataFrame:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._results import ResultMixin
+from ._results import ResultMixin, one_row
 
 from .omega import omega  # psych::omega lives in omega.py; psyscreen.reliability.omega is the public name
 
@@ -243,18 +243,8 @@ class AlphaResult(ResultMixin):
 
     def to_frame(self) -> pd.DataFrame:
         """One-row summary: alpha, std_alpha, g6, average_r, ci_low, ci_high, n, n_items."""
-        return pd.DataFrame(
-            {
-                "alpha": [self.alpha],
-                "std_alpha": [self.std_alpha],
-                "g6": [self.g6],
-                "average_r": [self.average_r],
-                "ci_low": [self.ci[0]],
-                "ci_high": [self.ci[1]],
-                "n": [self.n],
-                "n_items": [self.n_items],
-            }
-        )
+        return one_row(alpha=self.alpha, std_alpha=self.std_alpha, g6=self.g6, average_r=self.average_r,
+                       ci_low=self.ci[0], ci_high=self.ci[1], n=self.n, n_items=self.n_items)
 
 
 def _feldt_ci(a: float, n: int, k: int, level: float) -> tuple[float, float]:

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from psyscreen._results import ResultMixin
+from psyscreen._results import ResultMixin, one_row
 
 __all__ = [
     "efa",
@@ -360,7 +360,7 @@ class BartlettResult(ResultMixin):
     n: int
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"chisq": [self.chisq], "df": [self.df], "p": [self.p], "n": [self.n]})
+        return one_row(chisq=self.chisq, df=self.df, p=self.p, n=self.n)
 
 
 def _kmo_matrix(r: np.ndarray, names: list[str]) -> KMOResult:

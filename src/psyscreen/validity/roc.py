@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from psyscreen._results import ResultMixin
+from psyscreen._results import ResultMixin, one_row
 
 __all__ = ["roc", "ROCResult", "YoudenPoint", "YoudenCI", "ROCInputError"]
 
@@ -45,15 +45,8 @@ class YoudenPoint(ResultMixin):
     """How many cut-offs reach the same maximal J (the lowest-scoring one is reported)."""
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            {
-                "threshold": [self.threshold],
-                "sensitivity": [self.sensitivity],
-                "specificity": [self.specificity],
-                "youden_j": [self.youden_j],
-                "n_tied": [self.n_tied],
-            }
-        )
+        return one_row(threshold=self.threshold, sensitivity=self.sensitivity, specificity=self.specificity,
+                       youden_j=self.youden_j, n_tied=self.n_tied)
 
 
 @dataclass(frozen=True)
