@@ -20,7 +20,7 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -109,6 +109,7 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 import hashlib as _hashlib
 from dataclasses import dataclass
+from typing import NamedTuple
 import hmac as _hmac
 import os as _os
 import secrets as _secrets
@@ -376,7 +377,16 @@ def _equations(table: pd.DataFrame, total: str) -> _Sums:
     return _Sums(eqs, _np.array(implied, dtype=bool), sign)
 
 
-def _hidden_graph(sums: _Sums, hidden: _np.ndarray) -> tuple[_np.ndarray, _np.ndarray, _np.ndarray, int]:
+class _Graph(NamedTuple):
+    """Hidden cells as edges: ``cells[k]`` (flat index) runs from node ``tail[k]`` to node ``head[k]``."""
+
+    cells: _np.ndarray
+    tail: _np.ndarray
+    head: _np.ndarray
+    n_nodes: int
+
+
+def _hidden_graph(sums: _Sums, hidden: _np.ndarray) -> _Graph:
     """The hidden cells as the edges of a directed graph whose nodes are the independent sums.
 
     Without the implied sums, every cell of a table from :func:`add_margins` is in at most two sums: a body cell in
@@ -385,8 +395,6 @@ def _hidden_graph(sums: _Sums, hidden: _np.ndarray) -> tuple[_np.ndarray, _np.nd
     (its head) and subtracted in the other (its tail); a cell in one sum gets an outside node as its other end. The
     constraint matrix restricted to the hidden cells is then that graph's incidence matrix: changes of the hidden
     cells that keep every published sum are exactly the circulations (flows that balance at every node).
-
-    Returns ``(cells, tail, head, n_nodes)``.
     """
     outside = len(sums.eqs)
     ends: dict[int, list[tuple[int, int]]] = {}
@@ -406,10 +414,10 @@ def _hidden_graph(sums: _Sums, hidden: _np.ndarray) -> tuple[_np.ndarray, _np.nd
         cells.append(c)
         tail.append(es[0][0] if es[0][1] < 0 else es[1][0])
         head.append(es[1][0] if es[0][1] < 0 else es[0][0])
-    return _np.array(cells, int), _np.array(tail, int), _np.array(head, int), outside + 1
+    return _Graph(_np.array(cells, int), _np.array(tail, int), _np.array(head, int), outside + 1)
 
 
-def _determined(sums: _Sums, n: int, hidden: _np.ndarray) -> _np.ndarray:
+def _determined(hidden_graph: _Graph, n: int) -> _np.ndarray:
     """Hidden cells that the published sums pin down exactly (ignoring bounds).
 
     A hidden cell can change while every sum stays as published exactly when it lies on a cycle of the graph of
@@ -420,7 +428,7 @@ def _determined(sums: _Sums, n: int, hidden: _np.ndarray) -> _np.ndarray:
     import networkx as nx
 
     out = _np.zeros(n, bool)
-    cells, tail, head, _ = _hidden_graph(sums, hidden)
+    cells, tail, head, _ = hidden_graph
     graph = nx.Graph()
     graph.add_edges_from((u, v, {"cell": c}) for c, u, v in zip(cells.tolist(), tail.tolist(), head.tolist()))
     for u, v in nx.bridges(graph):
@@ -428,7 +436,7 @@ def _determined(sums: _Sums, n: int, hidden: _np.ndarray) -> _np.ndarray:
     return out
 
 
-def _pinned(sums: _Sums, vals: _np.ndarray, hidden: _np.ndarray, primary: _np.ndarray, min_cell: int) -> _np.ndarray:
+def _pinned(hidden_graph: _Graph, vals: _np.ndarray, primary: _np.ndarray, min_cell: int) -> _np.ndarray:
     """Hidden small cells whose value the sums and the bounds a reader knows pin down (their range is below 1).
 
     The bounds: a hidden small count is between 1 and ``min_cell - 1``, any other count at least 0. On the graph of
@@ -442,7 +450,7 @@ def _pinned(sums: _Sums, vals: _np.ndarray, hidden: _np.ndarray, primary: _np.nd
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-    cells, tail, head, n_nodes = _hidden_graph(sums, hidden)
+    cells, tail, head, n_nodes = hidden_graph
     x = vals[cells]
     small = primary[cells]
     lower = _np.where(small, 1.0, 0.0)
@@ -460,8 +468,8 @@ def _pinned(sums: _Sums, vals: _np.ndarray, hidden: _np.ndarray, primary: _np.nd
         g[tail[j], head[j]] = 0.0
         g[head[j], tail[j]] = 0.0
         g.eliminate_zeros()
-        movable[j] = (tail[j] in set(breadth_first_order(g, head[j], directed=True, return_predecessors=False))
-                      or head[j] in set(breadth_first_order(g, tail[j], directed=True, return_predecessors=False)))
+        movable[j] = ((breadth_first_order(g, head[j], directed=True, return_predecessors=False) == tail[j]).any()
+                      or (breadth_first_order(g, tail[j], directed=True, return_predecessors=False) == head[j]).any())
     return cells[small & ~movable]
 
 
@@ -575,9 +583,10 @@ def suppress_small(counts: pd.DataFrame, min_cell: int = 5, *, total: str = TOTA
                     changed |= hide_one_more(e)
         if changed:
             continue
-        exposed = _np.flatnonzero(_determined(sums, vals.size, hidden))
+        hidden_graph = _hidden_graph(sums, hidden)  # one graph per round for both audits
+        exposed = _np.flatnonzero(_determined(hidden_graph, vals.size))
         if exposed.size == 0:
-            exposed = _pinned(sums, vals, hidden, primary, min_cell)
+            exposed = _pinned(hidden_graph, vals, primary, min_cell)
         if exposed.size == 0:
             break
         for c in exposed:
