@@ -278,3 +278,21 @@ def test_pr_bounded_and_monotone(ref, new):
     assert (np.diff(pr) >= 0).all()
     assert (np.diff(out["s.tn"].to_numpy()) >= 0).all()
     assert (np.diff(out["s.stanine"].to_numpy(dtype=float)) >= 0).all()
+
+
+def test_excel_text_that_looks_like_a_formula_stays_text(tmp_path):
+    # A stratum value or a description from the data must never become a formula in the workbook, and must
+    # come back as it was (the round trip stays exact).
+    from openpyxl import load_workbook
+
+    rng = np.random.default_rng(3)
+    ref = pd.DataFrame({"sex": ["=1+2", "女"] * 60, "phq9.total": rng.integers(0, 27, 120).astype(float)})
+    nt = NormTable(by=["sex"], min_stratum=10).fit(ref, "phq9.total", description='=HYPERLINK("http://x","y")')
+    path = nt.to_excel(tmp_path / "norms.xlsx")
+    wb = load_workbook(path)
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert any(c.value == "=1+2" for c in cells)
+    back = NormTable.from_excel(path)
+    assert back.fitted_on_["description"] == '=HYPERLINK("http://x","y")'
+    pd.testing.assert_frame_equal(back.transform(ref), nt.transform(ref), check_exact=True)

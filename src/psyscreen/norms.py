@@ -623,6 +623,11 @@ class NormTable:
                 ex.append([lab, s, "sd", repr(r.sd), None])
                 for v, c in zip(r.values.tolist(), r.counts.tolist()):
                     ex.append([lab, s, "score", repr(v), c])
+        for sheet in wb.worksheets:  # openpyxl stores text starting with "=" as a formula: keep every text as text
+            for row in sheet.iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"
         wb.save(path)
         return path
 
