@@ -1,4 +1,4 @@
-"""Text normalisation shared by the readers, the column maps, the demographics and the instrument labels.
+"""Text normalisation shared by the readers, the column maps, the demographics, the instrument labels and the outputs.
 
 Exports from Chinese survey platforms mix full-width and half-width characters and stray spaces; everything
 that compares text goes through these two functions so the rules are the same everywhere.
@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import pandas as pd
+
 _SPACE = re.compile(r"\s+")
 
 
@@ -27,3 +29,16 @@ def text_key(text) -> str:
 def tidy_text(text) -> str:
     """Text as shown: NFKC, whitespace runs made one space, outer spaces removed."""
     return _SPACE.sub(" ", unicodedata.normalize("NFKC", str(text))).strip()
+
+
+def map_unique(values: pd.Series, fn) -> pd.Series:
+    """``fn`` applied once per distinct non-missing value (a label per grade, sex, level: not per student).
+
+    Missing values stay missing, and so do values for which ``fn`` returns None.
+
+    Examples
+    --------
+    >>> map_unique(pd.Series(["男", "女", None, "男"]), {"男": "M", "女": "F"}.get).tolist()
+    ['M', 'F', nan, 'M']
+    """
+    return values.map({v: fn(v) for v in values.dropna().unique()})

@@ -36,7 +36,7 @@ from typing import Optional
 
 import pandas as pd
 
-from ._text import text_key, tidy_text
+from ._text import map_unique, text_key, tidy_text
 
 __all__ = [
     "normalise_grade",
@@ -103,11 +103,8 @@ def _grade_of(text) -> Optional[int]:
 
 
 def _map_unique(s: pd.Series, fn) -> pd.Series:
-    """Apply ``fn`` once per distinct non-missing value of ``s``."""
-    s = s.astype("string")
-    uniq = s.dropna().unique()
-    table = {v: fn(v) for v in uniq}
-    return s.map(table)
+    """Apply ``fn`` once per distinct non-missing value of ``s`` read as text."""
+    return map_unique(s.astype("string"), fn)
 
 
 def normalise_grade(s: pd.Series) -> pd.Series:

@@ -17,6 +17,7 @@ from typing import Optional, Union
 import numpy as np
 import pandas as pd
 
+from .._text import map_unique
 from ..io import atomic_write
 from ..privacy import safe_cell
 from ..protocol import INVALID_LEVEL, NONE_LEVEL, UNDECIDED_LEVEL, Protocol, load_protocol
@@ -111,7 +112,7 @@ def resolve_levels(students: pd.DataFrame, protocol: Protocol, lang: str) -> pd.
         text = pd.to_numeric(students["level_rank"], errors="coerce").map(rank_to_code).astype("string")
     else:
         raise KeyError("the students frame needs a 'level' (or 'level_rank') column")
-    keys = text.map(lambda v: lookup[v].key if v in lookup else None, na_action="ignore")
+    keys = map_unique(text, lambda v: lookup[v].key if v in lookup else None)
     unknown = text.notna() & keys.isna()
     if unknown.any():
         raise ValueError(f"level value(s) {sorted(set(text[unknown]))} are not levels of protocol {protocol.id}")
@@ -291,4 +292,4 @@ def identity_columns(students: pd.DataFrame, identities: Optional[pd.DataFrame])
 
 def sex_label(sex: pd.Series, lang: str) -> pd.Series:
     m = {"zh": {"F": "女", "M": "男"}, "en": {"F": "F", "M": "M"}}[lang]
-    return sex.astype("string").map(lambda v: m.get(v, v), na_action="ignore")
+    return map_unique(sex.astype("string"), lambda v: m.get(v, v))

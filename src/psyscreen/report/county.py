@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from .._text import map_unique
 from ..io import atomic_write
 from ..privacy import add_margins, suppress_small, total_label
 from ._common import HEADERS, PathLike, Sheet, check_lang, get_protocol, level_infos, resolve_levels, write_workbook
@@ -86,7 +87,7 @@ def county_tables(students: pd.DataFrame, ledger: pd.DataFrame | None, *, protoc
         sex = sex.replace({"F": "女", "M": "男"})
     grade = pd.to_numeric(students["grade"], errors="coerce") if "grade" in students.columns else pd.Series(np.nan, index=students.index)
     keys = pd.DataFrame({"school": students["school"].astype("string").fillna("?"),
-                         "grade": grade.map(lambda g: grade_label(g, lang) if pd.notna(g) else "?"),
+                         "grade": map_unique(grade, lambda g: grade_label(g, lang)).fillna("?"),
                          "grade_num": grade.fillna(99), "sex": sex, "level": level_cat}, index=students.index)
     keys = keys.sort_values(["school", "grade_num", "sex"], kind="stable")
     # a school, grade or sex that happens to be called 合计 / Total must not be taken for a margin
