@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import importlib
 import json
 import logging
 import os
@@ -708,12 +707,11 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     atomic_write(written["manifest"],
                  lambda tmp: tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"))
 
-    # ---- ARCHIVE HOOK (issue 6): the growth-file archive imports the finished output folder. --------------
-    if archive is not None:
-        arch = importlib.import_module("psyscreen.archive")
-        arch.import_wave(out, archive)
+    if archive is not None:  # the growth file takes the finished output folder
+        from .archive import import_wave
+
+        import_wave(out, archive)
         written["archive"] = Path(archive)
-    # -------------------------------------------------------------------------------------------------------
 
     ok = bool((ledger["status"] == "ok").all())
     log.info("wave %s: %d file(s), %d row(s), %d scored, %d quarantined, %d duplicate(s), %.1f s", wave,
