@@ -1021,7 +1021,7 @@ def _suppressed(counts: pd.DataFrame, min_cell: int) -> pd.DataFrame:
 
 def _write_sheets(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
     """The comparison workbooks, written like the screening outputs (styled, inert cells, atomic)."""
-    from .report._common import Sheet, write_workbook
+    from .io import Sheet, write_workbook
 
     return write_workbook(path, [Sheet(name, frame) for name, frame in sheets.items()])
 

@@ -5,7 +5,10 @@
 to disk (``fsync``) and then moved over the final name with :func:`os.replace`, which is atomic on one file
 system: a crash or an error part-way leaves either the previous file intact or no file at all, never a
 half-written file under the final name. For CSV and Excel, text cells that start like a formula are
-escaped with :func:`psyscreen.privacy.safe_frame`.
+escaped (:func:`psyscreen.privacy.safe_frame`, :func:`psyscreen.privacy.safe_cell`).
+
+:func:`write_workbook` writes the styled workbooks of the screening outputs (several sheets, readable widths,
+frozen header, level colours); ``write_table``'s ``.xlsx`` is the same writer with one plain sheet.
 
 Examples
 --------
@@ -20,15 +23,21 @@ True
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import unicodedata
+from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
+import numpy as np
 import pandas as pd
 
-from .privacy import safe_frame
+from .privacy import safe_cell, safe_frame
 
-__all__ = ["write_table", "atomic_write", "sync_folder", "UnsupportedFormatError", "TABLE_SUFFIXES"]
+__all__ = ["write_table", "atomic_write", "sync_folder", "write_workbook", "workbook_bytes", "Sheet", "file_name",
+           "UnsupportedFormatError", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
@@ -42,10 +51,7 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def _write_xlsx(frame: pd.DataFrame, path: Path) -> None:
-    # Strings are written as strings: never read as formulas, URLs or numbers (ids keep leading zeros).
-    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
-    with pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={"options": options}) as writer:
-        safe_frame(frame).to_excel(writer, index=False, sheet_name="Sheet1")
+    path.write_bytes(workbook_bytes([Sheet("Sheet1", frame)]))
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -136,6 +142,148 @@ def atomic_write(path: Union[str, Path], content: Union[bytes, Callable[[Path], 
     if sync_folder:
         _fsync_dir(folder)
     return path
+
+
+# ---- styled workbooks (the screening outputs, write_table's .xlsx) -------------------------------------
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+
+
+def file_name(text) -> str:
+    """A file-name-safe form of a school / class / key label (path separators and control characters replaced)."""
+    s = unicodedata.normalize("NFC", str(text)).strip()
+    s = _UNSAFE.sub("_", s).strip(". ") or "_"
+    return s[:120]
+
+
+def display_width(values) -> int:
+    """Display width of the longest value (East Asian wide characters count two; missing values count zero).
+
+    Examples
+    --------
+    >>> display_width(["ab", "初二", None, 3.5])
+    4
+    """
+    best = 0
+    for v in set(values):  # cell values repeat (levels, classes): each distinct one is measured once
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        s = str(v)
+        w = len(s) if s.isascii() else sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+        best = max(best, w)
+    return best
+
+
+def _cell(value):
+    """One cell as a Python value xlsxwriter writes as it is: None for missing, text made inert."""
+    if isinstance(value, str):
+        return safe_cell(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _cells(series: pd.Series) -> list:
+    """A column's cells as Python values (see :func:`_cell`), without a pandas operation per cell."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu":  # numpy bool and integers: never missing, never text
+        return series.tolist()
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return [None if v != v else v for v in series.tolist()]
+    return [_cell(v) for v in series.to_numpy(dtype=object, na_value=None).tolist()]
+
+
+@dataclass
+class Sheet:
+    """One worksheet: a frame, and how to present it."""
+
+    name: str
+    frame: pd.DataFrame
+    wrap: tuple = ()                  # columns wrapped (long text)
+    percent: tuple = ()               # columns shown as percentages
+    level_column: Optional[str] = None  # column coloured by level
+    level_colours: Optional[dict] = None  # label -> colour
+    note: Optional[str] = None        # a line above the table
+
+
+def workbook_bytes(sheets: list[Sheet]) -> bytes:
+    """An xlsx file (bytes) of styled sheets: bold coloured header, frozen header row, filters, readable widths.
+
+    Every text cell and header is made inert (:func:`psyscreen.privacy.safe_cell`); strings are written as
+    strings, never as formulas, URLs or numbers. The cells of a ``level_column`` are filled with their level's
+    colour.
+    """
+    import xlsxwriter
+
+    buffer = BytesIO()
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+               "nan_inf_to_errors": False, "in_memory": True, "default_date_format": "yyyy-mm-dd hh:mm:ss"}
+    wb = xlsxwriter.Workbook(buffer, options)
+    head = wb.add_format({"bold": True, "bg_color": "#dfe7f1", "border": 1, "text_wrap": True, "valign": "top"})
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    top = wb.add_format({"valign": "top"})
+    pct = wb.add_format({"num_format": "0.0%", "valign": "top"})
+    note_fmt = wb.add_format({"italic": True, "font_color": "#555555"})
+    level_fmts: dict[tuple, object] = {}
+    used = set()
+    for sh in sheets:
+        name = file_name(sh.name).replace("[", "(").replace("]", ")")[:31] or "Sheet"
+        while name.lower() in used:
+            name = name[:28] + f"_{len(used)}"
+        used.add(name.lower())
+        ws = wb.add_worksheet(name)
+        r0 = 0
+        if sh.note:
+            ws.write_string(0, 0, str(safe_cell(sh.note)), note_fmt)
+            r0 = 1
+        frame = sh.frame
+        n, m = frame.shape
+        for j, col in enumerate(frame.columns):
+            header = str(safe_cell(str(col)))
+            ws.write_string(r0, j, header, head)
+            values = _cells(frame.iloc[:, j])
+            fmt = wrap if col in sh.wrap else pct if col in sh.percent else top
+            if col == sh.level_column and sh.level_colours:
+                colours = {safe_cell(label): colour for label, colour in sh.level_colours.items()}
+                for i, v in enumerate(values):
+                    colour = colours.get(v)
+                    if colour:
+                        key = (colour, fmt is wrap)
+                        if key not in level_fmts:
+                            level_fmts[key] = wb.add_format({"bg_color": colour, "bold": True, "font_color": _ink(colour),
+                                                             "valign": "top", "text_wrap": fmt is wrap})
+                        ws.write(r0 + 1 + i, j, v, level_fmts[key])
+                    else:
+                        ws.write(r0 + 1 + i, j, v, fmt)
+            elif values:
+                ws.write_column(r0 + 1, j, values, fmt)
+            width = min(max(display_width([header]) * 0.9, display_width(values[:5000])) + 2, 60)
+            ws.set_column(j, j, max(width, 6))
+        ws.freeze_panes(r0 + 1, 0)
+        if m:
+            ws.autofilter(r0, 0, r0 + max(n, 1), m - 1)
+        ws.set_landscape()
+        ws.fit_to_pages(1, 0)
+        ws.repeat_rows(r0)
+    wb.close()
+    return buffer.getvalue()
+
+
+def write_workbook(path: Union[str, Path], sheets: list[Sheet], *, sync_folder: bool = True) -> Path:
+    """Write :func:`workbook_bytes` of ``sheets`` to ``path`` atomically (see :func:`atomic_write`)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write(path, workbook_bytes(sheets), sync_folder=sync_folder)
+
+
+def _ink(colour: str) -> str:
+    """Black or white text, whichever reads better on ``colour`` (#rrggbb)."""
+    if not colour.startswith("#") or len(colour) != 7:
+        return "#000000"
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"
 
 
 def write_table(frame: pd.DataFrame, path: Union[str, Path]) -> Path:

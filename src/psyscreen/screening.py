@@ -60,7 +60,7 @@ from . import __version__, report
 from ._results import ResultMixin
 from .demographics import GRADE_CODING, normalise_demographics
 from .ingest import (PROBLEM_COLUMNS, ColumnMapError, IngestError, MissingItemColumnsError, RawTable, normalise)
-from .io import atomic_write, write_table
+from .io import atomic_write, file_name, write_table
 from .mapping import ColumnMap, MapFileError, load_map, suggest_map
 from .instrument import load_instrument
 from .protocol import INVALID_LEVEL, NONE_LEVEL, UNDECIDED_LEVEL, load_protocol
@@ -175,13 +175,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _safe_name(text: str) -> str:
-    """A file/folder name from a school or file name (no path separators or control characters)."""
-    t = unicodedata.normalize("NFKC", str(text)).strip()
-    t = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", t).strip(". ")
-    return t or "unknown"
-
-
 def _pseudonymiser(keyfile: Optional[Union[str, Path]]) -> Optional[Callable[[pd.Series], pd.Series]]:
     """``ids -> keys`` with :func:`psyscreen.privacy.pseudonymise` under the key in ``keyfile`` (None: no key)."""
     if keyfile is None:
@@ -225,7 +218,7 @@ def _write_suggestion(raw: RawTable, protocol, maps_dir: Path, path: Path) -> Op
     except Exception:  # a suggestion is a help, never a reason to fail
         return None
     maps_dir.mkdir(parents=True, exist_ok=True)
-    target = maps_dir / f"{_safe_name(path.stem)}{'.' + _safe_name(raw.sheet) if raw.sheet else ''}.map.csv"
+    target = maps_dir / f"{file_name(path.stem)}{'.' + file_name(raw.sheet) if raw.sheet else ''}.map.csv"
     write_table(sug, target)
     return target
 
@@ -692,7 +685,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         jobs = [(report.write_county, (students, ledger, county), {"protocol": proto, "lang": lang, "min_cell": min_cell})]
         for sch in school_names:
             sel = (students["school"] == sch).fillna(False).to_numpy(dtype=bool)
-            folder = schools_dir / _safe_name(sch)
+            folder = schools_dir / file_name(sch)
             folder.mkdir(parents=True, exist_ok=True)
             jobs.append((report.write_school, (students.loc[sel].reset_index(drop=True), folder),
                          {"protocol": proto, "lang": lang, "identities": identities.loc[sel].reset_index(drop=True)}))

@@ -1,25 +1,17 @@
-"""Shared pieces of the screening outputs: level labels, file names, bilingual headers, styled workbooks.
+"""Shared pieces of the screening outputs: level labels, bilingual headers, identities.
 
-Every workbook is written with xlsxwriter (strings written as strings: never formulas, URLs or numbers), every
-text cell first made inert with :func:`psyscreen.privacy.safe_cell`, and every file written atomically with
-:func:`psyscreen.io.atomic_write` (a crash leaves the previous file or none, never half a file).
+Workbooks are written with :func:`psyscreen.io.write_workbook` (styled, every text cell inert, atomic).
 """
 
 from __future__ import annotations
 
-import io
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-import numpy as np
 import pandas as pd
 
 from .._text import map_unique
-from ..io import atomic_write
-from ..privacy import safe_cell
 from ..protocol import INVALID_LEVEL, NONE_LEVEL, UNDECIDED_LEVEL, Protocol, load_protocol
 
 PathLike = Union[str, Path]
@@ -124,146 +116,6 @@ def resolve_levels(students: pd.DataFrame, protocol: Protocol, lang: str) -> pd.
     out["sort_rank"] = table["rank"].reindex(keys).to_numpy().astype(float)
     out["flagged"] = table["flagged"].reindex(keys).to_numpy().astype(bool)
     return out
-
-
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
-
-
-def file_name(text) -> str:
-    """A file-name-safe form of a school / class / key label (path separators and control characters replaced)."""
-    s = unicodedata.normalize("NFC", str(text)).strip()
-    s = _UNSAFE.sub("_", s).strip(". ") or "_"
-    return s[:120]
-
-
-def display_width(values) -> int:
-    """Display width of the longest value (East Asian wide characters count two; missing values count zero).
-
-    Examples
-    --------
-    >>> display_width(["ab", "初二", None, 3.5])
-    4
-    """
-    best = 0
-    for v in set(values):  # cell values repeat (levels, classes): each distinct one is measured once
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            continue
-        s = str(v)
-        w = len(s) if s.isascii() else sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-        best = max(best, w)
-    return best
-
-
-def _cell(value):
-    """One cell as a Python value xlsxwriter writes as it is: None for missing, text made inert."""
-    if isinstance(value, str):
-        return safe_cell(value)
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
-def _cells(series: pd.Series) -> list:
-    """A column's cells as Python values (see :func:`_cell`), without a pandas operation per cell."""
-    dtype = series.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind in "biu":  # numpy bool and integers: never missing, never text
-        return series.tolist()
-    if isinstance(dtype, np.dtype) and dtype.kind == "f":
-        return [None if v != v else v for v in series.tolist()]
-    return [_cell(v) for v in series.to_numpy(dtype=object, na_value=None).tolist()]
-
-
-@dataclass
-class Sheet:
-    """One worksheet: a frame, and how to present it."""
-
-    name: str
-    frame: pd.DataFrame
-    wrap: tuple = ()                  # columns wrapped (long text)
-    percent: tuple = ()               # columns shown as percentages
-    level_column: Optional[str] = None  # column coloured by level
-    level_colours: Optional[dict] = None  # label -> colour
-    note: Optional[str] = None        # a line above the table
-
-
-def workbook_bytes(sheets: list[Sheet]) -> bytes:
-    """An xlsx file (bytes) of styled sheets: bold coloured header, frozen header row, filters, readable widths.
-
-    Every text cell and header is made inert (:func:`psyscreen.privacy.safe_cell`); strings are written as
-    strings, never as formulas, URLs or numbers. The cells of a ``level_column`` are filled with their level's
-    colour.
-    """
-    import xlsxwriter
-
-    buffer = io.BytesIO()
-    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
-               "nan_inf_to_errors": False, "in_memory": True}
-    wb = xlsxwriter.Workbook(buffer, options)
-    head = wb.add_format({"bold": True, "bg_color": "#dfe7f1", "border": 1, "text_wrap": True, "valign": "top"})
-    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
-    top = wb.add_format({"valign": "top"})
-    pct = wb.add_format({"num_format": "0.0%", "valign": "top"})
-    note_fmt = wb.add_format({"italic": True, "font_color": "#555555"})
-    level_fmts: dict[tuple, object] = {}
-    used = set()
-    for sh in sheets:
-        name = file_name(sh.name).replace("[", "(").replace("]", ")")[:31] or "Sheet"
-        while name.lower() in used:
-            name = name[:28] + f"_{len(used)}"
-        used.add(name.lower())
-        ws = wb.add_worksheet(name)
-        r0 = 0
-        if sh.note:
-            ws.write_string(0, 0, str(safe_cell(sh.note)), note_fmt)
-            r0 = 1
-        frame = sh.frame
-        n, m = frame.shape
-        for j, col in enumerate(frame.columns):
-            header = str(safe_cell(str(col)))
-            ws.write_string(r0, j, header, head)
-            values = _cells(frame.iloc[:, j])
-            fmt = wrap if col in sh.wrap else pct if col in sh.percent else top
-            if col == sh.level_column and sh.level_colours:
-                colours = {safe_cell(label): colour for label, colour in sh.level_colours.items()}
-                for i, v in enumerate(values):
-                    colour = colours.get(v)
-                    if colour:
-                        key = (colour, fmt is wrap)
-                        if key not in level_fmts:
-                            level_fmts[key] = wb.add_format({"bg_color": colour, "bold": True, "font_color": _ink(colour),
-                                                             "valign": "top", "text_wrap": fmt is wrap})
-                        ws.write(r0 + 1 + i, j, v, level_fmts[key])
-                    else:
-                        ws.write(r0 + 1 + i, j, v, fmt)
-            elif values:
-                ws.write_column(r0 + 1, j, values, fmt)
-            width = min(max(display_width([header]) * 0.9, display_width(values[:5000])) + 2, 60)
-            ws.set_column(j, j, max(width, 6))
-        ws.freeze_panes(r0 + 1, 0)
-        if m:
-            ws.autofilter(r0, 0, r0 + max(n, 1), m - 1)
-        ws.set_landscape()
-        ws.fit_to_pages(1, 0)
-        ws.repeat_rows(r0)
-    wb.close()
-    return buffer.getvalue()
-
-
-def write_workbook(path: PathLike, sheets: list[Sheet], *, sync_folder: bool = True) -> Path:
-    """Write :func:`workbook_bytes` of ``sheets`` to ``path`` atomically (see :func:`psyscreen.io.atomic_write`)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return atomic_write(path, workbook_bytes(sheets), sync_folder=sync_folder)
-
-
-def _ink(colour: str) -> str:
-    """Black or white text, whichever reads better on ``colour`` (#rrggbb)."""
-    if not colour.startswith("#") or len(colour) != 7:
-        return "#000000"
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    return "#000000" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#ffffff"
 
 
 def identity_columns(students: pd.DataFrame, identities: Optional[pd.DataFrame]) -> pd.DataFrame:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io import sync_folder
+from ..io import Sheet, file_name, sync_folder, write_workbook
 
-from ._common import HEADERS, PathLike, Sheet, file_name, write_workbook
+from ._common import HEADERS, PathLike
 
 __all__ = ["write_class_lists", "CLASS_LIST_FIELDS"]
 

@@ -19,9 +19,9 @@ import pandas as pd
 
 from .. import __version__
 from .._text import map_unique
-from ..io import atomic_write
+from ..io import Sheet, atomic_write, write_workbook
 from ..privacy import add_margins, suppress_small, total_label
-from ._common import HEADERS, PathLike, Sheet, check_lang, get_protocol, level_infos, resolve_levels, write_workbook
+from ._common import HEADERS, PathLike, check_lang, get_protocol, level_infos, resolve_levels
 from .letters import grade_label
 
 __all__ = ["write_county", "county_tables"]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._common import HEADERS, PathLike, Sheet, check_lang, get_protocol, resolve_levels, write_workbook
+from ..io import Sheet, write_workbook
+from ._common import HEADERS, PathLike, check_lang, get_protocol, resolve_levels
 
 __all__ = ["write_critical"]
 

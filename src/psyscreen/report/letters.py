@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 from jinja2.sandbox import SandboxedEnvironment
 
-from ..io import atomic_write, sync_folder
-from ._common import PathLike, check_lang, file_name
+from ..io import atomic_write, file_name, sync_folder
+from ._common import PathLike, check_lang
 
 __all__ = ["letter_template", "render_letter", "write_letters", "grade_label", "LETTER_FIELDS", "DEFAULT_CONTACT"]
 

@@ -9,9 +9,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ._common import (HEADERS, PathLike, Sheet, check_lang, file_name, get_protocol, identity_columns,
-                      level_infos, resolve_levels, sex_label, write_workbook)
+from ..io import Sheet, file_name, write_workbook
 from ..protocol import INVALID_LEVEL, UNDECIDED_LEVEL
+from ._common import (HEADERS, PathLike, check_lang, get_protocol, identity_columns, level_infos, resolve_levels,
+                      sex_label)
 from .classes import write_class_lists
 from .letters import write_letters
 
