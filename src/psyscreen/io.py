@@ -37,7 +37,7 @@ import pandas as pd
 from .privacy import safe_cell, safe_frame
 
 __all__ = ["write_table", "atomic_write", "sync_folder", "write_workbook", "workbook_bytes", "Sheet", "file_name",
-           "UnsupportedFormatError", "TABLE_SUFFIXES"]
+           "unique_file_names", "UnsupportedFormatError", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
@@ -147,13 +147,74 @@ def atomic_write(path: Union[str, Path], content: Union[bytes, Callable[[Path], 
 # ---- styled workbooks (the screening outputs, write_table's .xlsx) -------------------------------------
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
+_RESERVED = re.compile(r"(CON|PRN|AUX|NUL|COM[0-9]|LPT[0-9])(\..*)?", re.IGNORECASE)
+NAME_BYTES = 120  # UTF-8 bytes of a name part: room for a prefix and suffix under the usual 255-byte limit
 
 
-def file_name(text) -> str:
-    """A file-name-safe form of a school / class / key label (path separators and control characters replaced)."""
-    s = unicodedata.normalize("NFC", str(text)).strip()
+def _cut_bytes(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 form has at most ``limit`` bytes (never a broken character)."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", errors="ignore")
+
+
+def file_name(text, *, max_bytes: int = NAME_BYTES) -> str:
+    """A file-name-safe form of a school / class / key label.
+
+    Path separators and control characters become ``_``; invisible format characters (right-to-left overrides,
+    zero-width joiners) are removed; leading and trailing dots and spaces go (so ``.`` and ``..`` are never
+    names); Windows' reserved device names (``CON``, ``NUL``, ``COM1`` ...) get a trailing ``_``; the result is
+    cut to ``max_bytes`` bytes of UTF-8 (file systems limit bytes, not characters). Two labels may clean to the
+    same name: use :func:`unique_file_names` where names must be unique.
+
+    Examples
+    --------
+    >>> file_name("A/B中学"), file_name(".."), file_name("con"), file_name("\u202etxt.exe")
+    ('A_B中学', '_', 'con_', 'txt.exe')
+    >>> len(file_name("长" * 100).encode())
+    120
+    """
+    s = unicodedata.normalize("NFC", str(text))
+    s = "".join(ch for ch in s if unicodedata.category(ch) != "Cf").strip()
     s = _UNSAFE.sub("_", s).strip(". ") or "_"
-    return s[:120]
+    s = _cut_bytes(s, max_bytes).strip(". ") or "_"
+    if _RESERVED.fullmatch(s):
+        s += "_"
+    return s
+
+
+def unique_file_names(labels, *, max_bytes: int = NAME_BYTES) -> dict:
+    """A distinct safe file name for each distinct label: ``{label: name}``.
+
+    Labels whose :func:`file_name` forms collide (compared without case, as Windows and macOS file systems do)
+    are told apart by a short digest of the label itself (``A_B中学~3f9a1c``); one label that is already its
+    own safe name (the first in sorted order) keeps it. The digest depends only on the label, so a school or class keeps its name from wave
+    to wave.
+
+    Examples
+    --------
+    >>> names = unique_file_names(["A/B中学", "A_B中学", ".", ".."])
+    >>> names["A_B中学"], len(set(names.values()))
+    ('A_B中学', 4)
+    """
+    import hashlib
+
+    distinct = list(dict.fromkeys(str(x) for x in labels))
+    safe = {lab: file_name(lab, max_bytes=max_bytes) for lab in distinct}
+    groups: dict = {}
+    for lab in distinct:
+        groups.setdefault(safe[lab].casefold(), []).append(lab)
+    out = {}
+    for members in groups.values():
+        keeper = next((lab for lab in sorted(members) if safe[lab] == lab), None) if len(members) > 1 else members[0]
+        for lab in members:
+            if lab == keeper:
+                out[lab] = safe[lab]
+            else:
+                tag = hashlib.sha256(lab.encode("utf-8")).hexdigest()[:6]
+                out[lab] = f"{file_name(lab, max_bytes=max_bytes - 7)}~{tag}"
+    return out
 
 
 def display_width(values) -> int:
