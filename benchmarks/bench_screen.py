@@ -13,6 +13,10 @@ resident memory (``ru_maxrss``) belongs to that step alone:
 5. reading them with openpyxl (``pandas.read_excel(engine="openpyxl")``), nothing else.
 Imports are done before the clock starts.
 
+``--baseline REF`` measures a second version of psyscreen side by side in the same run: REF (a git commit, e.g.
+``HEAD~1``, checked out into a temporary worktree) and this checkout run the screening phases alternately on the same
+county, so that a busy machine slows both alike; the ratio new/old is printed per phase.
+
 Goals (issue 5): steps 1 and 2 under 2 minutes on a 2-core machine; reading the xlsx files (step 4) at least 8x
 faster than openpyxl (step 5). Step 3 is printed for information: the whole screening from xlsx against openpyxl's
 reading alone.
@@ -100,9 +104,13 @@ def _phase(kind: str, folder: Path, out: Path) -> dict:
     return {"phase": kind, "seconds": round(secs, 2), "peak_rss_mb": round(peak_kb / 1024, 1), **extra}
 
 
-def _run_child(kind: str, folder: Path, out: Path) -> dict:
+def _run_child(kind: str, folder: Path, out: Path, src: Path | None = None) -> dict:
+    """Run one phase in a fresh process; ``src``: the ``src`` folder of the psyscreen version to time."""
     cmd = [sys.executable, __file__, "--phase", kind, "--data", str(folder), "--out", str(out)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -114,6 +122,9 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=200)
     ap.add_argument("--xlsx-files", type=int, default=200, help="how many of the schools also as .xlsx")
     ap.add_argument("--skip-reports", action="store_true", help="do not time the run with the report writers")
+    ap.add_argument("--baseline", metavar="REF",
+                    help="also time git commit REF (e.g. HEAD~1), alternating with this checkout, and print ratios")
+    ap.add_argument("--rounds", type=int, default=2, help="with --baseline: alternating rounds per phase")
     ap.add_argument("--phase", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -124,6 +135,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="psyscreen-bench-"))
     try:
         info = make_county(tmp / "data", args.students, args.files, xlsx_files=args.xlsx_files)
+        if args.baseline:
+            _side_by_side(args, tmp, info)
+            return
         print(f"county: {info['students']:,} students in {info['files']} CSV files "
               f"({info['xlsx_files']} also as xlsx, {info['xlsx_rows']:,} rows); generated in {info['seconds_to_generate']} s")
         print(f"machine: {os.cpu_count()} CPU(s); load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -150,6 +164,33 @@ def main() -> None:
               f"openpyxl alone needs {by['openpyxl']['seconds']:.1f} s just to read the files ({ratio:.1f}x)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _side_by_side(args, tmp: Path, info: dict) -> None:
+    """Time this checkout and git commit ``args.baseline`` alternately on one county; print new/old ratios."""
+    repo = Path(__file__).resolve().parents[1]
+    old = tmp / "baseline"
+    subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-q", str(old), args.baseline], check=True)
+    try:
+        print(f"county: {info['students']:,} students in {info['files']} CSV files; "
+              f"baseline {args.baseline} against this checkout, {args.rounds} alternating round(s)")
+        print(f"machine: {os.cpu_count()} CPU(s); load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        phases = ["screen-csv"] + ([] if args.skip_reports else ["screen-csv-reports"])
+        for kind in phases:
+            times = {"old": [], "new": []}
+            for k in range(args.rounds):
+                for label, src in (("old", old / "src"), ("new", repo / "src")):
+                    out = tmp / f"out-{kind}-{label}-{k}"
+                    r = _run_child(kind, tmp / "data", out, src)
+                    times[label].append(r["seconds"])
+                    shutil.rmtree(out, ignore_errors=True)
+                    print(f"  {kind:20s} {label}  {r['seconds']:8.1f} s   peak RSS {r['peak_rss_mb']:8.1f} MB")
+            best_old, best_new = min(times["old"]), min(times["new"])
+            print(f"{kind}: best of {args.rounds}: baseline {best_old:.1f} s, this checkout {best_new:.1f} s "
+                  f"(new/old {best_new / best_old:.2f})")
+        print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(old)], check=False)
 
 
 if __name__ == "__main__":
