@@ -329,3 +329,32 @@ def test_bad_input_is_one_line(args, needle, reference_dir, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
     assert needle in lines[0]
     assert not (tmp_path / "out.xlsx").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# the researcher's path meets the county's: score -> analyze norms -> NormTable.read -> a screened wave
+# ------------------------------------------------------------------------------------------------
+def test_norms_from_score_output_round_trip_and_match_a_screened_wave(tmp_path):
+    import psyscreen
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    cmap = sample / "column_map.csv"
+    wave = tmp_path / "march.xlsx"
+    res = CliRunner().invoke(main, ["score", str(sample / "2026-03"), "--protocol", "default", "--map", str(cmap),
+                                    "--keep-items", "-o", str(wave)])
+    assert res.exit_code == 0, res.output
+    xl, js = tmp_path / "norms.xlsx", tmp_path / "norms.json"
+    run(["norms", wave, "--scales", "phq9.total,gad7.total", "--by", "grade,sex", "-o", xl, "--json", js])
+    from_xl, from_js = NormTable.read(xl), NormTable.read(js)
+    assert from_xl.strata_ == from_js.strata_
+    pd.testing.assert_frame_equal(from_xl.table_, from_js.table_, check_exact=True)
+    sexes = {s for _, s in from_js.strata_ if isinstance(s, str)}
+    assert sexes == {"F", "M"}  # one coding: never 女 beside F
+    screened = psyscreen.screen(sample / "2026-09", protocol="default", wave="2026-09", out=tmp_path / "out",
+                                column_map=cmap, reports=False, workers=1)
+    students = pd.read_parquet(screened.paths["students"])
+    known = students.dropna(subset=["grade", "sex"])
+    strata = set(from_js._groups(known))
+    assert strata and strata <= set(from_js.strata_)  # every stratum of the wave has its norm
+    probe = from_js.transform(known)
+    assert probe["phq9.total.pr"].notna().sum() == known["phq9.total"].notna().sum()
