@@ -92,11 +92,28 @@ class Exports(ResultMixin):
 
         return [c for i in self.instruments for c in load_instrument(i).item_columns]
 
-    def items(self, instrument: str) -> pd.DataFrame:
-        """The item answers of one instrument (``frame``'s ``<instrument>.<n>`` columns)."""
+    def items(self, instrument: str, scale: Optional[str] = None) -> pd.DataFrame:
+        """The scored item answers of one instrument, or of one of its scales, as columns ``<instrument>.<n>``.
+
+        Examples
+        --------
+        >>> import pathlib, psyscreen
+        >>> sample = pathlib.Path(psyscreen.__file__).resolve().parents[2] / "data" / "sample"
+        >>> wave = psyscreen.read_exports(sample / "2026-09", column_map=sample / "column_map.csv")
+        >>> wave.items("gad7").shape[1], wave.items("phq9").columns[-1]  # phq9.10 is not scored
+        (7, 'phq9.9')
+        """
         from .instrument import load_instrument
 
-        return self.frame[load_instrument(instrument).item_columns]
+        inst = load_instrument(instrument)
+        if scale is not None:
+            sc = inst.scale(scale)
+            if sc.of_scales:
+                raise ExportsError(f"{inst.id}.{sc.id} is made of scales ({', '.join(sc.of_scales)}), not items")
+            numbers = list(sc.item_numbers)
+        else:
+            numbers = [it.number for it in inst.item_list if it.scored]
+        return self.frame[[f"{inst.id}.{n}" for n in numbers]]
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame
