@@ -358,3 +358,24 @@ def test_norms_from_score_output_round_trip_and_match_a_screened_wave(tmp_path):
     assert strata and strata <= set(from_js.strata_)  # every stratum of the wave has its norm
     probe = from_js.transform(known)
     assert probe["phq9.total.pr"].notna().sum() == known["phq9.total"].notna().sum()
+
+
+def test_analyze_reads_a_raw_export_with_a_column_map(tmp_path):
+    import psyscreen
+    from psyscreen.reliability import alpha
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    export, cmap = sample / "2026-09" / "实验中学.csv", sample / "column_map.csv"
+    bare = run(["reliability", export, "--instrument", "phq9", "-o", tmp_path / "x.xlsx"], ok=False)
+    assert bare.exit_code == 1 and "--map" in bare.output  # the raw export's headers: say what to give
+    out = tmp_path / "phq9.xlsx"
+    res = run(["reliability", export, "--map", cmap, "--instrument", "phq9", "-o", out])
+    assert "1 row(s) of DATA set aside" in res.output  # the answer that is not a code: named by row, not used
+    wave = psyscreen.read_exports(export, protocol="default", column_map=cmap)
+    want = alpha(wave.items("phq9"))
+    assert sheet(out, "alpha").iloc[0]["alpha"] == pytest.approx(want.alpha, abs=1e-12)
+    about = dict(sheet(out, "about").itertuples(index=False, name=None))
+    assert about["map"] == str(cmap) and len(about["map_sha256"]) == 64
+    js = tmp_path / "norms.json"
+    run(["norms", export, "--map", cmap, "--scales", "phq9.total", "--by", "grade,sex", "-o", js])
+    assert {s for _, s in NormTable.read(js).strata_} == {"F", "M"}  # coded as screen codes them
