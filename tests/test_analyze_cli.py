@@ -379,3 +379,53 @@ def test_analyze_reads_a_raw_export_with_a_column_map(tmp_path):
     js = tmp_path / "norms.json"
     run(["norms", export, "--map", cmap, "--scales", "phq9.total", "--by", "grade,sex", "-o", js])
     assert {s for _, s in NormTable.read(js).strata_} == {"F", "M"}  # coded as screen codes them
+
+
+# ------------------------------------------------------------------------------------------------
+# how the reports show numbers, and their Chinese labels
+# ------------------------------------------------------------------------------------------------
+def _formats(path: Path, name: str) -> dict:
+    """Header -> (value, number_format) of the first data row of a sheet."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[name]
+    return {h.value: (c.value, c.number_format) for h, c in zip(ws[1], ws[2])}
+
+
+def test_workbooks_show_coefficients_rates_and_counts_with_number_formats(reference_dir, tmp_path):
+    out = tmp_path / "alpha.xlsx"
+    run(["reliability", reference_dir / "items.csv", "--items", "A1,A2,A3,A4,A5", "--reverse", "A1", "--min", 1,
+         "--max", 6, "-o", out])
+    alpha = _formats(out, "alpha")
+    assert isinstance(alpha["alpha"][0], float) and alpha["alpha"][1] == "0.000"
+    assert alpha["n"] == (2800, "0")
+    assert _formats(out, "alpha_items")["r_drop"][1] == "0.000"
+    roc = tmp_path / "roc.xlsx"
+    run(["roc", reference_dir / "roc.csv", "--score", "score", "--criterion", "criterion", "--n-boot", 0, "-o", roc])
+    cuts = _formats(roc, "roc_cuts")
+    assert cuts["sensitivity"][1] == "0.0%" and 0 <= cuts["sensitivity"][0] <= 1  # the value stays a proportion
+    assert cuts["tp"][1] == "0"
+    wb = openpyxl.load_workbook(roc)
+    general = [(ws.title, c.coordinate) for ws in wb.worksheets if ws.title != "about"
+               for row in ws.iter_rows(min_row=2) for c in row
+               if isinstance(c.value, float) and c.number_format == "General"]
+    assert not general  # no float is shown as 0.817401250081985
+
+
+def test_lang_zh_labels_the_workbook_and_the_page_in_chinese(reference_dir, tmp_path):
+    args = ["reliability", reference_dir / "items.csv", "--items", "A1,A2,A3,A4,A5", "--reverse", "A1", "--min", 1,
+            "--max", 6]
+    en, zh, page = tmp_path / "en.xlsx", tmp_path / "zh.xlsx", tmp_path / "zh.html"
+    run([*args, "-o", en])
+    run([*args, "-o", zh, "--lang", "zh"])
+    run([*args, "-o", page, "--lang", "zh"])
+    a_en, a_zh = sheet(en, "alpha"), sheet(zh, "alpha")
+    assert list(a_en.columns)[:2] == ["alpha", "std_alpha"]  # en (the default) as before
+    assert list(a_zh.columns)[:2] == ["α系数", "标准化α"] and "人数" in a_zh.columns
+    assert a_zh.iloc[0]["α系数"] == a_en.iloc[0]["alpha"]  # the same number, still a number
+    assert list(sheet(zh, "alpha_items").columns)[:3] == ["题目", "删除该题后α", "校正题总相关"]
+    assert sheet(zh, "about").columns.tolist() == ["项目", "值"]
+    text = page.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in text and "<h1>信度分析</h1>" in text and "<th>α系数</th>" in text
+    import re
+
+    assert not re.search(r"<td>-?\d+\.\d{5,}</td>", text)  # numbers shown rounded

@@ -192,6 +192,7 @@ def _run(title: str, data: Path, output: Path, options: dict[str, Any], debug: b
     from ..analysis_report import AnalysisReport, file_sha256
 
     column_map = click.get_current_context().meta.get(_MAP_KEY)
+    lang = click.get_current_context().meta.get(_LANG_KEY) or "en"
     try:
         _check_output(output, allowed)
         with warnings.catch_warnings(record=True) as caught:
@@ -211,7 +212,7 @@ def _run(title: str, data: Path, output: Path, options: dict[str, Any], debug: b
         if results and callable(results[0]):  # a custom writer (norms)
             results[0](output, meta, notes)
         else:
-            report = AnalysisReport.from_results(title, results, meta=meta, notes=notes)
+            report = AnalysisReport.from_results(title, results, meta=meta, notes=notes, lang=lang)
             report.write(output)
             report.close_figures()
     except click.ClickException:
@@ -229,6 +230,7 @@ def _run(title: str, data: Path, output: Path, options: dict[str, Any], debug: b
 
 
 _MAP_KEY = "psyscreen.analyze.map"
+_LANG_KEY = "psyscreen.analyze.lang"
 
 
 def _remember_map(ctx: click.Context, _param, value: Optional[Path]) -> Optional[Path]:
@@ -236,9 +238,18 @@ def _remember_map(ctx: click.Context, _param, value: Optional[Path]) -> Optional
     return value
 
 
+def _remember_lang(ctx: click.Context, _param, value: str) -> str:
+    ctx.meta[_LANG_KEY] = value
+    return value
+
+
 def _common(func):
-    """DATA, -o/--output, --sheet, --map and --debug, shared by every subcommand."""
+    """DATA, -o/--output, --sheet, --map, --lang and --debug, shared by every subcommand."""
     func = click.option("--debug", is_flag=True, help="Show the traceback of an error.")(func)
+    func = click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+                        expose_value=False, callback=_remember_lang,
+                        help="Language of the report's titles and column headers (zh: Chinese); the values and "
+                             "the sheet names stay the same, so a program reads either.")(func)
     func = click.option("--map", "column_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                         expose_value=False, callback=_remember_map,
                         help="A column map (as for screen and score): DATA is read as an export, its columns "
@@ -454,7 +465,8 @@ def _criterion(values: pd.Series, positive: Optional[str], name: str) -> pd.Seri
 
 @analyze.command("roc")
 @_common
-@click.option("--score", "score_col", required=True, help="The screening score column.")
+@click.option("--score", "score_col", required=True,
+              help="The screening score column; an absent <instrument>.<scale> is scored from its items.")
 @click.option("--criterion", required=True, help="The criterion column: 1/true = case, 0/false = control.")
 @click.option("--positive", metavar="VALUE", help="The criterion value that marks a case (others are controls).")
 @click.option("--direction", type=click.Choice(["<", ">", "auto"]), default="<", show_default=True,
@@ -471,7 +483,8 @@ def roc_cmd(data, output, sheet, debug, score_col, criterion, positive, directio
     def compute(frame):
         from ..validity import roc
 
-        _need_columns(frame, [score_col, criterion])
+        _need_columns(frame, [criterion])
+        frame = _scale_columns(frame, [score_col])  # an absent <instrument>.<scale> is scored from its items
         _need_numeric(frame, [score_col])
         crit = _criterion(frame[criterion], positive, criterion)
         return [roc(frame[score_col], crit, direction=direction, ci=ci, n_boot=n_boot, seed=seed)]
@@ -533,7 +546,8 @@ def norms_cmd(data, output, sheet, debug, scales, by, min_stratum, json_path, de
             elif suffix == ".json":
                 atomic_write(path, lambda tmp: table.to_json(tmp))
             else:
-                report = AnalysisReport.from_results("Norms", [table], meta=meta, notes=notes)
+                report = AnalysisReport.from_results("Norms", [table], meta=meta, notes=notes,
+                                                     lang=click.get_current_context().meta.get(_LANG_KEY) or "en")
                 report.write(path)
                 report.close_figures()
             if json_path is not None:
