@@ -329,3 +329,103 @@ def test_bad_input_is_one_line(args, needle, reference_dir, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
     assert needle in lines[0]
     assert not (tmp_path / "out.xlsx").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# the researcher's path meets the county's: score -> analyze norms -> NormTable.read -> a screened wave
+# ------------------------------------------------------------------------------------------------
+def test_norms_from_score_output_round_trip_and_match_a_screened_wave(tmp_path):
+    import psyscreen
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    cmap = sample / "column_map.csv"
+    wave = tmp_path / "march.xlsx"
+    res = CliRunner().invoke(main, ["score", str(sample / "2026-03"), "--protocol", "default", "--map", str(cmap),
+                                    "--keep-items", "-o", str(wave)])
+    assert res.exit_code == 0, res.output
+    xl, js = tmp_path / "norms.xlsx", tmp_path / "norms.json"
+    run(["norms", wave, "--scales", "phq9.total,gad7.total", "--by", "grade,sex", "-o", xl, "--json", js])
+    from_xl, from_js = NormTable.read(xl), NormTable.read(js)
+    assert from_xl.strata_ == from_js.strata_
+    pd.testing.assert_frame_equal(from_xl.table_, from_js.table_, check_exact=True)
+    sexes = {s for _, s in from_js.strata_ if isinstance(s, str)}
+    assert sexes == {"F", "M"}  # one coding: never 女 beside F
+    screened = psyscreen.screen(sample / "2026-09", protocol="default", wave="2026-09", out=tmp_path / "out",
+                                column_map=cmap, reports=False, workers=1)
+    students = pd.read_parquet(screened.paths["students"])
+    known = students.dropna(subset=["grade", "sex"])
+    strata = set(from_js._groups(known))
+    assert strata and strata <= set(from_js.strata_)  # every stratum of the wave has its norm
+    probe = from_js.transform(known)
+    assert probe["phq9.total.pr"].notna().sum() == known["phq9.total"].notna().sum()
+
+
+def test_analyze_reads_a_raw_export_with_a_column_map(tmp_path):
+    import psyscreen
+    from psyscreen.reliability import alpha
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    export, cmap = sample / "2026-09" / "实验中学.csv", sample / "column_map.csv"
+    bare = run(["reliability", export, "--instrument", "phq9", "-o", tmp_path / "x.xlsx"], ok=False)
+    assert bare.exit_code == 1 and "--map" in bare.output  # the raw export's headers: say what to give
+    out = tmp_path / "phq9.xlsx"
+    res = run(["reliability", export, "--map", cmap, "--instrument", "phq9", "-o", out])
+    assert "1 row(s) of DATA set aside" in res.output  # the answer that is not a code: named by row, not used
+    wave = psyscreen.read_exports(export, protocol="default", column_map=cmap)
+    want = alpha(wave.items("phq9"))
+    assert sheet(out, "alpha").iloc[0]["alpha"] == pytest.approx(want.alpha, abs=1e-12)
+    about = dict(sheet(out, "about").itertuples(index=False, name=None))
+    assert about["map"] == str(cmap) and len(about["map_sha256"]) == 64
+    js = tmp_path / "norms.json"
+    run(["norms", export, "--map", cmap, "--scales", "phq9.total", "--by", "grade,sex", "-o", js])
+    assert {s for _, s in NormTable.read(js).strata_} == {"F", "M"}  # coded as screen codes them
+
+
+# ------------------------------------------------------------------------------------------------
+# how the reports show numbers, and their Chinese labels
+# ------------------------------------------------------------------------------------------------
+def _formats(path: Path, name: str) -> dict:
+    """Header -> (value, number_format) of the first data row of a sheet."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb[name]
+    return {h.value: (c.value, c.number_format) for h, c in zip(ws[1], ws[2])}
+
+
+def test_workbooks_show_coefficients_rates_and_counts_with_number_formats(reference_dir, tmp_path):
+    out = tmp_path / "alpha.xlsx"
+    run(["reliability", reference_dir / "items.csv", "--items", "A1,A2,A3,A4,A5", "--reverse", "A1", "--min", 1,
+         "--max", 6, "-o", out])
+    alpha = _formats(out, "alpha")
+    assert isinstance(alpha["alpha"][0], float) and alpha["alpha"][1] == "0.000"
+    assert alpha["n"] == (2800, "0")
+    assert _formats(out, "alpha_items")["r_drop"][1] == "0.000"
+    roc = tmp_path / "roc.xlsx"
+    run(["roc", reference_dir / "roc.csv", "--score", "score", "--criterion", "criterion", "--n-boot", 0, "-o", roc])
+    cuts = _formats(roc, "roc_cuts")
+    assert cuts["sensitivity"][1] == "0.0%" and 0 <= cuts["sensitivity"][0] <= 1  # the value stays a proportion
+    assert cuts["tp"][1] == "0"
+    wb = openpyxl.load_workbook(roc)
+    general = [(ws.title, c.coordinate) for ws in wb.worksheets if ws.title != "about"
+               for row in ws.iter_rows(min_row=2) for c in row
+               if isinstance(c.value, float) and c.number_format == "General"]
+    assert not general  # no float is shown as 0.817401250081985
+
+
+def test_lang_zh_labels_the_workbook_and_the_page_in_chinese(reference_dir, tmp_path):
+    args = ["reliability", reference_dir / "items.csv", "--items", "A1,A2,A3,A4,A5", "--reverse", "A1", "--min", 1,
+            "--max", 6]
+    en, zh, page = tmp_path / "en.xlsx", tmp_path / "zh.xlsx", tmp_path / "zh.html"
+    run([*args, "-o", en])
+    run([*args, "-o", zh, "--lang", "zh"])
+    run([*args, "-o", page, "--lang", "zh"])
+    a_en, a_zh = sheet(en, "alpha"), sheet(zh, "alpha")
+    assert list(a_en.columns)[:2] == ["alpha", "std_alpha"]  # en (the default) as before
+    assert list(a_zh.columns)[:2] == ["α系数", "标准化α"] and "人数" in a_zh.columns
+    assert a_zh.iloc[0]["α系数"] == a_en.iloc[0]["alpha"]  # the same number, still a number
+    assert list(sheet(zh, "alpha_items").columns)[:3] == ["题目", "删除该题后α", "校正题总相关"]
+    assert sheet(zh, "about").columns.tolist() == ["项目", "值"]
+    text = page.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in text and "<h1>信度分析</h1>" in text and "<th>α系数</th>" in text
+    import re
+
+    assert not re.search(r"<td>-?\d+\.\d{5,}</td>", text)  # numbers shown rounded

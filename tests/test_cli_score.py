@@ -207,3 +207,51 @@ def test_protocol_with_the_real_classify(tmp_path, files):
     res = CliRunner().invoke(main, ["score", str(export), "-i", "phq9", "--map", str(cmap), "-o", str(out),
                                     "--protocol", "default"])
     assert res.exit_code != 0 and "-i gad7" in res.output
+
+
+# ---- demographics coded as screen codes them; folders ----------------------------------------------------
+
+def _mixed_export(path, ids, sexes, grades):
+    """An export whose sex and grade are written one school's way (男/女 or M/F; 初一 or 7 ...)."""
+    head = ["学号", "性别", "年级"] + [f"第{i}题" for i in range(1, 10)]
+    rows = [head] + [[i, s, g] + [str(k % 4)] * 9 for k, (i, s, g) in enumerate(zip(ids, sexes, grades))]
+    path.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_score_normalises_demographics_so_norm_strata_match_screen(tmp_path, files):
+    _, cmap = files
+    a = _mixed_export(tmp_path / "a.csv", ["a1", "a2", "a3", "a4"], ["男", "女", "男", "女"], ["初一", "七年级", "初二", "八年级"])
+    b = _mixed_export(tmp_path / "b.csv", ["b1", "b2", "b3", "b4"], ["M", "F", "m", "f"], ["7", "7", "8", "8"])
+    wave = tmp_path / "wave.xlsx"
+    res = CliRunner().invoke(main, ["score", str(a), str(b), "-i", "phq9", "--map", str(cmap), "--keep-items",
+                                    "-o", str(wave)])
+    assert res.exit_code == 0, res.output
+    norms = tmp_path / "norms.json"
+    res = CliRunner().invoke(main, ["analyze", "norms", str(wave), "--scales", "phq9.total", "--by", "grade,sex",
+                                    "-o", str(norms)])
+    assert res.exit_code == 0, res.output
+    from psyscreen.norms import NormTable
+
+    table = NormTable.from_json(norms)
+    assert sorted(table.strata_) == [(7, "F"), (7, "M"), (8, "F"), (8, "M")]  # never sex=女 beside sex=F
+    assert table.table_["n"].tolist() == [2, 2, 2, 2]
+
+
+def test_score_accepts_a_folder(tmp_path, files):
+    _, cmap = files
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    _mixed_export(folder / "a.csv", ["a1", "a2"], ["男", "女"], ["初一", "初一"])
+    _mixed_export(folder / "b.csv", ["b1", "b2"], ["M", "F"], ["7", "7"])
+    out = tmp_path / "scores.csv"
+    res = CliRunner().invoke(main, ["score", str(folder), "-i", "phq9", "--map", str(cmap), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "a.csv" in res.output and "b.csv" in res.output
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert table["student_id"].tolist() == ["a1", "a2", "b1", "b2"]
+    assert table["sex"].tolist() == ["M", "F", "M", "F"] and table["grade"].tolist() == [7] * 4
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = CliRunner().invoke(main, ["score", str(empty), "-i", "phq9", "-o", str(tmp_path / "x.csv")])
+    assert res.exit_code != 0 and "no export file" in res.output

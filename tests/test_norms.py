@@ -296,3 +296,40 @@ def test_excel_text_that_looks_like_a_formula_stays_text(tmp_path):
     back = NormTable.from_excel(path)
     assert back.fitted_on_["description"] == '=HYPERLINK("http://x","y")'
     pd.testing.assert_frame_equal(back.transform(ref), nt.transform(ref), check_exact=True)
+
+
+def test_read_loads_the_json_and_the_workbook_by_their_content(county, tmp_path):
+    nt = _fit(county, ["phq9.total", "gad7.total"])
+    new = _new_wave(county)
+    js, xl = nt.to_json(tmp_path / "n.json"), nt.to_excel(tmp_path / "n.xlsx")
+    renamed = tmp_path / "norms.dat"  # a renamed workbook still loads: the kind is told by the bytes
+    renamed.write_bytes(xl.read_bytes())
+    bom = tmp_path / "bom.json"  # JSON saved by an editor that writes a byte-order mark
+    bom.write_bytes(b"\xef\xbb\xbf" + js.read_bytes())
+    for path in (js, xl, renamed, bom):
+        back = NormTable.read(path)
+        assert back.strata_ == nt.strata_
+        pd.testing.assert_frame_equal(back.transform(new), nt.transform(new), check_exact=True)
+
+
+def test_read_refuses_what_is_not_a_norm_table_with_a_located_message(county, tmp_path):
+    from openpyxl import Workbook
+
+    scores = tmp_path / "scores.xlsx"  # a workbook, but a table of scores, not of norms
+    wb = Workbook()
+    wb.active.append(["student_id", "phq9.total"])
+    wb.save(scores)
+    text = tmp_path / "norms.csv"
+    text.write_text("grade,sex,pr\n7,F,50\n", encoding="utf-8")
+    gbk = tmp_path / "gbk.json"
+    gbk.write_bytes('{"format": "年级"}'.encode("gbk"))
+    cases = {scores: "not a psyscreen norm table", text: "not a norm table", tmp_path / "absent.json": "cannot be read",
+             gbk: "not UTF-8"}
+    for path, needle in cases.items():
+        with pytest.raises(NormFileError, match=needle) as info:
+            NormTable.read(path)
+        assert info.value.path == str(path) and str(path) in str(info.value)
+        assert "UnicodeDecodeError" not in str(info.value)
+    # a json table refuses to load as a workbook's bytes, and the message says what to give
+    with pytest.raises(NormFileError, match="analyze norms"):
+        NormTable.from_json(scores)

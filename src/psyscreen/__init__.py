@@ -13,6 +13,7 @@ True
 __version__ = "0.1.0"
 
 from .classify import classify  # noqa: E402
+from .exports import Exports, ExportsError, read_exports  # noqa: E402
 from .instrument import Instrument, InstrumentError, list_instruments, load_instrument  # noqa: E402
 from .protocol import Protocol, ProtocolError, list_protocols, load_protocol  # noqa: E402
 from .screening import ScreenResult, screen  # noqa: E402
@@ -29,6 +30,9 @@ __all__ = [
     "Protocol",
     "ProtocolError",
     "classify",
+    "Exports",
+    "ExportsError",
+    "read_exports",
     "list_protocols",
     "load_protocol",
     "Instrument",

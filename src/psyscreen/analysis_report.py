@@ -53,8 +53,11 @@ __all__ = [
     "Section",
     "Table",
     "file_sha256",
+    "label",
+    "number_format",
     "read_sheet",
     "sections_for",
+    "title",
 ]
 
 REPORT_SUFFIXES = (".xlsx", ".html", ".htm")
@@ -316,21 +319,146 @@ def _flat(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
     return out
 
 
+# ------------------------------------------------------------------------------------------------
+# how numbers are shown, and the Chinese labels
+# ------------------------------------------------------------------------------------------------
+#: Columns holding a proportion (0-1), shown as a percentage.
+_RATES = {"sensitivity", "specificity", "ppv", "npv", "floor", "ceiling", "group_fraction", "ci_level", "quantile"}
+#: Columns holding a p value.
+_P_VALUES = {"p", "pvalue", "cr_p", "delta_pvalue", "p_value"}
+#: Columns on the scale of scores or of test statistics: two decimals.
+_TWO = {"chisq", "baseline_chisq", "delta_chisq", "aic", "bic", "loglik", "cr", "z", "mean", "sd", "mean_high",
+        "mean_low", "threshold", "score", "pr", "t", "tn", "cut_high", "cut_low", "min", "max"}
+
+#: Excel number format -> the same display in Python (for the HTML tables).
+_PY_FORMAT = {"0": "{:.0f}", "0.0%": "{:.1%}", "0.0000": "{:.4f}", "0.00": "{:.2f}", "0.000": "{:.3f}"}
+
+
+def number_format(name: str, values: Any) -> Union[str, None]:
+    """The Excel number format a column of a report is shown with (None: not a number column).
+
+    Counts and other whole numbers ``0``; proportions ``0.0%`` (only when every value lies in 0-1); p values
+    ``0.0000``; scores and test statistics ``0.00``; coefficients (alpha, loadings, r, fit indices) ``0.000``.
+    The cell keeps the full value; only its display is rounded.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [number_format(n, v) for n, v in [("alpha", [0.8174]), ("n", [120.0]), ("sensitivity", [0.91]),
+    ...                                   ("pvalue", [0.0312]), ("chisq", [35.2]), ("item", ["A1"])]]
+    ['0.000', '0', '0.0%', '0.0000', '0.00', None]
+    """
+    arr = pd.Series(values)
+    if pd.api.types.is_bool_dtype(arr.dtype):
+        return None
+    num = pd.to_numeric(arr, errors="coerce")
+    if arr.notna().sum() == 0 or num.notna().sum() < arr.notna().sum():
+        return None
+    x = num.dropna().to_numpy(dtype=float)
+    x = x[np.isfinite(x)]
+    key = str(name).lower()
+    base = key.rsplit(" ", 1)[-1]
+    if base in _RATES or key.startswith("prop_"):
+        return "0.0%" if x.size == 0 or ((x >= 0) & (x <= 1)).all() else "0.000"
+    if base in _P_VALUES:
+        return "0.0000"
+    if x.size and (np.mod(x, 1) == 0).all():
+        return "0"
+    if base in _TWO:
+        return "0.00"
+    return "0.000"
+
+
+_ZH_LABELS = {
+    # provenance
+    "field": "项目", "value": "值", "title": "标题", "command": "命令", "data": "数据文件", "data_sha256": "数据文件 SHA-256",
+    "rows": "行数", "map": "列映射文件", "map_sha256": "列映射文件 SHA-256", "psyscreen_version": "psyscreen 版本",
+    "created": "生成时间", "note": "说明", "items": "题目", "instrument": "量表", "scale": "分量表", "reverse": "反向计分题",
+    "nan_policy": "缺失值处理", "omega_factors": "omega 群因子数", "group_fraction": "高低分组比例", "factors": "因子数",
+    "rotation": "旋转", "method": "方法", "seed": "随机种子", "model": "模型", "group": "分组", "steps": "步骤",
+    "criterion": "效标", "positive": "阳性值", "direction": "方向", "n_boot": "自助抽样次数", "scales": "分量表",
+    "by": "分层", "min_stratum": "最小层人数", "std_lv": "潜变量方差标准化",
+    # statistics
+    "alpha": "α系数", "std_alpha": "标准化α", "g6": "Guttman λ6", "G6": "Guttman λ6", "average_r": "平均题间相关",
+    "ci_low": "置信区间下限", "ci_high": "置信区间上限", "n": "人数", "n_items": "题目数", "ci_level": "置信水平",
+    "reversed": "反向计分题", "min": "最小值", "max": "最大值", "item": "题目", "alpha_if_dropped": "删除该题后α",
+    "r_drop": "校正题总相关", "mean": "平均数", "sd": "标准差", "omega_h": "ωh（层级）", "omega_total": "ω总",
+    "omega_limit": "ω极限", "ECV": "共同方差解释比例", "n_factors": "因子数", "g": "一般因子", "h2": "共同度",
+    "u2": "独特性", "p2": "一般因子占比", "statistic": "统计量", "cr": "决断值", "cr_df": "决断值自由度",
+    "cr_p": "决断值 p", "mean_high": "高分组平均数", "mean_low": "低分组平均数", "floor": "地板效应",
+    "ceiling": "天花板效应", "n_dropped": "剔除人数", "n_high": "高分组人数", "n_low": "低分组人数",
+    "cut_high": "高分组临界分", "cut_low": "低分组临界分", "equal_var": "方差齐性", "warning": "提示",
+    "factor": "因子", "position": "序号", "observed": "实际特征值", "common": "共同因子特征值", "MSA": "取样适切性",
+    "chisq": "χ²", "df": "自由度", "p": "p 值", "pvalue": "p 值", "n_components": "成分数", "n_iter": "模拟次数",
+    "quantile": "分位数", "pc_observed": "主成分实际特征值", "pc_simulated": "主成分模拟特征值",
+    "pc_threshold": "主成分临界值", "fa_observed": "因子实际特征值", "fa_simulated": "因子模拟特征值",
+    "fa_threshold": "因子临界值", "cfi": "CFI", "tli": "TLI", "rmsea": "RMSEA", "rmsea_ci_low": "RMSEA 90%CI 下限",
+    "rmsea_ci_high": "RMSEA 90%CI 上限", "srmr": "SRMR", "aic": "AIC", "bic": "BIC", "loglik": "对数似然",
+    "npar": "参数个数", "baseline_chisq": "基线模型 χ²", "baseline_df": "基线模型自由度", "n_groups": "组数",
+    "estimate": "估计值", "se": "标准误", "omega": "组合信度", "ave": "平均方差抽取量", "lhs": "左侧", "op": "关系",
+    "rhs": "右侧", "label": "标签", "free": "自由参数", "est": "估计值", "z": "z", "std_all": "标准化估计值",
+    "std_all_se": "标准化估计标准误", "step": "步骤", "group_equal": "等同约束", "delta_chisq": "Δχ²",
+    "delta_df": "Δ自由度", "delta_pvalue": "Δp 值", "delta_cfi": "ΔCFI", "delta_rmsea": "ΔRMSEA", "delta_srmr": "ΔSRMR",
+    "verdict": "结论", "n_cases": "病例数", "n_controls": "对照数", "auc": "AUC", "auc_se": "AUC 标准误",
+    "auc_ci_low": "AUC 置信区间下限", "auc_ci_high": "AUC 置信区间上限", "threshold": "临界分",
+    "sensitivity": "灵敏度", "specificity": "特异度", "youden_j": "约登指数", "ci_method": "置信区间方法",
+    "ppv": "阳性预测值", "npv": "阴性预测值", "tp": "真阳性", "fp": "假阳性", "tn": "标准化T分数", "fn": "假阴性",
+    "sex": "性别", "grade": "年级", "school": "学校", "class": "班级", "small": "人数不足", "score": "原始分",
+    "count": "人数", "pr": "百分等级", "t": "T分数",
+}
+#: Labels that differ by table (``tn`` is a true-negative count in a ROC table, a normalised T in a norm table).
+_ZH_BY_TABLE = {("roc_cuts", "tn"): "真阴性"}
+
+_ZH_TITLES = {
+    "Reliability": "信度分析", "Item analysis": "项目分析", "Exploratory factor analysis": "探索性因素分析",
+    "Confirmatory factor analysis": "验证性因素分析", "Measurement invariance": "测量等值性", "ROC analysis": "ROC 分析",
+    "Norms": "常模", "Cronbach's alpha": "Cronbach α系数", "McDonald's omega": "McDonald ω系数",
+    "Split-half reliability": "分半信度", "Parallel analysis": "平行分析", "Answer distributions": "作答分布",
+    "Table": "表",
+}
+
+
+def label(name: Any, lang: str = "en", table: str = "") -> str:
+    """The header a person reads for a column (``lang="zh"``: Chinese; ``"en"``: the column's own name).
+
+    Examples
+    --------
+    >>> label("alpha", "zh"), label("alpha_if_dropped", "zh"), label("alpha", "en"), label("A1", "zh")
+    ('α系数', '删除该题后α', 'alpha', 'A1')
+    """
+    text = str(name)
+    if lang != "zh":
+        return text
+    return _ZH_BY_TABLE.get((table, text)) or _ZH_LABELS.get(text, text)
+
+
+def title(text: str, lang: str = "en") -> str:
+    """A report or section title in the report's language."""
+    return _ZH_TITLES.get(text, text) if lang == "zh" else text
+
+
 @dataclass
 class AnalysisReport:
-    """A report of psychometric results: ``write(path)`` gives an ``.xlsx`` workbook or an ``.html`` page."""
+    """A report of psychometric results: ``write(path)`` gives an ``.xlsx`` workbook or an ``.html`` page.
+
+    ``lang="zh"`` writes the titles, the column headers and the provenance labels in Chinese (sheet names and
+    the values stay as they are, so a program reads both); numbers are shown with :func:`number_format`.
+    """
 
     title: str
     sections: list[Section] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    lang: str = "en"
 
     @classmethod
     def from_results(cls, title: str, results: Iterable[Any], *, meta: Mapping[str, Any] | None = None,
-                     notes: Sequence[str] = ()) -> AnalysisReport:
+                     notes: Sequence[str] = (), lang: str = "en") -> AnalysisReport:
         """Build a report from result objects (see :func:`sections_for`), in order."""
+        if lang not in ("zh", "en"):
+            raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}")
         sections = [s for r in results for s in sections_for(r)]
-        return cls(title, sections, dict(meta or {}), list(notes))
+        return cls(title, sections, dict(meta or {}), list(notes), lang)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -338,12 +466,12 @@ class AnalysisReport:
         return {t.name: t.frame for s in self.sections for t in s.tables}
 
     def _about(self) -> list[tuple[str, Any]]:
-        rows: list[tuple[str, Any]] = [("title", self.title)]
+        rows: list[tuple[str, Any]] = [("title", title(self.title, self.lang))]
         rows += [(str(k), v) for k, v in self.meta.items()]
         rows += [("psyscreen_version", __version__),
                  ("created", datetime.now(timezone.utc).replace(microsecond=0).isoformat())]
         rows += [("note", n) for n in self.notes]
-        return rows
+        return [(label(k, self.lang), v) for k, v in rows]
 
     # -- writers -----------------------------------------------------------------------------------
     def write(self, path: Union[str, Path]) -> Path:
@@ -366,7 +494,7 @@ class AnalysisReport:
         wb = Workbook()
         ws = wb.active
         ws.title = "about"
-        ws.append(["field", "value"])
+        ws.append([label("field", self.lang), label("value", self.lang)])
         for k, v in self._about():
             ws.append([_cell(k), _cell(v)])
         for c in ws[1]:
@@ -378,7 +506,8 @@ class AnalysisReport:
             for table in section.tables:
                 frame = _flat(table.frame, table.index)
                 sheet = wb.create_sheet(_sheet_name(table.name, used))
-                sheet.append([_cell(c) for c in frame.columns])
+                heads = [label(c, self.lang, table.name) for c in frame.columns]
+                sheet.append([_cell(c) for c in heads])
                 for c in sheet[1]:
                     c.font = bold
                 cols = [frame[c].to_numpy(dtype=object) for c in frame.columns]
@@ -386,7 +515,13 @@ class AnalysisReport:
                     sheet.append([_cell(v) for v in row])
                 sheet.freeze_panes = "A2"
                 for j, name in enumerate(frame.columns, start=1):
-                    sheet.column_dimensions[get_column_letter(j)].width = max(10, min(40, len(str(name)) + 2))
+                    fmt = number_format(name, frame[name])
+                    if fmt is not None and len(frame):
+                        for (cell,) in sheet.iter_rows(min_row=2, max_row=len(frame) + 1, min_col=j, max_col=j):
+                            if isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
+                                cell.number_format = fmt
+                    width = len(str(heads[j - 1])) * (2 if self.lang == "zh" else 1) + 2
+                    sheet.column_dimensions[get_column_letter(j)].width = max(10, min(40, width))
         return atomic_write(path, lambda tmp: wb.save(tmp))
 
     def to_html_string(self) -> str:
@@ -396,21 +531,21 @@ class AnalysisReport:
         esc = html.escape
         parts = [
             "<!DOCTYPE html>",
-            '<html lang="zh-CN"><head><meta charset="utf-8">',
-            f"<title>{esc(self.title)}</title>",
+            f'<html lang="{"zh-CN" if self.lang == "zh" else "en"}"><head><meta charset="utf-8">',
+            f"<title>{esc(title(self.title, self.lang))}</title>",
             "<style>body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:2em;"
             "max-width:1100px}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}"
             "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}"
             "caption{text-align:left;font-weight:bold;padding:.3em 0}.about td{text-align:left}"
             "figure{margin:1em 0}img{max-width:100%}</style></head><body>",
-            f"<h1>{esc(self.title)}</h1>",
+            f"<h1>{esc(title(self.title, self.lang))}</h1>",
             '<table class="about">',
         ]
         for k, v in self._about():
             parts.append(f"<tr><th>{esc(str(k))}</th><td>{esc(str(v))}</td></tr>")
         parts.append("</table>")
         for section in self.sections:
-            parts.append(f"<h2>{esc(section.title)}</h2>")
+            parts.append(f"<h2>{esc(title(section.title, self.lang))}</h2>")
             if section.text:
                 parts.append(f"<p>{esc(section.text)}</p>")
             for caption, fig in section.figures:
@@ -422,7 +557,14 @@ class AnalysisReport:
                              f"<figcaption>{esc(caption)}</figcaption></figure>")
             for table in section.tables:
                 frame = _flat(table.frame, table.index)
-                body = frame.to_html(index=False, escape=True, na_rep="",
+                formatters = {}
+                for name in frame.columns:
+                    fmt = number_format(name, frame[name])
+                    if fmt is not None:
+                        formatters[name] = _html_number(_PY_FORMAT[fmt])
+                shown = frame.set_axis([label(c, self.lang, table.name) for c in frame.columns], axis=1)
+                body = shown.to_html(index=False, escape=True, na_rep="",
+                                     formatters=[formatters.get(c) for c in frame.columns],
                                      float_format=lambda v: f"{v:.4g}" if abs(v) >= 1e4 else f"{v:.3f}")
                 cap = esc(table.caption or table.name)
                 parts.append(body.replace("<thead>", f"<caption>{cap}</caption><thead>", 1))
@@ -441,6 +583,17 @@ class AnalysisReport:
         for section in self.sections:
             for _, fig in section.figures:
                 plt.close(fig)
+
+
+def _html_number(pattern: str):
+    def fmt(v: Any) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            return ""
+        try:
+            return pattern.format(float(v))
+        except (TypeError, ValueError):
+            return str(v)  # pandas escapes what a formatter returns
+    return fmt
 
 
 def read_sheet(path: Union[str, Path], sheet: str) -> pd.DataFrame:

@@ -14,11 +14,13 @@ in the scikit-learn manner: ``fit`` returns the table, learned attributes end in
     stanine 1..9 of the normalised z.
 
 The statistics are pure functions of arrays; files are read and written only by the
-``to_json``/``from_json`` and ``to_excel``/``from_excel`` methods.
+``to_json``/``from_json`` and ``to_excel``/``from_excel`` methods, and :meth:`NormTable.read` loads
+either file (the JSON and the workbook that ``psyscreen analyze norms`` writes).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import warnings
@@ -67,7 +69,20 @@ class UnknownStratumError(NormError, KeyError):
 
 
 class NormFileError(NormError):
-    """A saved norm table could not be read back."""
+    """A saved norm table could not be read back.
+
+    Attributes
+    ----------
+    path : str or None
+        The file.
+    where : str or None
+        The place in the file (a sheet, a key), when known.
+    """
+
+    def __init__(self, message: str, *, path: str | Path | None = None, where: str | None = None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+        self.where = where
 
 
 # ---------------------------------------------------------------------------------------------
@@ -524,10 +539,64 @@ class NormTable:
         """Load a table saved by :meth:`to_json`."""
         path = Path(path)
         try:
-            d = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise NormFileError(f"{path} is not valid JSON ({exc}).") from None
+            d = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            what = "not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else f"not valid JSON ({exc})"
+            raise NormFileError(f"{path} is {what}: give the .json or the .xlsx that `psyscreen analyze norms` "
+                                "writes.", path=path) from None
+        except OSError as exc:
+            raise NormFileError(f"{path} cannot be read ({exc.strerror or type(exc).__name__}).", path=path) from None
+        if not isinstance(d, dict):
+            raise NormFileError(f"{path} is JSON but not a psyscreen norm table (no 'format' key).", path=path)
         return cls._from_dict(d, str(path))
+
+    @classmethod
+    def read(cls, path: str | Path) -> NormTable:
+        """Load a norm table from the JSON (:meth:`to_json`) or the workbook (:meth:`to_excel`) a fit wrote.
+
+        The kind is told by the file's first bytes (a workbook is a zip archive, JSON starts with ``{``), not
+        by its name, so a renamed file still loads; ``psyscreen analyze norms -o norms.xlsx --json norms.json``
+        writes both kinds.
+
+        Parameters
+        ----------
+        path : str or Path
+
+        Returns
+        -------
+        NormTable
+            Fitted, giving back the figures of the table that was saved exactly.
+
+        Raises
+        ------
+        NormFileError
+            The file is missing, is neither kind, or is damaged; ``.path`` names it and the message says
+            what to give instead.
+
+        Examples
+        --------
+        >>> import pandas as pd, tempfile, pathlib, warnings
+        >>> warnings.simplefilter("ignore")
+        >>> ref = pd.DataFrame({"grade": [7] * 4, "sex": ["F"] * 4, "dep": [1.0, 2.0, 2.0, 3.0]})
+        >>> nt = NormTable().fit(ref, ["dep"])
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> [NormTable.read(nt.to_json(folder / "n.json")).strata_, NormTable.read(nt.to_excel(folder / "n.xlsx")).strata_]
+        [[(7, 'F')], [(7, 'F')]]
+        """
+        path = Path(path)
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(64)
+        except OSError as exc:
+            raise NormFileError(f"{path}: the norm file cannot be read ({exc.strerror or type(exc).__name__}).",
+                                path=path) from None
+        if head.startswith(b"PK\x03\x04"):
+            return cls.from_excel(path)
+        if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+            return cls.from_json(path)
+        raise NormFileError(f"{path} is not a norm table: neither the .json nor the .xlsx that `psyscreen analyze "
+                            "norms` writes (fit one with `psyscreen analyze norms DATA --scales ... -o norms.xlsx`).",
+                            path=path)
 
     # -- save / load: Excel ------------------------------------------------------------------
     def to_excel(self, path: str | Path) -> Path:
@@ -637,14 +706,23 @@ class NormTable:
         from openpyxl import load_workbook
 
         path = Path(path)
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
+        try:  # from the bytes: openpyxl refuses a workbook whose name does not end in .xlsx
+            wb = load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
+        except OSError as exc:
+            raise NormFileError(f"{path}: the norm file cannot be read ({exc.strerror or type(exc).__name__}).",
+                                path=path) from None
         except Exception as exc:  # openpyxl raises several types for a bad file
-            raise NormFileError(f"{path} could not be opened as a workbook ({type(exc).__name__}: {exc}).") from None
+            raise NormFileError(f"{path} could not be opened as a workbook ({type(exc).__name__}).", path=path) from None
         try:
+            if not {"about", "strata", "_exact"} <= set(wb.sheetnames):
+                raise NormFileError(f"{path} is a workbook but not a psyscreen norm table (it lacks the sheets "
+                                    "'about', 'strata' and '_exact'): give the workbook `psyscreen analyze norms "
+                                    "-o x.xlsx` writes.", path=path)
             about = {r[0]: r[1] for r in wb["about"].iter_rows(values_only=True) if r and r[0]}
             if about.get("format") != FORMAT:
-                raise NormFileError(f"{path} is not a psyscreen norm-table workbook (no format row in 'about').")
+                raise NormFileError(f"{path} is not a psyscreen norm-table workbook (sheet 'about' has no format "
+                                    f"{FORMAT!r}): give the workbook `psyscreen analyze norms -o x.xlsx` writes.",
+                                    path=path, where="sheet 'about'")
             if int(about.get("version")) != FORMAT_VERSION:
                 raise NormFileError(f"{path} has norm-table version {about.get('version')}; expected {FORMAT_VERSION}.")
             rows = list(wb["strata"].iter_rows(values_only=True))
@@ -669,7 +747,8 @@ class NormTable:
         except NormFileError:
             raise
         except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise NormFileError(f"{path} is damaged or incomplete: {type(exc).__name__}: {exc}.") from None
+            raise NormFileError(f"{path} is damaged or incomplete ({type(exc).__name__}: {exc}); refit it rather "
+                                "than edit it.", path=path) from None
         finally:
             wb.close()
         fitted_on = {

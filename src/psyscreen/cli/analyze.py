@@ -16,6 +16,7 @@ Examples:
   psyscreen analyze invariance hs.csv --model model.lav --group school -o inv.xlsx
   psyscreen analyze roc data.csv --score phq9.total --criterion diagnosis -o roc.html
   psyscreen analyze norms wave.xlsx --scales phq9.total --by grade,sex -o norms.xlsx --json norms.json
+  psyscreen analyze reliability export.csv --map column_map.csv --instrument phq9 -o phq9.xlsx
 """
 
 from __future__ import annotations
@@ -47,15 +48,8 @@ def _split(text: Optional[str]) -> list[str]:
     return [t.strip() for t in text.replace("，", ",").split(",") if t.strip()]
 
 
-def read_data(path: Path, sheet: Optional[str] = None) -> pd.DataFrame:
-    """Read DATA as a DataFrame: a column whose every non-blank cell is a number becomes float, others text.
-
-    Uses :func:`psyscreen.ingest.read_table` (encoding detection for CSV, calamine for Excel, parquet).
-    """
-    from ..ingest import read_table
-
-    raw = read_table(path, sheet=sheet)
-    frame = raw.frame.reset_index(drop=True)
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """A column whose every non-blank cell is a number becomes float; other columns stay text."""
     out = {}
     for col in frame.columns:
         s = frame[col]
@@ -72,11 +66,65 @@ def read_data(path: Path, sheet: Optional[str] = None) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def read_data(path: Path, sheet: Optional[str] = None, column_map: Optional[Path] = None) -> pd.DataFrame:
+    """Read DATA as a DataFrame: a column whose every non-blank cell is a number becomes float, others text.
+
+    Uses :func:`psyscreen.ingest.read_table` (encoding detection for CSV, calamine for Excel, parquet). With a
+    column map (``--map``), DATA is read as ``psyscreen screen`` reads an export: the map's columns are renamed
+    to their targets, answers (codes or option labels) become response codes, the demographics are coded as
+    the screening codes them (sex F/M, grade 1-16), and a row with an answer that is not a response code is
+    set aside with a warning naming its row numbers; the columns the map does not name are kept as they are.
+    """
+    from ..ingest import read_table
+
+    raw = read_table(path, sheet=sheet)
+    if column_map is not None:
+        return _read_mapped(raw, column_map)
+    return _typed(raw.frame.reset_index(drop=True))
+
+
+def _read_mapped(raw, column_map: Path) -> pd.DataFrame:
+    from ..demographics import normalise_demographics
+    from ..ingest import normalise
+    from ..instrument import list_instruments
+    from ..mapping import load_map
+    from .._text import text_key
+
+    cmap = load_map(column_map)
+    headers = {text_key(h) for h in raw.frame.columns}
+    doubtful = [s for s in cmap.doubtful if text_key(s) in headers]
+    if doubtful:
+        raise click.ClickException(f"{column_map}: {len(doubtful)} line(s) still marked 'check' name columns of DATA "
+                                   f"({', '.join(doubtful[:8])}): check them, then mark them ok")
+    local = {h: t for h, t in cmap.mapping.items() if text_key(h) in headers}  # a county map: this file's lines
+    known = set(list_instruments())
+    insts = list(dict.fromkeys(t.split(".", 1)[0] for t in local.values()
+                               if "." in t and t.split(".", 1)[0] in known))
+    norm = normalise(raw, insts, local)
+    frame = normalise_demographics(norm.frame)
+    if len(norm.problems):
+        rows = sorted(set(norm.problems["row"].dropna().astype(int)))
+        shown = ", ".join(map(str, rows[:12])) + (" ..." if len(rows) > 12 else "")
+        warnings.warn(f"{len(rows)} row(s) of DATA set aside: an answer that is not a response code (rows {shown}; "
+                      "`psyscreen score` writes them to a quarantine file with the reason)", UserWarning, stacklevel=2)
+        frame = frame.loc[~frame.index.isin(rows)]
+    rest = _typed(raw.frame.loc[frame.index, list(norm.unused_columns)]) if norm.unused_columns else None
+    out = frame if rest is None else pd.concat([frame, rest], axis=1)
+    out = out.reset_index(drop=True)
+    out.index.name = None
+    grade = out.get("grade")
+    if grade is not None:  # numbers, as read_data reads a grade column without a map
+        out["grade"] = grade.astype("Float64").astype(float)
+    return out
+
+
 def _need_columns(frame: pd.DataFrame, columns: list[str], what: str = "column") -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         shown = ", ".join(map(str, list(frame.columns)[:30])) + (" ..." if frame.shape[1] > 30 else "")
-        raise click.ClickException(f"{what}(s) {', '.join(missing)} not in DATA; its columns are: {shown}")
+        hint = ("" if click.get_current_context().meta.get(_MAP_KEY) else
+                "; if DATA is a raw export, give its column map with --map")
+        raise click.ClickException(f"{what}(s) {', '.join(missing)} not in DATA; its columns are: {shown}{hint}")
 
 
 def _need_numeric(frame: pd.DataFrame, columns: list[str]) -> None:
@@ -143,11 +191,13 @@ def _run(title: str, data: Path, output: Path, options: dict[str, Any], debug: b
     """Read DATA, compute the results, write the report; turn expected errors into one-line messages."""
     from ..analysis_report import AnalysisReport, file_sha256
 
+    column_map = click.get_current_context().meta.get(_MAP_KEY)
+    lang = click.get_current_context().meta.get(_LANG_KEY) or "en"
     try:
         _check_output(output, allowed)
-        frame = read_data(data, sheet)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            frame = read_data(data, sheet, column_map)
             results = compute(frame)
         notes = list(dict.fromkeys(str(w.message).splitlines()[0] for w in caught
                                    if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))))
@@ -155,12 +205,14 @@ def _run(title: str, data: Path, output: Path, options: dict[str, Any], debug: b
             click.echo(f"warning: {note}", err=True)
         meta = {"command": f"psyscreen analyze {click.get_current_context().info_name}", "data": str(data),
                 "data_sha256": file_sha256(data), "rows": len(frame)}
+        if column_map is not None:
+            meta.update({"map": str(column_map), "map_sha256": file_sha256(column_map)})
         meta.update({k: (", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
                      for k, v in options.items() if v not in (None, "", [], ())})
         if results and callable(results[0]):  # a custom writer (norms)
             results[0](output, meta, notes)
         else:
-            report = AnalysisReport.from_results(title, results, meta=meta, notes=notes)
+            report = AnalysisReport.from_results(title, results, meta=meta, notes=notes, lang=lang)
             report.write(output)
             report.close_figures()
     except click.ClickException:
@@ -177,9 +229,31 @@ def _run(title: str, data: Path, output: Path, options: dict[str, Any], debug: b
     click.echo(f"wrote {output}")
 
 
+_MAP_KEY = "psyscreen.analyze.map"
+_LANG_KEY = "psyscreen.analyze.lang"
+
+
+def _remember_map(ctx: click.Context, _param, value: Optional[Path]) -> Optional[Path]:
+    ctx.meta[_MAP_KEY] = value
+    return value
+
+
+def _remember_lang(ctx: click.Context, _param, value: str) -> str:
+    ctx.meta[_LANG_KEY] = value
+    return value
+
+
 def _common(func):
-    """DATA, -o/--output, --sheet and --debug, shared by every subcommand."""
+    """DATA, -o/--output, --sheet, --map, --lang and --debug, shared by every subcommand."""
     func = click.option("--debug", is_flag=True, help="Show the traceback of an error.")(func)
+    func = click.option("--lang", type=click.Choice(["zh", "en"]), default="en", show_default=True,
+                        expose_value=False, callback=_remember_lang,
+                        help="Language of the report's titles and column headers (zh: Chinese); the values and "
+                             "the sheet names stay the same, so a program reads either.")(func)
+    func = click.option("--map", "column_map", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        expose_value=False, callback=_remember_map,
+                        help="A column map (as for screen and score): DATA is read as an export, its columns "
+                             "renamed, answers made codes and demographics coded as screen codes them.")(func)
     func = click.option("--sheet", help="The Excel sheet to read (default: the first).")(func)
     func = click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
                         help="The report: .xlsx (a workbook) or .html (with plots).")(func)
@@ -391,7 +465,8 @@ def _criterion(values: pd.Series, positive: Optional[str], name: str) -> pd.Seri
 
 @analyze.command("roc")
 @_common
-@click.option("--score", "score_col", required=True, help="The screening score column.")
+@click.option("--score", "score_col", required=True,
+              help="The screening score column; an absent <instrument>.<scale> is scored from its items.")
 @click.option("--criterion", required=True, help="The criterion column: 1/true = case, 0/false = control.")
 @click.option("--positive", metavar="VALUE", help="The criterion value that marks a case (others are controls).")
 @click.option("--direction", type=click.Choice(["<", ">", "auto"]), default="<", show_default=True,
@@ -408,7 +483,8 @@ def roc_cmd(data, output, sheet, debug, score_col, criterion, positive, directio
     def compute(frame):
         from ..validity import roc
 
-        _need_columns(frame, [score_col, criterion])
+        _need_columns(frame, [criterion])
+        frame = _scale_columns(frame, [score_col])  # an absent <instrument>.<scale> is scored from its items
         _need_numeric(frame, [score_col])
         crit = _criterion(frame[criterion], positive, criterion)
         return [roc(frame[score_col], crit, direction=direction, ci=ci, n_boot=n_boot, seed=seed)]
@@ -470,7 +546,8 @@ def norms_cmd(data, output, sheet, debug, scales, by, min_stratum, json_path, de
             elif suffix == ".json":
                 atomic_write(path, lambda tmp: table.to_json(tmp))
             else:
-                report = AnalysisReport.from_results("Norms", [table], meta=meta, notes=notes)
+                report = AnalysisReport.from_results("Norms", [table], meta=meta, notes=notes,
+                                                     lang=click.get_current_context().meta.get(_LANG_KEY) or "en")
                 report.write(path)
                 report.close_figures()
             if json_path is not None:

@@ -40,8 +40,7 @@ def _classify(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
 
 
 @click.command("score")
-@click.argument("inputs", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("-i", "--instrument", "instruments", multiple=True, metavar="ID|YAML",
               help="An instrument to score (repeat for several); default: the protocol's instruments.")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -54,15 +53,17 @@ def _classify(frame: pd.DataFrame, protocol: str) -> pd.DataFrame:
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
 def score(inputs: tuple[Path, ...], instruments: tuple[str, ...], output: Path, map_path: Optional[Path],
           protocol: Optional[str], sheet: Optional[str], keep_items: bool, debug: bool) -> None:
-    """Score INPUT files (csv, xlsx, xls, parquet) and write the scores to OUTPUT.
+    """Score INPUT files (csv, xlsx, xls, parquet), or every export in INPUT folders, and write the scores to OUTPUT.
 
-    Rows with an answer that is neither a response code nor an option label are set aside, with the file,
+    Demographics are normalised exactly as ``psyscreen screen`` does (sex F/M, grade 1-16, class and school
+    text tidied), so that norms built from OUTPUT have the strata of a screened wave. Rows with an answer that is neither a response code nor an option label are set aside, with the file,
     row, column, value and reason, in <output stem>.quarantine.<csv|xlsx> beside the output. Every row read
     is either scored or quarantined; the closing table counts them per file.
 
     \b
     Example:
       psyscreen score school_a.xlsx school_b.csv -i phq9 -i gad7 --map map.csv -o scores.xlsx
+      psyscreen score exports/2026-03 --protocol default --map map.csv --keep-items -o wave.xlsx
     """
     try:
         _run(inputs, instruments, output, map_path, protocol, sheet, keep_items)
@@ -89,15 +90,21 @@ def _run(inputs, instruments, output, map_path, protocol, sheet, keep_items) -> 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
+    from ..demographics import normalise_demographics
     from ..ingest import PROBLEM_COLUMNS, load_column_map, read_table, score_table
     from ..instrument import load_instrument
     from ..io import TABLE_SUFFIXES, UnsupportedFormatError, write_table
+    from ..screening import find_inputs
 
     if output.suffix.lower() not in TABLE_SUFFIXES:
         raise UnsupportedFormatError(f"{output}: the output must end in {', '.join(TABLE_SUFFIXES)}")
     if not output.parent.exists():
         raise click.ClickException(f"{output}: the folder {output.parent} does not exist")
     qpath = quarantine_path(output)
+    folders = [p for p in inputs if p.is_dir()]
+    inputs = tuple(find_inputs(inputs))
+    if not inputs:
+        raise click.UsageError(f"no export file (csv, xlsx, xls, sav, parquet) in {', '.join(map(str, folders))}")
     for path in inputs:
         if path.resolve() in (output.resolve(), qpath.resolve()):
             raise click.UsageError(f"{path} is an input: writing {output.name} would overwrite it; choose another -o")
@@ -131,7 +138,8 @@ def _run(inputs, instruments, output, map_path, protocol, sheet, keep_items) -> 
             results.append(score_table(raw, insts, column_map, keep_items=keep_items or bool(protocol)))
             progress.advance(task)
 
-    scores = pd.concat([r.scores for r in results], ignore_index=True)
+    # the demographics coded as screen codes them (F/M, grade 1-16): norms from this table fit a screened wave
+    scores = normalise_demographics(pd.concat([r.scores for r in results], ignore_index=True))
     if protocol:
         scores = pd.concat([scores, _classify(scores, protocol)], axis=1)
         if not keep_items:
