@@ -247,7 +247,8 @@ def test_history_is_the_students_timeline(store, two_waves):
     assert "<table" in h._repr_html_()
     fig = h.plot()
     ax = fig.axes[0]
-    assert len(ax.lines) == 2 and [x.get_text() for x in ax.get_xticklabels()] == ["2026-03", "2026-09"]
+    assert len(ax.lines) == 2 and [x.get_text() for x in ax.get_xticklabels()] == ["2026年3月", "2026年9月"]
+    assert [x.get_text() for x in h.plot(lang="en").axes[0].get_xticklabels()] == ["March 2026", "September 2026"]
     font = psyscreen.plots.cjk_font()
     assert font is not None and font.family in ax.title.get_fontfamily()
 
@@ -376,9 +377,9 @@ def test_v1_store_is_upgraded(tmp_path):
         con.execute("INSERT INTO scores VALUES (1,'phq9.total',1,11.0,'moderate'),(1,'phq9.total',2,3.0,'minimal'),"
                     "(1,'gad7.total',1,8.0,'mild')")
     with archive.connect(db) as con:
-        assert archive.schema_version(con) == archive.SCHEMA_VERSION == 2
+        assert archive.schema_version(con) == archive.SCHEMA_VERSION == 3
         versions = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY version")]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
         assert sorted(r[0] for r in con.execute("SELECT name FROM scales")) == ["gad7.total", "phq9.total"]
         assert con.execute("SELECT count(*) FROM deletions").fetchone()[0] == 0
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -564,7 +565,13 @@ def test_screen_then_archive_end_to_end(tmp_path):
     assert set(st[st == "new"].index) == set(f2[f2].index) - set(f1[f1].index)
     assert set(st[st == "absent"].index) == set(f1[f1].index) - set(b.index)
     invalid = b["level"].astype(str).str.startswith("invalid")
-    resolved = both[f1[both] & ~f2[both] & ~invalid[both]]
+    undecided = b["level"].astype(str) == "undecided"
+    resolved = both[f1[both] & ~f2[both] & ~invalid[both] & ~undecided[both]]
     assert set(st[st == "resolved"].index) == set(resolved) and len(resolved) > 0
+    # a flagged student whose later sheet could not be decided (an item missing) is undecided, never resolved
+    went_undecided = both[f1[both] & undecided[both]]
+    assert len(went_undecided) > 0 and (st[went_undecided] == "undecided").all()
+    assert set(st[st == "undecided"].index) == set(undecided[undecided].index)
+    assert cmp.to_frame().set_index("status").loc["undecided", "students"] == int(undecided.sum()) > 0
     files = archive.write_comparison(cmp, tmp_path / "cmp")
     assert len(files) == len(set(a["school"]) | set(b["school"])) + 1
