@@ -475,18 +475,19 @@ def test_cli_archive_history_compare(tmp_path, two_waves):
     key = two_waves["s2"]["student_key"].iloc[0]
     r = runner.invoke(main, ["history", key, "--db", str(db), "--plot", str(tmp_path / "h.png")])
     assert r.exit_code == 0, r.output
-    assert "2026-09" in r.output and (tmp_path / "h.png").stat().st_size > 1000
+    assert "2026年9月" in r.output and (tmp_path / "h.png").stat().st_size > 1000
     r = runner.invoke(main, ["history", "0000000000", "--db", str(db)])
     assert r.exit_code != 0 and "not found" in r.output and "0000000000" not in r.output.replace("history", "")
     out = tmp_path / "cmp"
-    r = runner.invoke(main, ["compare", "--db", str(db), "--from", "2026-03", "--to", "2026-09", "--out", str(out)])
+    r = runner.invoke(main, ["compare", "--db", str(db), "--from", "2026-03", "--to", "2026-09", "--out", str(out),
+                             "--lang", "en"])
     assert r.exit_code == 0, r.output
     schools = sorted(p.name for p in (out / "schools").iterdir())
     assert schools == ["一中", "二中"]
     county = pd.read_excel(out / "county" / "compare-2026-03-2026-09.xlsx", sheet_name=None, engine="calamine")
     flags = county["flags by school"].set_index("school")
     assert "student_key" not in flags.columns
-    statuses = ["new", "persistent", "resolved", "absent", "undecided", "not flagged"]
+    statuses = ["new flag", "persistent flag", "resolved", "flagged before, absent now", "not flagged"]
     shown = flags[statuses + ["Total"]].astype(str)
     nums = shown.apply(pd.to_numeric, errors="coerce")
     assert not ((nums >= 1) & (nums <= 4)).any().any()  # no count of 1-4 is shown
@@ -499,18 +500,18 @@ def test_cli_archive_history_compare(tmp_path, two_waves):
     both = f1.index.intersection(f2.index)
     status = pd.Series("not flagged", index=school.index)
     status[both[f1[both] & ~f2[both]]] = "resolved"
-    status[list(set(f1[f1].index) - set(f2.index))] = "absent"
-    status[f2[f2].index] = "new"
-    status[both[f1[both] & f2[both]]] = "persistent"
+    status[list(set(f1[f1].index) - set(f2.index))] = "flagged before, absent now"
+    status[f2[f2].index] = "new flag"
+    status[both[f1[both] & f2[both]]] = "persistent flag"
     counts = pd.crosstab(school, status).reindex(columns=statuses, fill_value=0)
     counts.index.name = "school"
     hidden = suppress_small(counts, 5)
     assert shown.isin(["<5", "*"]).to_numpy().tolist() == hidden.isna().to_numpy().tolist()
     assert (nums.fillna(-1).to_numpy() == hidden.fillna(-1).to_numpy()).all()
-    assert (flags["new rate"].isna() | ~shown["new"].isin(["<5", "*"])).all()
+    assert (flags["new flag rate"].isna() | ~shown["new flag"].isin(["<5", "*"])).all()
     wb = pd.read_excel(out / "schools" / "一中" / "一中-compare-2026-03-2026-09.xlsx", sheet_name=None, engine="calamine")
     assert set(wb) == {"flags", "reliable change", "reliability"}
-    assert set(wb["flags"]["status"]) <= {"new", "persistent", "resolved", "absent", "undecided"}
+    assert set(wb["flags"]["outcome"]) <= {"new flag", "persistent flag", "resolved", "flagged before, absent now"}
     r = runner.invoke(main, ["archive", "retest", "--db", str(db)])
     assert r.exit_code == 0 and "phq9.total" in r.output
     (tmp_path / "research.key").write_text("abcdefghijklmnopqrstuvwxyz\n")

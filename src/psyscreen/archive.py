@@ -1006,7 +1006,7 @@ class History(ResultMixin):
     timeline : DataFrame
         ``wave``, ``wave_date``, ``school``, ``grade``, ``class``, ``level``, ``level_rank``, ``flagged``,
         ``critical``, ``reasons`` (Chinese), ``reasons_en`` (English; NA for a wave whose folder had no English
-        reasons) and one column per scale (``phq9.total``...), in wave order.
+        reasons), ``protocol_id`` and one column per scale (``phq9.total``...), in wave order.
     scales : list of str
     """
 
@@ -1087,8 +1087,8 @@ def history(db: PathLike, student_key: str) -> History:
         sid = _student_id(con, student_key)
         base = pd.read_sql_query(
             "SELECT w.wave, w.wave_date, s.school, s.grade, s.class, s.sex, s.level, s.level_rank, s.flagged, "
-            "s.critical, s.reasons, s.reasons_en FROM screenings s JOIN waves w ON w.id = s.wave_id "
-            "WHERE s.student_id = ? "
+            "s.critical, s.reasons, s.reasons_en, i.protocol_id FROM screenings s JOIN waves w ON w.id = s.wave_id "
+            "LEFT JOIN imports i ON i.wave_id = s.wave_id WHERE s.student_id = ? "
             "ORDER BY w.wave", con, params=(sid,))
         sc = pd.read_sql_query(
             "SELECT w.wave, c.name AS scale, x.value FROM scores x JOIN waves w ON w.id = x.wave_id "
@@ -1409,17 +1409,18 @@ def _stored_gaps(con: sqlite3.Connection, wid: int) -> WaveGaps:
 # --------------------------------------------------------------------------------------------------
 
 
-def _suppressed(counts: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+def _suppressed(counts: pd.DataFrame, min_cell: int, *, total: str = "Total", rate: str = "rate") -> pd.DataFrame:
     """Counts with margins for publication: 1..min_cell-1 as "<5", secondary suppressions as "*", rates blanked.
 
     The rule is :func:`psyscreen.privacy.suppress_small` (the same as the screening's county summary); the
     display follows :mod:`psyscreen.report.county` ("<m" for a small count, "*" for a secondary suppression).
+    ``total`` names the margins (made distinct from every label) and ``rate`` the rate columns (``<c> rate``).
     """
-    from .privacy import TOTAL, add_margins, suppress_small, total_label
+    from .privacy import add_margins, suppress_small, total_label
 
     counts = counts.astype("int64")
     labels = [v for level in range(counts.index.nlevels) for v in counts.index.get_level_values(level).astype(str)]
-    total = total_label(TOTAL, [*labels, *counts.columns])
+    total = total_label(total, [*labels, *counts.columns])
     full = add_margins(counts, total=total)
     hidden = suppress_small(counts, min_cell, total=total)
     small = ((full >= 1) & (full < min_cell)).astype(bool)
@@ -1431,7 +1432,7 @@ def _suppressed(counts: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     out[total] = shown[total]
     for c in counts.columns:
         out[c] = shown[c]
-        out[f"{c} rate"] = rates[c].round(4)
+        out[f"{c} {rate}"] = rates[c].round(4)
     return out.reset_index()
 
 
@@ -1442,39 +1443,184 @@ def _write_sheets(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
     return write_workbook(path, [Sheet(name, frame) for name, frame in sheets.items()])
 
 
-_SAFE_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
+_CATEGORY_LABELS = {
+    "zh": {"reliable deterioration": "可靠恶化", "reliable improvement": "可靠改善", "no reliable change": "无可靠变化",
+           "reliable deterioration, flagged": "可靠恶化（本次预警）",
+           "reliable deterioration, under cutoff": "可靠恶化（未达预警线）"},
+    "en": {},
+}
 
 
-def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5) -> list[Path]:
+def _words(lang: str, wf: str, wt: str) -> dict:
+    """The headers, sheet names and notes of the compare workbooks in ``lang`` (waves as a person writes them)."""
+    if lang == "zh":
+        return {
+            "sheets": {"flags": "预警变化", "reliable change": "可靠变化", "reliability": "信度",
+                       "flags by school": "各校预警变化", "about": "说明"},
+            "columns": {"student_key": "学生编码", "school": "学校", "grade": "年级", "class": "班级",
+                        "level_from": f"等级（{wf}）", "level_to": f"等级（{wt}）", "flagged_from": f"预警（{wf}）",
+                        "flagged_to": f"预警（{wt}）", "status": "结果", "scale": "量表", "x1": f"得分（{wf}）",
+                        "x2": f"得分（{wt}）", "change": "变化", "rci": "可靠变化指数（RCI）", "category": "类别",
+                        "below_cutoff_deterioration": "可靠恶化但未达预警线", "reliability": "信度",
+                        "source": "信度来源", "sd_from": f"标准差（{wf}）", "n_from": f"人数（{wf}）",
+                        "s_diff": "差值标准误（S_diff）"},
+            "yes": "是", "no": "否", "total": "合计", "rate": "比例", "note": "说明",
+            "about": [f"{wf} → {wt} 两次筛查对比；本工作簿不含任何学生身份信息",
+                      f"<{{m}}：1 至 {{m1}} 的计数，已隐藏；*：为防止由合计推算出小计数而隐藏"
+                      "（psyscreen.privacy.suppress_small）；隐藏处比例留空",
+                      "可靠变化：Jacobson-Truax 法，|RCI| > 1.96；“未达预警线”= 本次未预警"],
+        }
+    return {
+        "sheets": {k: k for k in ("flags", "reliable change", "reliability", "flags by school", "about")},
+        "columns": {"student_key": "student key", "school": "school", "grade": "grade", "class": "class",
+                    "level_from": f"level ({wf})", "level_to": f"level ({wt})", "flagged_from": f"flagged ({wf})",
+                    "flagged_to": f"flagged ({wt})", "status": "outcome", "scale": "scale", "x1": f"score ({wf})",
+                    "x2": f"score ({wt})", "change": "change", "rci": "reliable change index (RCI)",
+                    "category": "category", "below_cutoff_deterioration": "reliable deterioration under the cutoff",
+                    "reliability": "reliability", "source": "source of the reliability",
+                    "sd_from": f"SD ({wf})", "n_from": f"n ({wf})", "s_diff": "SE of the difference (S_diff)"},
+        "yes": "yes", "no": "no", "total": "Total", "rate": "rate", "note": "note",
+        "about": [f"compare {wf} -> {wt}; no student identity in this workbook",
+                  "<{m}: a count from 1 to {m1}, hidden; *: hidden so that a small count cannot be worked out from "
+                  "the totals (psyscreen.privacy.suppress_small); rates blank where hidden",
+                  "reliable change: Jacobson-Truax, |RCI| > 1.96; 'under cutoff' = not flagged in the later wave"],
+    }
+
+
+def _level_labels(values: pd.Series, protocol: Optional[str], lang: str) -> pd.Series:
+    """Level codes as the protocol names them in ``lang`` (codes it does not know are kept as they are)."""
+    from ._text import map_unique
+    from .report._common import _SPECIAL, level_infos
+
+    names = dict(_SPECIAL[lang])
+    try:
+        from .protocol import load_protocol
+
+        names.update({i.key: i.label for i in level_infos(load_protocol(protocol), lang)} if protocol else {})
+    except Exception:  # a county's own protocol not installed here: the codes stay
+        pass
+    return map_unique(values.astype("string"), lambda v: names.get(v, v)).astype("string")
+
+
+def _source_text(source: str, lang: str, wf: str) -> str:
+    """The reliability's source (``definition: ...`` / ``estimated: ...``) in ``lang``."""
+    if lang != "zh":
+        return source
+    m = re.match(r"estimated: Cronbach's alpha of the (\d+) from-wave answer sheets", source)
+    if m:
+        return f"估计：{wf} 的 {m.group(1)} 份答卷的 Cronbach α"
+    m = re.match(r"estimated: test-retest Pearson r between the two waves \(n = (\d+)\)", source)
+    if m:
+        return f"估计：两次筛查之间的重测 Pearson r（n = {m.group(1)}）"
+    return source.replace("definition: ", "量表定义：", 1)
+
+
+def _yes_no(values: pd.Series, w: dict) -> pd.Series:
+    b = values.astype("boolean")
+    return pd.Series(np.where(b.isna(), "", np.where(b.fillna(False), w["yes"], w["no"])), index=values.index)
+
+
+def _flag_sheet(cmp: Comparison, rows: pd.DataFrame, lang: str, w: dict) -> pd.DataFrame:
+    out = rows.copy()
+    out["level_from"] = _level_labels(out["level_from"], cmp.protocol, lang)
+    out["level_to"] = _level_labels(out["level_to"], cmp.protocol, lang)
+    for c in ("flagged_from", "flagged_to"):
+        out[c] = _yes_no(out[c], w)
+    out["status"] = out["status"].map(OUTCOME_LABELS[lang])
+    return out.rename(columns=w["columns"])
+
+
+def _change_sheet(rows: pd.DataFrame, lang: str, w: dict) -> pd.DataFrame:
+    out = rows.copy()
+    out["category"] = out["category"].map(lambda c: _CATEGORY_LABELS[lang].get(c, c))
+    for c in ("flagged_to", "below_cutoff_deterioration"):
+        out[c] = _yes_no(out[c], w)
+    return out.rename(columns=w["columns"])
+
+
+def _reliability_sheet(cmp: Comparison, lang: str, w: dict, wf: str) -> pd.DataFrame:
+    rel = cmp.reliability.copy()
+    if "source" in rel.columns:
+        rel["source"] = [_source_text(str(x), lang, wf) for x in rel["source"]]
+    return rel.rename(columns=w["columns"])
+
+
+#: The order of the outcomes in a school's list: who needs action first.
+_LIST_ORDER = {"new": 0, "persistent": 1, "undecided": 2, "invalid": 3, "absent": 4, "school not screened": 5,
+               "school not screened before": 6, "resolved": 7}
+
+
+def _inside(folder: Path, path: Path) -> Path:
+    """``path``, after checking that it lies inside ``folder`` (a school name never leads out of it)."""
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ArchiveError(f"refusing to write {path.name!r} outside the output folder {folder}")
+    return path
+
+
+def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5, lang: str = "zh") -> list[Path]:
     """Write a :class:`Comparison`: one workbook per school and a county summary with small-cell suppression.
 
     ``out_dir/schools/<school>/<school>-compare-<from>-<to>.xlsx``: sheets ``flags`` (new, persistent,
-    resolved, absent, undecided students, most urgent first), ``reliable change`` (every reliable change, the
-    deteriorations under the cutoff marked) and ``reliability`` (what each scale's criterion used).
-    ``out_dir/county/compare-<from>-<to>.xlsx``: counts by school x status and by school x scale x category,
-    counts of 1 to ``min_cell - 1`` shown as "<5" and secondary suppressions as "*"
-    (:func:`psyscreen.privacy.suppress_small`, the rule of the screening's county summary); no student keys.
-    Files are written atomically.
+    undecided, invalid, absent, school-not-screened and resolved students, most urgent first), ``reliable
+    change`` (every reliable change, the deteriorations under the cutoff marked) and ``reliability`` (what each
+    scale's criterion used). ``out_dir/county/compare-<from>-<to>.xlsx``: counts by school x outcome (every
+    outcome of :data:`OUTCOMES`) and by school x scale x category, counts of 1 to ``min_cell - 1`` shown as
+    "<5" and secondary suppressions as "*" (:func:`psyscreen.privacy.suppress_small`, the rule of the
+    screening's county summary), and an ``about`` sheet with the notes of :meth:`Comparison.notes`; no student
+    keys. Files are written atomically.
+
+    Parameters
+    ----------
+    cmp : Comparison
+    out_dir : str or Path
+    min_cell : int, default 5
+    lang : {"zh", "en"}, default "zh"
+        Language of the sheet names, headers, outcomes, levels and notes; waves are written as a person writes
+        them (``2026年9月``). The codes stay in :attr:`Comparison.students` for programs.
+
+    Notes
+    -----
+    School folder and file names are :func:`psyscreen.io.unique_file_names` of the school names: two schools
+    whose names clean alike (``A/B中学`` and ``A_B中学``) never share a workbook, and a school named ``..``
+    never leads out of ``out_dir``.
+
+    Examples
+    --------
+    ``write_comparison(compare("county.db", "2026-03", "2026-09"), "cmp", lang="en")``
     """
+    from .io import unique_file_names
+
+    if lang not in ("zh", "en"):
+        raise ArchiveError(f"lang must be 'zh' or 'en', not {lang!r}")
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    wf, wt = wave_label(cmp.from_wave, lang), wave_label(cmp.to_wave, lang)
+    w = _words(lang, wf, wt)
+    sheet = w["sheets"]
     written = []
     st, ch = cmp.students, cmp.changes
     tag = f"{cmp.from_wave}-{cmp.to_wave}"
-    order = {"new": 0, "persistent": 1, "undecided": 2, "absent": 3, "resolved": 4}
-    for school in sorted(st["school"].dropna().unique().tolist()):
-        folder = out / "schools" / _SAFE_NAME.sub("_", school)
-        folder.mkdir(parents=True, exist_ok=True)
-        flags = st[(st["school"] == school) & (st["status"] != "not flagged")].copy()
-        flags = flags.assign(_o=flags["status"].map(order)).sort_values(["_o", "grade", "class"]).drop(columns="_o")
+    schools = sorted(st["school"].dropna().unique().tolist())
+    names = unique_file_names(schools)
+    listed = (st["status"] != "not flagged") & ((st["status"] != "school not screened before")
+                                                | st["flagged_to"].fillna(False).astype(bool))
+    reliability = _reliability_sheet(cmp, lang, w, wf)
+    for school in schools:
+        folder = _inside(out, out / "schools" / names[school])
+        flags = st[(st["school"] == school) & listed].copy()
+        flags = flags.assign(_o=flags["status"].map(_LIST_ORDER)).sort_values(["_o", "grade", "class"]).drop(columns="_o")
         rc = ch[(ch["school"] == school) & (ch["category"] != "no reliable change")].sort_values(
             ["category", "scale", "rci"], ascending=[True, True, False])
-        written.append(_write_sheets(folder / f"{_SAFE_NAME.sub('_', school)}-compare-{tag}.xlsx",
-                                     {"flags": flags, "reliable change": rc, "reliability": cmp.reliability}))
+        path = _inside(out, folder / f"{names[school]}-compare-{tag}.xlsx")
+        written.append(_write_sheets(path, {sheet["flags"]: _flag_sheet(cmp, flags, lang, w),
+                                            sheet["reliable change"]: _change_sheet(rc, lang, w),
+                                            sheet["reliability"]: reliability}))
     county = out / "county"
-    county.mkdir(parents=True, exist_ok=True)
-    statuses = ["new", "persistent", "resolved", "absent", "undecided", "not flagged"]
-    by_school = pd.crosstab(st["school"].fillna("?"), st["status"]).reindex(columns=statuses, fill_value=0)
-    by_school.index.name = "school"
+    school_col = w["columns"]["school"]
+    by_school = pd.crosstab(st["school"].fillna("?"), st["status"]).reindex(columns=list(OUTCOMES), fill_value=0)
+    by_school = by_school.rename(columns=OUTCOME_LABELS[lang])
+    by_school.index.name = school_col
+    by_school.columns.name = None
     cats = ["reliable deterioration, flagged", "reliable deterioration, under cutoff", "reliable improvement",
             "no reliable change"]
     kind = pd.Series(ch["category"].astype(str).to_numpy(), index=ch.index)
@@ -1485,19 +1631,18 @@ def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5) -
     for scale in sorted(ch["scale"].unique().tolist()):
         part = ch["scale"] == scale
         counts = pd.crosstab(ch.loc[part, "school"].fillna("?"), kind[part]).reindex(columns=cats, fill_value=0)
-        counts.index.name = "school"
-        table = _suppressed(counts, min_cell)
-        table.insert(0, "scale", scale)
+        counts = counts.rename(columns=lambda c: _CATEGORY_LABELS[lang].get(c, c))
+        counts.index.name = school_col
+        counts.columns.name = None
+        table = _suppressed(counts, min_cell, total=w["total"], rate=w["rate"])
+        table.insert(0, w["columns"]["scale"], scale)
         rc_tables.append(table)
+    about = [line.format(m=min_cell, m1=min_cell - 1) for line in w["about"]] + cmp.notes(lang)
     written.append(_write_sheets(county / f"compare-{tag}.xlsx", {
-        "flags by school": _suppressed(by_school, min_cell),
-        "reliable change": pd.concat(rc_tables, ignore_index=True) if rc_tables else pd.DataFrame(),
-        "reliability": cmp.reliability,
-        "about": pd.DataFrame({"note": [
-            f"compare {cmp.from_wave} -> {cmp.to_wave}; no student identity in this workbook",
-            f"<{min_cell}: a count from 1 to {min_cell - 1}, hidden; *: hidden so that a small count cannot be "
-            "worked out from the totals (psyscreen.privacy.suppress_small); rates blank where hidden",
-            "reliable change: Jacobson-Truax, |RCI| > 1.96; 'under cutoff' = not flagged in the later wave"]})}))
+        sheet["flags by school"]: _suppressed(by_school, min_cell, total=w["total"], rate=w["rate"]),
+        sheet["reliable change"]: pd.concat(rc_tables, ignore_index=True) if rc_tables else pd.DataFrame(),
+        sheet["reliability"]: reliability,
+        sheet["about"]: pd.DataFrame({w["note"]: about})}))
     return written
 
 
