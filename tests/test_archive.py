@@ -52,6 +52,7 @@ def wave_frames(roster: pd.DataFrame, wave: str, seed: int, instruments=INSTRUME
         students["level"] = cl["level"].astype(str)
         students["level_rank"] = cl["level_rank"]
         students["reasons"] = cl["reasons"]
+        students["reasons_en"] = cl["reasons_en"]
         students["critical"] = cl["critical"]
     else:  # a protocol by hand: flagged when the first instrument's total >= 10
         tot = scores[f"{instruments[0]}.total"]
