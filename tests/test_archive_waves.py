@@ -86,6 +86,8 @@ def test_import_refuses_an_incomplete_wave_unless_allowed(sample_waves, tmp_path
     w = archive.waves(db).set_index("wave")
     assert w.loc["2026-09", "status"] == "incomplete"
     assert w.loc["2026-09", "schools_not_screened"] == stopped["schools_not_screened"]
+    r = run("archive", "waves", "--db", db)
+    assert r.exit_code == 0 and "incomplete" in r.output and stopped["schools_not_screened"][0] in r.output
     # a complete wave (and one from before the status key) imports as before
     r = run("archive", "import", sample_waves / "mar", "--db", db)
     assert r.exit_code == 0, r.output

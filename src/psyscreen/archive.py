@@ -12,9 +12,13 @@ Schema (version :data:`SCHEMA_VERSION`, upgraded in place by numbered migrations
 * ``students(id, student_key)``: one row per student key (the student id, or its keyed hash when the screening
   was pseudonymised);
 * ``waves(id, wave, wave_date)``; ``imports``: the provenance of the wave's data (manifest sha256 and text, input
-  files with their hashes, tool / protocol / instrument versions, ``imported_at``); one import per wave;
+  files with their hashes, tool / protocol / instrument versions, ``imported_at``) and its completeness
+  (``status`` ``complete`` / ``incomplete``, ``county``, ``not_processed``: the files the run did not process);
+  one import per wave;
+* ``schools_not_screened(wave_id, school)``: the schools a wave lacks (their export was not processed), so that
+  :func:`compare` counts their students as "school not screened", never absent or resolved;
 * ``screenings``: one row per student x wave: school, grade, class, sex, level, level rank, ``flagged``,
-  ``critical``, reasons, quality flags;
+  ``critical``, ``reasons`` (Chinese) and ``reasons_en`` (English), quality flags;
 * ``scales`` (name such as ``phq9.total``, the definition's reliability and its source, direction, items) and
   ``scores(wave_id, scale_id, student_id, value, band)``, long: one row per student x wave x scale;
 * ``answers(wave_id, student_id, codes)``: the item answers of one student in one wave, **packed** as a
@@ -33,7 +37,12 @@ small numbers, exact in float32; float64 is used when they are not). Scores are 
 queryable.
 
 Every import is one transaction: a crash or a kill part-way leaves the store as it was (SQLite's atomic commit;
-the test suite kills a real import mid-way with SIGKILL and checks the store is unchanged).
+the test suite kills a real import mid-way with SIGKILL and checks the store is unchanged). Its checks against the
+store (already imported, pseudonymised or plain keys) run inside that write transaction, and migrations re-check
+the version under the write lock, so imports at the same moment behave as if one came after the other. An
+incomplete wave is refused unless asked for (``allow_incomplete``). SQLite's own errors leave as typed
+:class:`ArchiveError` subclasses that say what to do (:class:`StoreFullError`, :class:`StoreDamagedError`,
+:class:`StoreBusyError`).
 
 Examples
 --------
@@ -1225,8 +1234,11 @@ class Comparison(ResultMixin):
         --------
         >>> st = pd.DataFrame({"status": ["school not screened", "absent"]})
         >>> g = {"from": WaveGaps("complete", [], [], []), "to": WaveGaps("incomplete", [], ["实验中学"], [])}
-        >>> Comparison("2026-03", "2026-09", st, pd.DataFrame(), pd.DataFrame(), gaps=g).notes("en")[0]
-        "school not screened in September 2026: 实验中学 (its export was not processed); 1 student(s) of March 2026 there are counted as 'school not screened in this wave', not as absent or resolved"
+        >>> note = Comparison("2026-03", "2026-09", st, pd.DataFrame(), pd.DataFrame(), gaps=g).notes("en")[0]
+        >>> note.split(";")[0]
+        'school not screened in September 2026: 实验中学 (its export was not processed)'
+        >>> note.split(";")[1]
+        " 1 student(s) of March 2026 there are counted as 'school not screened in this wave', not as absent or resolved"
         """
         out = []
         counts = self.students["status"].value_counts()
@@ -1608,7 +1620,8 @@ def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5, l
     for school in schools:
         folder = _inside(out, out / "schools" / names[school])
         flags = st[(st["school"] == school) & listed].copy()
-        flags = flags.assign(_o=flags["status"].map(_LIST_ORDER)).sort_values(["_o", "grade", "class"]).drop(columns="_o")
+        flags = (flags.assign(_o=flags["status"].map(_LIST_ORDER)).sort_values(["_o", "grade", "class"])
+                 .drop(columns="_o"))
         rc = ch[(ch["school"] == school) & (ch["category"] != "no reliable change")].sort_values(
             ["category", "scale", "rci"], ascending=[True, True, False])
         path = _inside(out, folder / f"{names[school]}-compare-{tag}.xlsx")

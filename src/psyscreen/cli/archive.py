@@ -83,11 +83,12 @@ def waves_cmd(db: Path) -> None:
     except Exception as exc:
         raise _fail(exc) from None
     table = Table(title=f"waves in {db.name}")
-    for col in ("wave", "students", "protocol", "tool", "manifest", "imported"):
+    for col in ("wave", "students", "status", "schools not screened", "protocol", "tool", "manifest", "imported"):
         table.add_column(col)
     for r in w.itertuples(index=False):
-        table.add_row(str(r.wave), str(r.students), f"{r.protocol_id} {r.protocol_version}", str(r.tool_version),
-                      str(r.manifest_sha256)[:12], str(r.imported_at))
+        table.add_row(str(r.wave), str(r.students), str(r.status), ", ".join(r.schools_not_screened),
+                      f"{r.protocol_id} {r.protocol_version}", str(r.tool_version), str(r.manifest_sha256)[:12],
+                      str(r.imported_at))
     Console(width=120).print(table)
 
 
