@@ -52,6 +52,7 @@ def wave_frames(roster: pd.DataFrame, wave: str, seed: int, instruments=INSTRUME
         students["level"] = cl["level"].astype(str)
         students["level_rank"] = cl["level_rank"]
         students["reasons"] = cl["reasons"]
+        students["reasons_en"] = cl["reasons_en"]
         students["critical"] = cl["critical"]
     else:  # a protocol by hand: flagged when the first instrument's total >= 10
         tot = scores[f"{instruments[0]}.total"]
@@ -247,7 +248,8 @@ def test_history_is_the_students_timeline(store, two_waves):
     assert "<table" in h._repr_html_()
     fig = h.plot()
     ax = fig.axes[0]
-    assert len(ax.lines) == 2 and [x.get_text() for x in ax.get_xticklabels()] == ["2026-03", "2026-09"]
+    assert len(ax.lines) == 2 and [x.get_text() for x in ax.get_xticklabels()] == ["2026年3月", "2026年9月"]
+    assert [x.get_text() for x in h.plot(lang="en").axes[0].get_xticklabels()] == ["March 2026", "September 2026"]
     font = psyscreen.plots.cjk_font()
     assert font is not None and font.family in ax.title.get_fontfamily()
 
@@ -376,9 +378,9 @@ def test_v1_store_is_upgraded(tmp_path):
         con.execute("INSERT INTO scores VALUES (1,'phq9.total',1,11.0,'moderate'),(1,'phq9.total',2,3.0,'minimal'),"
                     "(1,'gad7.total',1,8.0,'mild')")
     with archive.connect(db) as con:
-        assert archive.schema_version(con) == archive.SCHEMA_VERSION == 2
+        assert archive.schema_version(con) == archive.SCHEMA_VERSION == 3
         versions = [r[0] for r in con.execute("SELECT version FROM schema_migrations ORDER BY version")]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3]
         assert sorted(r[0] for r in con.execute("SELECT name FROM scales")) == ["gad7.total", "phq9.total"]
         assert con.execute("SELECT count(*) FROM deletions").fetchone()[0] == 0
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
@@ -474,18 +476,19 @@ def test_cli_archive_history_compare(tmp_path, two_waves):
     key = two_waves["s2"]["student_key"].iloc[0]
     r = runner.invoke(main, ["history", key, "--db", str(db), "--plot", str(tmp_path / "h.png")])
     assert r.exit_code == 0, r.output
-    assert "2026-09" in r.output and (tmp_path / "h.png").stat().st_size > 1000
+    assert "2026年9月" in r.output and (tmp_path / "h.png").stat().st_size > 1000
     r = runner.invoke(main, ["history", "0000000000", "--db", str(db)])
     assert r.exit_code != 0 and "not found" in r.output and "0000000000" not in r.output.replace("history", "")
     out = tmp_path / "cmp"
-    r = runner.invoke(main, ["compare", "--db", str(db), "--from", "2026-03", "--to", "2026-09", "--out", str(out)])
+    r = runner.invoke(main, ["compare", "--db", str(db), "--from", "2026-03", "--to", "2026-09", "--out", str(out),
+                             "--lang", "en"])
     assert r.exit_code == 0, r.output
     schools = sorted(p.name for p in (out / "schools").iterdir())
     assert schools == ["一中", "二中"]
     county = pd.read_excel(out / "county" / "compare-2026-03-2026-09.xlsx", sheet_name=None, engine="calamine")
     flags = county["flags by school"].set_index("school")
     assert "student_key" not in flags.columns
-    statuses = ["new", "persistent", "resolved", "absent", "undecided", "not flagged"]
+    statuses = ["new flag", "persistent flag", "resolved", "flagged before, absent now", "not flagged"]
     shown = flags[statuses + ["Total"]].astype(str)
     nums = shown.apply(pd.to_numeric, errors="coerce")
     assert not ((nums >= 1) & (nums <= 4)).any().any()  # no count of 1-4 is shown
@@ -498,18 +501,18 @@ def test_cli_archive_history_compare(tmp_path, two_waves):
     both = f1.index.intersection(f2.index)
     status = pd.Series("not flagged", index=school.index)
     status[both[f1[both] & ~f2[both]]] = "resolved"
-    status[list(set(f1[f1].index) - set(f2.index))] = "absent"
-    status[f2[f2].index] = "new"
-    status[both[f1[both] & f2[both]]] = "persistent"
+    status[list(set(f1[f1].index) - set(f2.index))] = "flagged before, absent now"
+    status[f2[f2].index] = "new flag"
+    status[both[f1[both] & f2[both]]] = "persistent flag"
     counts = pd.crosstab(school, status).reindex(columns=statuses, fill_value=0)
     counts.index.name = "school"
     hidden = suppress_small(counts, 5)
     assert shown.isin(["<5", "*"]).to_numpy().tolist() == hidden.isna().to_numpy().tolist()
     assert (nums.fillna(-1).to_numpy() == hidden.fillna(-1).to_numpy()).all()
-    assert (flags["new rate"].isna() | ~shown["new"].isin(["<5", "*"])).all()
+    assert (flags["new flag rate"].isna() | ~shown["new flag"].isin(["<5", "*"])).all()
     wb = pd.read_excel(out / "schools" / "一中" / "一中-compare-2026-03-2026-09.xlsx", sheet_name=None, engine="calamine")
     assert set(wb) == {"flags", "reliable change", "reliability"}
-    assert set(wb["flags"]["status"]) <= {"new", "persistent", "resolved", "absent", "undecided"}
+    assert set(wb["flags"]["outcome"]) <= {"new flag", "persistent flag", "resolved", "flagged before, absent now"}
     r = runner.invoke(main, ["archive", "retest", "--db", str(db)])
     assert r.exit_code == 0 and "phq9.total" in r.output
     (tmp_path / "research.key").write_text("abcdefghijklmnopqrstuvwxyz\n")
@@ -564,7 +567,13 @@ def test_screen_then_archive_end_to_end(tmp_path):
     assert set(st[st == "new"].index) == set(f2[f2].index) - set(f1[f1].index)
     assert set(st[st == "absent"].index) == set(f1[f1].index) - set(b.index)
     invalid = b["level"].astype(str).str.startswith("invalid")
-    resolved = both[f1[both] & ~f2[both] & ~invalid[both]]
+    undecided = b["level"].astype(str) == "undecided"
+    resolved = both[f1[both] & ~f2[both] & ~invalid[both] & ~undecided[both]]
     assert set(st[st == "resolved"].index) == set(resolved) and len(resolved) > 0
+    # a flagged student whose later sheet could not be decided (an item missing) is undecided, never resolved
+    went_undecided = both[f1[both] & undecided[both]]
+    assert len(went_undecided) > 0 and (st[went_undecided] == "undecided").all()
+    assert set(st[st == "undecided"].index) == set(undecided[undecided].index)
+    assert cmp.to_frame().set_index("status").loc["undecided", "students"] == int(undecided.sum()) > 0
     files = archive.write_comparison(cmp, tmp_path / "cmp")
     assert len(files) == len(set(a["school"]) | set(b["school"])) + 1

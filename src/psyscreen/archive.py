@@ -12,9 +12,13 @@ Schema (version :data:`SCHEMA_VERSION`, upgraded in place by numbered migrations
 * ``students(id, student_key)``: one row per student key (the student id, or its keyed hash when the screening
   was pseudonymised);
 * ``waves(id, wave, wave_date)``; ``imports``: the provenance of the wave's data (manifest sha256 and text, input
-  files with their hashes, tool / protocol / instrument versions, ``imported_at``); one import per wave;
+  files with their hashes, tool / protocol / instrument versions, ``imported_at``) and its completeness
+  (``status`` ``complete`` / ``incomplete``, ``county``, ``not_processed``: the files the run did not process);
+  one import per wave;
+* ``schools_not_screened(wave_id, school)``: the schools a wave lacks (their export was not processed), so that
+  :func:`compare` counts their students as "school not screened", never absent or resolved;
 * ``screenings``: one row per student x wave: school, grade, class, sex, level, level rank, ``flagged``,
-  ``critical``, reasons, quality flags;
+  ``critical``, ``reasons`` (Chinese) and ``reasons_en`` (English), quality flags;
 * ``scales`` (name such as ``phq9.total``, the definition's reliability and its source, direction, items) and
   ``scores(wave_id, scale_id, student_id, value, band)``, long: one row per student x wave x scale;
 * ``answers(wave_id, student_id, codes)``: the item answers of one student in one wave, **packed** as a
@@ -33,7 +37,12 @@ small numbers, exact in float32; float64 is used when they are not). Scores are 
 queryable.
 
 Every import is one transaction: a crash or a kill part-way leaves the store as it was (SQLite's atomic commit;
-the test suite kills a real import mid-way with SIGKILL and checks the store is unchanged).
+the test suite kills a real import mid-way with SIGKILL and checks the store is unchanged). Its checks against the
+store (already imported, pseudonymised or plain keys) run inside that write transaction, and migrations re-check
+the version under the write lock, so imports at the same moment behave as if one came after the other. An
+incomplete wave is refused unless asked for (``allow_incomplete``). SQLite's own errors leave as typed
+:class:`ArchiveError` subclasses that say what to do (:class:`StoreFullError`, :class:`StoreDamagedError`,
+:class:`StoreBusyError`).
 
 Examples
 --------
@@ -62,12 +71,18 @@ import numpy as np
 import pandas as pd
 
 from ._results import ResultMixin
+from .protocol import INVALID_LEVEL, NONE_LEVEL, UNDECIDED_LEVEL
+from .wave import wave_label
 
 __all__ = [
     "SCHEMA_VERSION",
     "ArchiveError",
     "ImportConflictError",
     "StudentNotFoundError",
+    "IncompleteWaveError",
+    "StoreFullError",
+    "StoreDamagedError",
+    "StoreBusyError",
     "ImportResult",
     "History",
     "Comparison",
@@ -76,6 +91,8 @@ __all__ = [
     "connect",
     "schema_version",
     "import_wave",
+    "WaveGaps",
+    "wave_gaps",
     "waves",
     "history",
     "compare",
@@ -103,6 +120,40 @@ class ImportConflictError(ArchiveError):
 
 class StudentNotFoundError(ArchiveError, LookupError):
     """No student with that key is in the store (the message does not repeat the key)."""
+
+
+class IncompleteWaveError(ArchiveError):
+    """The wave folder's manifest says the run is not complete (files not processed, schools not screened).
+
+    Import it anyway with ``allow_incomplete=True`` (``--allow-incomplete``): the store then records the schools
+    the wave lacks, and :func:`compare` shows their students as "school not screened", never absent or resolved.
+
+    Attributes
+    ----------
+    wave : str
+    status : str
+        The manifest's ``status`` (``"incomplete"``, or ``"in_progress"`` for a run that did not finish).
+    not_processed : list of dict
+        The manifest's ``not_processed`` entries (``file``, ``status``, ``rows_in_file``, ``reason``, ``schools``).
+    schools : list of str
+        The schools not screened in the wave.
+    """
+
+    def __init__(self, message: str, *, wave: str, status: str, not_processed: list, schools: list):
+        super().__init__(message)
+        self.wave, self.status, self.not_processed, self.schools = wave, status, not_processed, schools
+
+
+class StoreFullError(ArchiveError):
+    """The disk (or the store's size limit) is full: the transaction was rolled back, the store is unchanged."""
+
+
+class StoreDamagedError(ArchiveError):
+    """The file is not a psyscreen store, or it is damaged (restore it from a backup)."""
+
+
+class StoreBusyError(ArchiveError):
+    """Another process held the store's write lock for longer than the busy timeout."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -201,9 +252,31 @@ CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO meta VALUES ('log_secret', lower(hex(randomblob(32))));
 """
 
+# v3: whether a wave is complete, which files it did not process and which schools it lacks (a school not
+# screened is never counted absent or resolved); reasons in both languages (``reasons`` is Chinese, ``reasons_en``
+# English: a wave screened with ``--lang en`` had its English reasons in ``reasons``, moved here).
+_V3 = """
+ALTER TABLE imports ADD COLUMN status TEXT NOT NULL DEFAULT 'complete';
+ALTER TABLE imports ADD COLUMN county TEXT;
+ALTER TABLE imports ADD COLUMN not_processed TEXT;
+UPDATE imports SET status = coalesce(json_extract(manifest, '$.status'), 'complete'),
+    county = json_extract(manifest, '$.county'), not_processed = json_extract(manifest, '$.not_processed');
+CREATE TABLE schools_not_screened (
+    wave_id INTEGER NOT NULL REFERENCES waves(id) ON DELETE CASCADE,
+    school TEXT NOT NULL,
+    PRIMARY KEY (wave_id, school)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO schools_not_screened SELECT i.wave_id, j.value FROM imports i,
+    json_each(i.manifest, '$.schools_not_screened') j WHERE json_type(i.manifest, '$.schools_not_screened') = 'array';
+ALTER TABLE screenings ADD COLUMN reasons_en TEXT;
+UPDATE screenings SET reasons_en = reasons, reasons = NULL
+    WHERE wave_id IN (SELECT wave_id FROM imports WHERE json_extract(manifest, '$.lang') = 'en');
+"""
+
 _MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "students, waves, imports, screenings, scores (long, scale by name), answers (packed)", _V1),
     (2, "scales table with reliability; scores by scale id; deletion log; store secret", _V2),
+    (3, "wave status, files not processed, schools not screened; reasons in Chinese and English", _V3),
 ]
 SCHEMA_VERSION = _MIGRATIONS[-1][0]
 
@@ -222,30 +295,44 @@ def schema_version(con: sqlite3.Connection) -> int:
 
 
 def _migrate(con: sqlite3.Connection, upto: int = SCHEMA_VERSION) -> None:
-    """Apply the migrations the store lacks, each in its own transaction, recording each one."""
-    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    """Apply the migrations the store lacks, each in its own transaction, recording each one.
+
+    Safe when several processes open a brand-new (or old) store at the same moment: each migration runs under
+    the write lock (``BEGIN IMMEDIATE``) and first re-reads the version, so a migration another process has just
+    applied is skipped instead of failing with "table ... already exists".
+    """
     current = schema_version(con)
     if current > SCHEMA_VERSION:
         raise ArchiveError(f"the store has schema version {current}, newer than this psyscreen "
                            f"understands ({SCHEMA_VERSION}); update psyscreen")
+    if current >= upto:
+        return
     applied = False
     for version, description, sql in _MIGRATIONS:
-        if version <= current or version > upto:
-            continue
-        applied = True
+        if version > upto:
+            break
         con.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _statements(sql):
-                con.execute(statement)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, description, _now()))
+            con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                        "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+            if version > schema_version(con):  # not applied by another process meanwhile
+                for statement in _statements(sql):
+                    con.execute(statement)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, description, _now()))
+                applied = True
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise
     fk = con.execute("PRAGMA foreign_key_check").fetchall() if applied and current else []  # after an upgrade
     if fk:
-        raise ArchiveError(f"the store fails its foreign-key check ({len(fk)} rows); restore it from a backup")
+        raise StoreDamagedError(f"the store fails its foreign-key check ({len(fk)} rows); restore it from a backup")
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already done so (it does on a full disk, for one)."""
+    if con.in_transaction:
+        con.execute("ROLLBACK")
 
 
 def _statements(sql: str) -> list[str]:
@@ -265,6 +352,11 @@ class _Store:
         self.con.close()
 
 
+def _open(path: Path) -> sqlite3.Connection:
+    """The raw connection (autocommit; 30 s busy timeout: another process's import is waited for)."""
+    return sqlite3.connect(path, isolation_level=None, timeout=30)
+
+
 def connect(db: PathLike, *, create: bool = True, _upto: int = SCHEMA_VERSION) -> _Store:
     """Open (and create or upgrade) a store; use as ``with connect(db) as con:``.
 
@@ -277,29 +369,113 @@ def connect(db: PathLike, *, create: bool = True, _upto: int = SCHEMA_VERSION) -
 
     Returns
     -------
-    context manager yielding a :class:`sqlite3.Connection` in autocommit mode (WAL journal, foreign keys on);
-    the schema is upgraded to :data:`SCHEMA_VERSION` first.
+    context manager yielding a :class:`sqlite3.Connection` in autocommit mode (WAL journal, foreign keys on,
+    a 30 s busy timeout); the schema is upgraded to :data:`SCHEMA_VERSION` first. Two processes creating the
+    same new store at once both succeed.
+
+    Raises
+    ------
+    StoreDamagedError, StoreFullError, ArchiveError
+        The file is not a store or is damaged, the disk is full, or the store is newer than this psyscreen.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with connect(pathlib.Path(tempfile.mkdtemp()) / "c.db") as con:
+    ...     con.execute("SELECT count(*) FROM waves").fetchone()
+    (0,)
     """
     path = Path(db)
     if not path.exists() and not create:
         raise ArchiveError(f"{path}: no archive there (create one with `psyscreen archive import DIR --db {path}`)")
     if not path.parent.exists():
         raise ArchiveError(f"{path}: the folder {path.parent} does not exist")
-    con = sqlite3.connect(path, isolation_level=None, timeout=30)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=NORMAL")
-        con.execute("PRAGMA foreign_keys=ON")
-        _migrate(con, _upto)
-    except sqlite3.DatabaseError as exc:
-        con.close()
-        raise ArchiveError(f"{path}: not a psyscreen archive, or damaged ({exc})") from None
-    except BaseException:
-        con.close()
-        raise
+    with _store_errors(path):
+        con = _open(path)
+        try:
+            if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                _set_wal(con)
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            _migrate(con, _upto)
+        except BaseException:
+            con.close()
+            raise
     return _Store(con)
 
 
+def _set_wal(con: sqlite3.Connection) -> None:
+    """Switch a new store to WAL; a second process doing the same at that moment is waited for, not failed."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _store_error(path: Optional[Path], exc: sqlite3.Error) -> ArchiveError:
+    """The typed :class:`ArchiveError` for a SQLite error: what happened and what to do (never a student value)."""
+    where = f"{path}: " if path is not None else ""
+    msg = str(exc)
+    low = msg.lower()
+    if "full" in low:
+        return StoreFullError(
+            f"{where}the disk holding the archive is full (SQLite: {msg}); nothing was written (the change was "
+            "rolled back, the store is as it was before). Free space on that disk, or move the archive to a disk "
+            "with room, and run the command again")
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return StoreDamagedError(
+            f"{where}the archive file is damaged or is not a psyscreen archive (SQLite: {msg}). Check that --db "
+            "names the county's archive; if it does, restore it from the latest backup and import the waves "
+            "screened since that backup again (`psyscreen archive import`)")
+    if "locked" in low or "busy" in low:
+        return StoreBusyError(
+            f"{where}another program is writing the archive and did not finish within 30 s (SQLite: {msg}); "
+            "wait until it is done and run the command again")
+    if "readonly" in low or "read-only" in low or "unable to open" in low or "i/o" in low:
+        return ArchiveError(
+            f"{where}the archive file cannot be written or read (SQLite: {msg}); check that the file and its "
+            "folder exist and are writable by you, and that the disk is attached, then run the command again")
+    return ArchiveError(f"{where}the archive could not be used (SQLite: {msg}); nothing was changed. Check the "
+                        "file with `sqlite3 FILE 'PRAGMA integrity_check'` and restore it from a backup if damaged")
+
+
+class _store_errors:
+    """Context manager: sqlite3 errors inside become the typed :class:`ArchiveError` of :func:`_store_error`."""
+
+    def __init__(self, path: Optional[PathLike] = None):
+        self.path = Path(path) if path is not None else None
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, sqlite3.Error):
+            raise _store_error(self.path, exc) from None
+        return False
+
+
+def _translating(fn):
+    """Decorator for the public functions: SQLite errors leave as typed :class:`ArchiveError` naming the store."""
+    import functools
+    import inspect
+
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        db = sig.bind_partial(*args, **kwargs).arguments.get("db")
+        with _store_errors(db):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_translating
 def store_digest(db: PathLike) -> str:
     """SHA-256 over the content of every table (rows in a fixed order): equal digests mean equal stores.
 
@@ -501,7 +677,70 @@ def _check_wave_frames(manifest: dict, students: pd.DataFrame, answers: Optional
             raise ArchiveError("answers.parquet: student keys missing or repeated")
 
 
-def import_wave(out_dir: PathLike, db: PathLike, *, replace: bool = False) -> ImportResult:
+@dataclass(frozen=True)
+class WaveGaps:
+    """What a wave's manifest says it lacks (:func:`wave_gaps`).
+
+    Attributes
+    ----------
+    status : str
+        ``"complete"`` (also for manifests from before the ``status`` key), ``"incomplete"`` or ``"in_progress"``.
+    not_processed : list of dict
+        ``file``, ``status``, ``rows_in_file``, ``reason``, ``schools`` of each file not processed.
+    schools : list of str
+        Sorted: the manifest's ``schools_not_screened`` and the schools of the files not processed.
+    unattributed : list of str
+        Files not processed whose school is not known: their students may be counted absent.
+    """
+
+    status: str
+    not_processed: list
+    schools: list
+    unattributed: list
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete"
+
+
+def wave_gaps(manifest: dict) -> WaveGaps:
+    """The completeness of a wave from its ``manifest.json`` (a dict).
+
+    Examples
+    --------
+    >>> g = wave_gaps({"wave": "2026-09", "status": "incomplete", "schools_not_screened": ["实验中学"],
+    ...                "not_processed": [{"file": "实验中学.csv", "status": "stopped", "rows_in_file": 416,
+    ...                                   "schools": ["实验中学"]}]})
+    >>> g.complete, g.schools, g.unattributed
+    (False, ['实验中学'], [])
+    >>> wave_gaps({"wave": "2025-09"}).complete  # a manifest from before the status key
+    True
+    """
+    status = str(manifest.get("status") or "complete")
+    files = [dict(f) for f in (manifest.get("not_processed") or []) if isinstance(f, dict)]
+    schools = {str(x) for x in (manifest.get("schools_not_screened") or [])}
+    for f in files:
+        schools.update(str(x) for x in (f.get("schools") or []))
+    unattributed = [str(f.get("file")) for f in files if not f.get("schools")]
+    return WaveGaps(status=status, not_processed=files, schools=sorted(schools), unattributed=unattributed)
+
+
+def _incomplete_error(wave: str, gaps: WaveGaps) -> IncompleteWaveError:
+    files = ", ".join(f"{f.get('file')} ({f.get('status')}, {f.get('rows_in_file', '?')} rows)"
+                      for f in gaps.not_processed) or "not named in the manifest"
+    schools = ", ".join(gaps.schools) or "unknown"
+    what = ("did not finish (status in_progress)" if gaps.status == "in_progress"
+            else f"is incomplete: {len(gaps.not_processed)} file(s) were not processed: {files}")
+    return IncompleteWaveError(
+        f"wave {wave} {what}; schools not screened: {schools}. Fix those files and screen the wave again "
+        "(then import that folder), or import this one anyway with --allow-incomplete (allow_incomplete=True): "
+        "compare will then show those schools' students as 'school not screened', not absent",
+        wave=wave, status=gaps.status, not_processed=gaps.not_processed, schools=gaps.schools)
+
+
+@_translating
+def import_wave(out_dir: PathLike, db: PathLike, *, replace: bool = False,
+                allow_incomplete: bool = False) -> ImportResult:
     """Add one screening wave (the output folder of ``psyscreen screen``) to the store, all or nothing.
 
     Parameters
@@ -512,6 +751,9 @@ def import_wave(out_dir: PathLike, db: PathLike, *, replace: bool = False) -> Im
         The store; created when absent.
     replace : bool, default False
         Replace the wave when it is already in the store from a different manifest (a re-screening).
+    allow_incomplete : bool, default False
+        Import a wave whose manifest ``status`` is not ``complete``; the store records the files not processed
+        and the schools not screened (:func:`compare` shows their students as "school not screened").
 
     Returns
     -------
@@ -521,16 +763,22 @@ def import_wave(out_dir: PathLike, db: PathLike, *, replace: bool = False) -> Im
 
     Raises
     ------
+    IncompleteWaveError
+        The wave is incomplete and ``allow_incomplete`` is False (nothing is written).
     ImportConflictError
         The wave is in the store from another manifest and ``replace`` is False.
+    StoreFullError, StoreDamagedError, StoreBusyError
+        The disk is full, the store is damaged, or another import held it too long (the store is unchanged).
     ArchiveError
         The folder is not a complete wave folder, or mixes pseudonymised and plain keys with the store.
 
     Notes
     -----
-    Everything is written in one ``BEGIN IMMEDIATE ... COMMIT`` transaction: a crash, an error or a kill
-    part-way leaves the store exactly as it was. Students deleted from the store earlier (see
-    :func:`delete_student`) are left out, so a withdrawn consent stays withdrawn.
+    Everything is written in one ``BEGIN IMMEDIATE ... COMMIT`` transaction, and every check against the store
+    (already imported, another manifest of the wave, pseudonymised or plain keys) runs inside it: a crash, an
+    error or a kill part-way leaves the store exactly as it was, and two imports at the same moment behave as
+    if one came after the other. Students deleted from the store earlier (see :func:`delete_student`) are left
+    out, so a withdrawn consent stays withdrawn.
 
     Examples
     --------
@@ -544,31 +792,57 @@ def import_wave(out_dir: PathLike, db: PathLike, *, replace: bool = False) -> Im
     manifest, sha, students, answers = _read_wave_dir(out_dir)
     _check_wave_frames(manifest, students, answers)
     wave = str(manifest["wave"])
+    gaps = wave_gaps(manifest)
+    if not gaps.complete and not allow_incomplete:
+        raise _incomplete_error(wave, gaps)
     with connect(db) as con:
-        done = con.execute("SELECT w.wave FROM imports i JOIN waves w ON w.id = i.wave_id "
-                           "WHERE i.manifest_sha256 = ?", (sha,)).fetchone()
-        if done:
-            return ImportResult(wave=done[0], status="already imported", manifest_sha256=sha,
-                                seconds=time.perf_counter() - t0)
-        pseudo = manifest.get("pseudonymised")
-        if pseudo is not None:
-            other = con.execute("SELECT count(*) FROM imports WHERE pseudonymised IS NOT NULL AND pseudonymised != ?",
-                                (int(bool(pseudo)),)).fetchone()[0]
-            if other:
-                raise ArchiveError("this wave's keys are " + ("pseudonymised" if pseudo else "plain student ids")
-                                   + " but the store's waves are not: their students would not link across waves; "
-                                   "screen the wave again the same way as the others")
         con.execute("BEGIN IMMEDIATE")
         try:
-            res = _import_in_transaction(con, out_dir, manifest, sha, students, answers, replace)
+            done = con.execute("SELECT w.wave FROM imports i JOIN waves w ON w.id = i.wave_id "
+                               "WHERE i.manifest_sha256 = ?", (sha,)).fetchone()
+            if done:
+                con.execute("ROLLBACK")
+                return ImportResult(wave=done[0], status="already imported", manifest_sha256=sha,
+                                    seconds=time.perf_counter() - t0)
+            _check_key_type(con, manifest)
+            res = _import_in_transaction(con, out_dir, manifest, sha, students, answers, replace, gaps)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            _rollback(con)
             raise
     return ImportResult(wave=wave, manifest_sha256=sha, seconds=time.perf_counter() - t0, **res)
 
 
-def _import_in_transaction(con, out_dir, manifest, sha, students, answers, replace) -> dict:
+def _check_key_type(con: sqlite3.Connection, manifest: dict) -> None:
+    """Pseudonymised and plain student keys never share a store (run inside the import's write transaction)."""
+    pseudo = manifest.get("pseudonymised")
+    if pseudo is None:
+        return
+    other = con.execute("SELECT count(*) FROM imports WHERE pseudonymised IS NOT NULL AND pseudonymised != ?",
+                        (int(bool(pseudo)),)).fetchone()[0]
+    if other:
+        raise ArchiveError("this wave's keys are " + ("pseudonymised" if pseudo else "plain student ids")
+                           + " but the store's waves are not: their students would not link across waves; "
+                           "screen the wave again the same way as the others")
+
+
+def _reasons_by_language(students: pd.DataFrame, manifest: dict) -> tuple[pd.Series, pd.Series]:
+    """The reasons in Chinese and in English: ``reasons_zh`` / ``reasons_en`` columns when the folder has them,
+    else ``reasons`` in the run's language (the manifest's ``lang``, Chinese when absent), NA for the other."""
+    lang = str(manifest.get("lang") or "zh")
+    missing = pd.Series(pd.NA, index=students.index, dtype="string")
+    out = []
+    for code in ("zh", "en"):
+        if f"reasons_{code}" in students.columns:
+            out.append(students[f"reasons_{code}"].astype("string"))
+        elif lang == code and "reasons" in students.columns:
+            out.append(students["reasons"].astype("string"))
+        else:
+            out.append(missing)
+    return out[0], out[1]
+
+
+def _import_in_transaction(con, out_dir, manifest, sha, students, answers, replace, gaps) -> dict:
     wave = str(manifest["wave"])
     status = "imported"
     row = con.execute("SELECT id FROM waves WHERE wave = ?", (wave,)).fetchone()
@@ -620,19 +894,25 @@ def _import_in_transaction(con, out_dir, manifest, sha, students, answers, repla
 
     level = col("level").astype("string")
     rank = pd.to_numeric(col("level_rank"), errors="coerce")
-    flagged = (rank.notna() & level.notna() & (level != "none") & ~level.str.startswith("invalid").fillna(False))
+    flagged = (rank.notna() & level.notna() & (level != NONE_LEVEL) & (level != UNDECIDED_LEVEL)
+               & ~level.str.startswith("invalid").fillna(False))
     crit = col("critical")
+    reasons_zh, reasons_en = _reasons_by_language(students, manifest)
     rows = zip(
         [wave_id] * len(students), sid.tolist(),
         _nullable(col("school").astype("string")), _int_or_none(col("grade")),
         _nullable(col("class").astype("string")), _nullable(col("sex").astype("string")),
         _nullable(level), _int_or_none(rank), flagged.astype(int).tolist(),
         _bool_or_none(crit) if "critical" in students.columns else [None] * len(students),
-        _nullable(col("reasons").astype("string")),
+        _nullable(reasons_zh), _nullable(reasons_en),
         _bool_or_none(col("careless_longstring")) if "careless_longstring" in students.columns else [None] * len(students),
         _bool_or_none(col("careless_fast")) if "careless_fast" in students.columns else [None] * len(students),
     )
-    con.executemany("INSERT INTO screenings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    con.executemany("INSERT INTO screenings(wave_id, student_id, school, grade, class, sex, level, level_rank, "
+                    "flagged, critical, reasons, reasons_en, careless_longstring, careless_fast) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    con.executemany("INSERT OR IGNORE INTO schools_not_screened VALUES (?, ?)",
+                    [(wave_id, school) for school in gaps.schools])
 
     # scales and scores
     specs = _scale_specs(manifest, list(students.columns), students)
@@ -681,13 +961,15 @@ def _import_in_transaction(con, out_dir, manifest, sha, students, answers, repla
     con.execute(
         "INSERT INTO imports(wave_id, manifest_sha256, manifest, source_dir, inputs, tool_version, protocol_id, "
         "protocol_version, protocol_sha256, instruments, pseudonymised, answer_columns, answer_dtype, n_students, "
-        "imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "imported_at, status, county, not_processed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (wave_id, sha, json.dumps(manifest, ensure_ascii=False), str(out_dir.resolve()),
          json.dumps(manifest.get("inputs"), ensure_ascii=False), (manifest.get("tool") or {}).get("version"),
          protocol.get("id"), protocol.get("version"), protocol.get("sha256"),
          json.dumps(manifest.get("instruments"), ensure_ascii=False),
          None if manifest.get("pseudonymised") is None else int(bool(manifest["pseudonymised"])),
-         json.dumps(answer_columns) if answer_columns is not None else None, dtype, len(students), _now()))
+         json.dumps(answer_columns) if answer_columns is not None else None, dtype, len(students), _now(),
+         gaps.status, manifest.get("county"),
+         json.dumps(gaps.not_processed, ensure_ascii=False) if gaps.not_processed else None))
     return {"status": status, "students": len(students), "new_students": int(new_students), "scores": n_scores,
             "answers": n_answers, "skipped_deleted": skipped}
 
@@ -697,13 +979,22 @@ def _import_in_transaction(con, out_dir, manifest, sha, students, answers, repla
 # --------------------------------------------------------------------------------------------------
 
 
+@_translating
 def waves(db: PathLike) -> pd.DataFrame:
-    """The waves in the store with their provenance: wave, date, students, manifest sha256, versions, imported_at."""
+    """The waves in the store with their provenance and completeness.
+
+    Columns: wave, date, students, manifest sha256, versions, imported_at, ``status`` (``complete`` or
+    ``incomplete``), ``county`` and ``schools_not_screened`` (a list per wave).
+    """
     with connect(db, create=False) as con:
-        return pd.read_sql_query(
-            "SELECT w.wave, w.wave_date, i.n_students AS students, i.manifest_sha256, i.tool_version, "
-            "i.protocol_id, i.protocol_version, i.instruments, i.imported_at FROM waves w "
+        w = pd.read_sql_query(
+            "SELECT w.id, w.wave, w.wave_date, i.n_students AS students, i.manifest_sha256, i.tool_version, "
+            "i.protocol_id, i.protocol_version, i.instruments, i.imported_at, i.status, i.county FROM waves w "
             "LEFT JOIN imports i ON i.wave_id = w.id ORDER BY w.wave", con)
+        gaps = pd.read_sql_query("SELECT wave_id, school FROM schools_not_screened ORDER BY school", con)
+    missing = gaps.groupby("wave_id")["school"].agg(list)
+    w["schools_not_screened"] = [missing.get(i, []) for i in w["id"]]
+    return w.drop(columns="id")
 
 
 def _student_id(con, key: str) -> int:
@@ -723,7 +1014,8 @@ class History(ResultMixin):
     student_key : str
     timeline : DataFrame
         ``wave``, ``wave_date``, ``school``, ``grade``, ``class``, ``level``, ``level_rank``, ``flagged``,
-        ``critical``, ``reasons`` and one column per scale (``phq9.total``...), in wave order.
+        ``critical``, ``reasons`` (Chinese), ``reasons_en`` (English; NA for a wave whose folder had no English
+        reasons), ``protocol_id`` and one column per scale (``phq9.total``...), in wave order.
     scales : list of str
     """
 
@@ -733,6 +1025,26 @@ class History(ResultMixin):
 
     def to_frame(self) -> pd.DataFrame:
         return self.timeline
+
+    def reasons(self, lang: str = "zh") -> tuple[pd.Series, list]:
+        """The reasons of each wave in ``lang``, and the waves that have them only in the other language.
+
+        A wave screened before both languages were kept has its reasons in the run's language only: that
+        text is shown (rather than nothing) and the wave is listed, so that the caller can say so.
+
+        Examples
+        --------
+        >>> t = pd.DataFrame({"wave": ["2026-03"], "reasons": ["PHQ-9 总分 18"], "reasons_en": [pd.NA]})
+        >>> text, other = History("k", t).reasons("en")
+        >>> text.tolist(), other
+        (['PHQ-9 总分 18'], ['2026-03'])
+        """
+        want, other = ("reasons", "reasons_en") if lang == "zh" else ("reasons_en", "reasons")
+        t = self.timeline
+        mine = t[want].astype("string") if want in t.columns else pd.Series(pd.NA, index=t.index, dtype="string")
+        theirs = t[other].astype("string") if other in t.columns else pd.Series(pd.NA, index=t.index, dtype="string")
+        fallback = mine.isna() & theirs.notna() & (theirs != "")
+        return mine.fillna(theirs), t.loc[fallback.to_numpy(), "wave"].astype(str).tolist()
 
     def plot(self, scales: Optional[Sequence[str]] = None, *, lang: str = "zh", ax=None):
         """A small chart of the scale scores across waves; flagged waves are marked with a red ring.
@@ -751,7 +1063,7 @@ class History(ResultMixin):
                 hit = t["flagged"].fillna(False).to_numpy(dtype=bool)
                 ax.scatter(x[hit], t.loc[hit, s].to_numpy(dtype="float64", na_value=np.nan), s=140,
                            facecolors="none", edgecolors="#d32f2f", linewidths=1.5, zorder=3)
-            ax.set_xticks(x, t["wave"].astype(str).tolist())
+            ax.set_xticks(x, [wave_label(w, lang) for w in t["wave"].astype(str)])
             ax.set_xlabel("筛查批次" if lang == "zh" else "wave")
             ax.set_ylabel("得分" if lang == "zh" else "score")
             ax.set_title("成长档案：量表得分（红圈 = 预警）" if lang == "zh" else "Growth file: scale scores (red ring = flagged)")
@@ -761,6 +1073,7 @@ class History(ResultMixin):
         return fig
 
 
+@_translating
 def history(db: PathLike, student_key: str) -> History:
     """The timeline of one student across every wave in the store.
 
@@ -783,7 +1096,8 @@ def history(db: PathLike, student_key: str) -> History:
         sid = _student_id(con, student_key)
         base = pd.read_sql_query(
             "SELECT w.wave, w.wave_date, s.school, s.grade, s.class, s.sex, s.level, s.level_rank, s.flagged, "
-            "s.critical, s.reasons FROM screenings s JOIN waves w ON w.id = s.wave_id WHERE s.student_id = ? "
+            "s.critical, s.reasons, s.reasons_en, i.protocol_id FROM screenings s JOIN waves w ON w.id = s.wave_id "
+            "LEFT JOIN imports i ON i.wave_id = s.wave_id WHERE s.student_id = ? "
             "ORDER BY w.wave", con, params=(sid,))
         sc = pd.read_sql_query(
             "SELECT w.wave, c.name AS scale, x.value FROM scores x JOIN waves w ON w.id = x.wave_id "
@@ -842,6 +1156,22 @@ def _scale_meta(con) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------
 
 
+#: The outcomes of :func:`compare`, in the order of its tables (codes; :data:`OUTCOME_LABELS` for people).
+OUTCOMES = ("new", "persistent", "resolved", "absent", "undecided", "invalid", "school not screened",
+            "school not screened before", "not flagged")
+
+OUTCOME_LABELS = {
+    "zh": {"new": "新增预警", "persistent": "持续预警", "resolved": "预警解除", "absent": "上次预警、本次未参加筛查",
+           "undecided": "本次无法判定（作答缺失）", "invalid": "本次答卷无效（需重测）",
+           "school not screened": "学校本次未筛查", "school not screened before": "学校上次未筛查",
+           "not flagged": "未预警"},
+    "en": {"new": "new flag", "persistent": "persistent flag", "resolved": "resolved",
+           "absent": "flagged before, absent now", "undecided": "undecided now (answers missing)",
+           "invalid": "invalid sheet now (re-test)", "school not screened": "school not screened in this wave",
+           "school not screened before": "school not screened in the earlier wave", "not flagged": "not flagged"},
+}
+
+
 @dataclass(frozen=True, eq=False)
 class Comparison(ResultMixin):
     """Change between two waves.
@@ -851,10 +1181,18 @@ class Comparison(ResultMixin):
     from_wave, to_wave : str
     students : DataFrame
         One row per student in either wave: ``student_key``, ``school``, ``grade``, ``class`` (of the later
-        wave when present), ``level_from``, ``level_to``, ``flagged_from``, ``flagged_to``, ``status``:
-        ``"new"`` (flagged now, not flagged or not screened before), ``"persistent"`` (flagged both times),
-        ``"resolved"`` (flagged before, screened and not flagged now), ``"absent"`` (flagged before, not
-        screened now), ``"undecided"`` (flagged before, invalid sheet now), ``"not flagged"`` otherwise.
+        wave when present), ``level_from``, ``level_to``, ``flagged_from``, ``flagged_to``, ``status``, one of
+        :data:`OUTCOMES`:
+
+        * ``"school not screened"``: not in the later wave, and the school of the earlier wave is one the later
+          wave lacks (its export was not processed): nothing is known of the student now;
+        * ``"school not screened before"``: not in the earlier wave, whose school lacked the student's school;
+        * ``"invalid"`` / ``"undecided"``: screened in the later wave, but the sheet failed a validity scale /
+          no level could be decided because answers are missing: never resolved, never persistent;
+        * ``"persistent"`` (flagged both times), ``"new"`` (flagged now, not flagged or not screened before),
+          ``"absent"`` (flagged before, not screened now, the school screened), ``"resolved"`` (flagged before,
+          screened now with a decided level and not flagged);
+        * ``"not flagged"`` otherwise.
     changes : DataFrame
         Long: one row per student screened in both waves x scale: ``student_key``, ``school``, ``grade``,
         ``class``, ``scale``, ``x1``, ``x2``, ``change``, ``rci``, ``category`` (Jacobson-Truax),
@@ -862,6 +1200,11 @@ class Comparison(ResultMixin):
     reliability : DataFrame
         Per scale: ``reliability``, ``source`` (``"definition: ..."`` or ``"estimated: ..."``), ``sd_from``,
         ``n_from`` and ``s_diff``.
+    gaps : dict
+        ``{"from": WaveGaps, "to": WaveGaps}``: the status, files not processed and schools not screened of each
+        wave, as the store recorded them at import.
+    protocol : str, optional
+        The later wave's protocol id (for the level names in the workbooks).
     """
 
     from_wave: str
@@ -869,18 +1212,57 @@ class Comparison(ResultMixin):
     students: pd.DataFrame
     changes: pd.DataFrame
     reliability: pd.DataFrame
+    gaps: dict = field(default_factory=dict)
+    protocol: Optional[str] = None
 
-    STATUSES = ("new", "persistent", "resolved", "absent", "undecided", "not flagged")
+    STATUSES = OUTCOMES
 
     def to_frame(self) -> pd.DataFrame:
-        """Counts by status (county total)."""
+        """Counts by status (county total), one row for every outcome (zeros included)."""
         counts = self.students["status"].value_counts().reindex(list(self.STATUSES), fill_value=0)
         return counts.rename_axis("status").reset_index(name="students")
 
     @property
     def absent_flagged(self) -> pd.DataFrame:
-        """Students flagged in the earlier wave who were not screened in the later one."""
+        """Students flagged in the earlier wave who were not screened in the later one (their school was)."""
         return self.students[self.students["status"] == "absent"]
+
+    def notes(self, lang: str = "zh") -> list[str]:
+        """What a reader must know to read the counts: schools not screened, incomplete waves.
+
+        Examples
+        --------
+        >>> st = pd.DataFrame({"status": ["school not screened", "absent"]})
+        >>> g = {"from": WaveGaps("complete", [], [], []), "to": WaveGaps("incomplete", [], ["实验中学"], [])}
+        >>> note = Comparison("2026-03", "2026-09", st, pd.DataFrame(), pd.DataFrame(), gaps=g).notes("en")[0]
+        >>> note.split(";")[0]
+        'school not screened in September 2026: 实验中学 (its export was not processed)'
+        >>> note.split(";")[1]
+        " 1 student(s) of March 2026 there are counted as 'school not screened in this wave', not as absent or resolved"
+        """
+        out = []
+        counts = self.students["status"].value_counts()
+        for side, wave, other, code in (("to", self.to_wave, self.from_wave, "school not screened"),
+                                        ("from", self.from_wave, self.to_wave, "school not screened before")):
+            g = self.gaps.get(side)
+            if g is None:
+                continue
+            n = int(counts.get(code, 0))
+            w, o = wave_label(wave, lang), wave_label(other, lang)
+            if g.schools:
+                sep = "、" if lang == "zh" else ", "
+                out.append(
+                    f"{w}未筛查的学校：{sep.join(g.schools)}（其导出文件未处理）；{o}在这些学校的 {n} 名学生计为"
+                    f"“{OUTCOME_LABELS['zh'][code]}”，不计为缺测或预警解除" if lang == "zh" else
+                    f"school not screened in {w}: {sep.join(g.schools)} (its export was not processed); {n} "
+                    f"student(s) of {o} there are counted as '{OUTCOME_LABELS['en'][code]}', not as absent or "
+                    "resolved")
+            if g.unattributed:
+                files = ", ".join(g.unattributed)
+                out.append(f"{w}不完整：未处理的文件 {files} 的学校未知，其学生可能被计为缺测" if lang == "zh" else
+                           f"{w} is incomplete: the school of the unprocessed file(s) {files} is not known, so "
+                           "their students may be counted absent")
+        return out
 
 
 def _estimate_reliability(con, wid_from: int, scale: str, meta: pd.Series, scores_from: pd.Series,
@@ -902,6 +1284,7 @@ def _estimate_reliability(con, wid_from: int, scale: str, meta: pd.Series, score
     return r, f"estimated: test-retest Pearson r between the two waves (n = {len(both)})"
 
 
+@_translating
 def compare(db: PathLike, from_wave: str, to_wave: str, *, ci: float = 0.95) -> Comparison:
     """New, persistent and resolved flags, absentees, and reliable change per scale between two waves.
 
@@ -919,6 +1302,10 @@ def compare(db: PathLike, from_wave: str, to_wave: str, *, ci: float = 0.95) -> 
 
     Notes
     -----
+    The outcome of each student (``students.status``) is described at :class:`Comparison`; a school the later
+    (earlier) wave lacks, as recorded at import from the wave's manifest, makes its students "school not
+    screened" ("school not screened before") rather than absent, new or resolved.
+
     Reliable change is Jacobson and Truax (1991) via :func:`psyscreen.reliability.reliable_change`, with
     ``sd`` the standard deviation (n - 1) of the scale in the from-wave and the reliability of the scale's
     definition (``reliability`` in its YAML); a scale without one uses Cronbach's alpha of the from-wave's
@@ -934,15 +1321,10 @@ def compare(db: PathLike, from_wave: str, to_wave: str, *, ci: float = 0.95) -> 
         meta = _scale_meta(con)
 
         m = a.merge(b, on=["student_id", "student_key"], how="outer", suffixes=("_from", "_to"), indicator=True)
-        in_from = m["_merge"].isin(["left_only", "both"]).to_numpy()
-        in_to = m["_merge"].isin(["right_only", "both"]).to_numpy()
-        f1 = m["flagged_from"].fillna(0).astype(bool).to_numpy()
-        f2 = m["flagged_to"].fillna(0).astype(bool).to_numpy()
-        invalid_to = m["level_to"].astype("string").str.startswith("invalid").fillna(False).to_numpy(dtype=bool)
-        status = np.select(
-            [f2, f1 & ~in_to, f1 & in_to & invalid_to, f1 & in_to],
-            ["new", "absent", "undecided", "resolved"], default="not flagged").astype(object)
-        status[f1 & f2] = "persistent"
+        gaps = {"from": _stored_gaps(con, w1), "to": _stored_gaps(con, w2)}
+        protocol = con.execute("SELECT protocol_id FROM imports WHERE wave_id = ?", (w2,)).fetchone()
+        status = _outcomes(m, gaps)
+        in_from, in_to = _membership(m)
         students = pd.DataFrame({
             "student_key": m["student_key"].astype("string"),
             "school": m["school_to"].where(in_to, m["school_from"]).astype("string"),
@@ -950,8 +1332,8 @@ def compare(db: PathLike, from_wave: str, to_wave: str, *, ci: float = 0.95) -> 
             "class": m["class_to"].where(in_to, m["class_from"]).astype("string"),
             "level_from": m["level_from"].astype("string"),
             "level_to": m["level_to"].astype("string"),
-            "flagged_from": pd.array(np.where(in_from, f1, None), dtype="boolean"),
-            "flagged_to": pd.array(np.where(in_to, f2, None), dtype="boolean"),
+            "flagged_from": _flag_column(m["flagged_from"], in_from),
+            "flagged_to": _flag_column(m["flagged_to"], in_to),
             "status": pd.Series(status, dtype="string"),
         })
         students.attrs["student_id"] = m["student_id"].to_numpy()
@@ -985,7 +1367,53 @@ def compare(db: PathLike, from_wave: str, to_wave: str, *, ci: float = 0.95) -> 
     changes["below_cutoff_deterioration"] = ((changes["category"] == "reliable deterioration")
                                              & ~changes["flagged_to"].fillna(False).astype(bool))
     return Comparison(from_wave=str(from_wave), to_wave=str(to_wave), students=students, changes=changes,
-                      reliability=pd.DataFrame(rel_rows))
+                      reliability=pd.DataFrame(rel_rows), gaps=gaps, protocol=protocol[0] if protocol else None)
+
+
+def _membership(m: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """In the earlier wave, in the later wave (boolean arrays) of the outer merge of the two waves."""
+    return (m["_merge"].isin(["left_only", "both"]).to_numpy(), m["_merge"].isin(["right_only", "both"]).to_numpy())
+
+
+def _flag_column(flagged: pd.Series, present: np.ndarray) -> pd.arrays.BooleanArray:
+    return pd.array(np.where(present, flagged.fillna(0).astype(bool).to_numpy(), None), dtype="boolean")
+
+
+def _outcomes(m: pd.DataFrame, gaps: dict) -> np.ndarray:
+    """The outcome (:data:`OUTCOMES`) of each row of the outer merge of two waves, vectorised.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"_merge": ["both", "both", "both", "left_only", "left_only"],
+    ...     "flagged_from": [1, 1, 1, 1, 1], "flagged_to": [0, 0, 1, None, None],
+    ...     "level_from": ["level3"] * 5, "level_to": ["undecided", "none", "level3", None, None],
+    ...     "school_from": ["一中"] * 4 + ["二中"], "school_to": ["一中"] * 3 + [None, None]})
+    >>> g = {"from": WaveGaps("complete", [], [], []), "to": WaveGaps("incomplete", [], ["二中"], [])}
+    >>> _outcomes(m, g).tolist()
+    ['undecided', 'resolved', 'persistent', 'absent', 'school not screened']
+    """
+    in_from, in_to = _membership(m)
+    f1 = m["flagged_from"].fillna(0).astype(bool).to_numpy() & in_from
+    f2 = m["flagged_to"].fillna(0).astype(bool).to_numpy() & in_to
+    lv_to = m["level_to"].astype("string")
+    invalid_to = in_to & lv_to.str.startswith("invalid").fillna(False).to_numpy(dtype=bool)
+    undecided_to = in_to & (lv_to.isna() | (lv_to == UNDECIDED_LEVEL)).fillna(True).to_numpy(dtype=bool)
+    gone_school = ~in_to & m["school_from"].isin(gaps["to"].schools).to_numpy(dtype=bool)
+    new_school = ~in_from & m["school_to"].isin(gaps["from"].schools).to_numpy(dtype=bool)
+    return np.select(
+        [gone_school, new_school, invalid_to, undecided_to, f1 & f2, f2, f1 & ~in_to, f1],
+        ["school not screened", "school not screened before", "invalid", "undecided", "persistent", "new",
+         "absent", "resolved"], default="not flagged").astype(object)
+
+
+def _stored_gaps(con: sqlite3.Connection, wid: int) -> WaveGaps:
+    """The completeness of a wave as recorded at import (a wave imported before schema 3 is complete)."""
+    row = con.execute("SELECT status, not_processed FROM imports WHERE wave_id = ?", (wid,)).fetchone()
+    schools = [r[0] for r in con.execute("SELECT school FROM schools_not_screened WHERE wave_id = ? ORDER BY school",
+                                         (wid,))]
+    files = json.loads(row[1]) if row and row[1] else []
+    return WaveGaps(status=(row[0] if row else None) or "complete", not_processed=files, schools=schools,
+                    unattributed=[str(f.get("file")) for f in files if not f.get("schools")])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -993,17 +1421,18 @@ def compare(db: PathLike, from_wave: str, to_wave: str, *, ci: float = 0.95) -> 
 # --------------------------------------------------------------------------------------------------
 
 
-def _suppressed(counts: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+def _suppressed(counts: pd.DataFrame, min_cell: int, *, total: str = "Total", rate: str = "rate") -> pd.DataFrame:
     """Counts with margins for publication: 1..min_cell-1 as "<5", secondary suppressions as "*", rates blanked.
 
     The rule is :func:`psyscreen.privacy.suppress_small` (the same as the screening's county summary); the
     display follows :mod:`psyscreen.report.county` ("<m" for a small count, "*" for a secondary suppression).
+    ``total`` names the margins (made distinct from every label) and ``rate`` the rate columns (``<c> rate``).
     """
-    from .privacy import TOTAL, add_margins, suppress_small, total_label
+    from .privacy import add_margins, suppress_small, total_label
 
     counts = counts.astype("int64")
     labels = [v for level in range(counts.index.nlevels) for v in counts.index.get_level_values(level).astype(str)]
-    total = total_label(TOTAL, [*labels, *counts.columns])
+    total = total_label(total, [*labels, *counts.columns])
     full = add_margins(counts, total=total)
     hidden = suppress_small(counts, min_cell, total=total)
     small = ((full >= 1) & (full < min_cell)).astype(bool)
@@ -1015,7 +1444,7 @@ def _suppressed(counts: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     out[total] = shown[total]
     for c in counts.columns:
         out[c] = shown[c]
-        out[f"{c} rate"] = rates[c].round(4)
+        out[f"{c} {rate}"] = rates[c].round(4)
     return out.reset_index()
 
 
@@ -1026,39 +1455,185 @@ def _write_sheets(path: Path, sheets: dict[str, pd.DataFrame]) -> Path:
     return write_workbook(path, [Sheet(name, frame) for name, frame in sheets.items()])
 
 
-_SAFE_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
+_CATEGORY_LABELS = {
+    "zh": {"reliable deterioration": "可靠恶化", "reliable improvement": "可靠改善", "no reliable change": "无可靠变化",
+           "reliable deterioration, flagged": "可靠恶化（本次预警）",
+           "reliable deterioration, under cutoff": "可靠恶化（未达预警线）"},
+    "en": {},
+}
 
 
-def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5) -> list[Path]:
+def _words(lang: str, wf: str, wt: str) -> dict:
+    """The headers, sheet names and notes of the compare workbooks in ``lang`` (waves as a person writes them)."""
+    if lang == "zh":
+        return {
+            "sheets": {"flags": "预警变化", "reliable change": "可靠变化", "reliability": "信度",
+                       "flags by school": "各校预警变化", "about": "说明"},
+            "columns": {"student_key": "学生编码", "school": "学校", "grade": "年级", "class": "班级",
+                        "level_from": f"等级（{wf}）", "level_to": f"等级（{wt}）", "flagged_from": f"预警（{wf}）",
+                        "flagged_to": f"预警（{wt}）", "status": "结果", "scale": "量表", "x1": f"得分（{wf}）",
+                        "x2": f"得分（{wt}）", "change": "变化", "rci": "可靠变化指数（RCI）", "category": "类别",
+                        "below_cutoff_deterioration": "可靠恶化但未达预警线", "reliability": "信度",
+                        "source": "信度来源", "sd_from": f"标准差（{wf}）", "n_from": f"人数（{wf}）",
+                        "s_diff": "差值标准误（S_diff）"},
+            "yes": "是", "no": "否", "total": "合计", "rate": "比例", "note": "说明",
+            "about": [f"{wf} → {wt} 两次筛查对比；本工作簿不含任何学生身份信息",
+                      f"<{{m}}：1 至 {{m1}} 的计数，已隐藏；*：为防止由合计推算出小计数而隐藏"
+                      "（psyscreen.privacy.suppress_small）；隐藏处比例留空",
+                      "可靠变化：Jacobson-Truax 法，|RCI| > 1.96；“未达预警线”= 本次未预警"],
+        }
+    return {
+        "sheets": {k: k for k in ("flags", "reliable change", "reliability", "flags by school", "about")},
+        "columns": {"student_key": "student key", "school": "school", "grade": "grade", "class": "class",
+                    "level_from": f"level ({wf})", "level_to": f"level ({wt})", "flagged_from": f"flagged ({wf})",
+                    "flagged_to": f"flagged ({wt})", "status": "outcome", "scale": "scale", "x1": f"score ({wf})",
+                    "x2": f"score ({wt})", "change": "change", "rci": "reliable change index (RCI)",
+                    "category": "category", "below_cutoff_deterioration": "reliable deterioration under the cutoff",
+                    "reliability": "reliability", "source": "source of the reliability",
+                    "sd_from": f"SD ({wf})", "n_from": f"n ({wf})", "s_diff": "SE of the difference (S_diff)"},
+        "yes": "yes", "no": "no", "total": "Total", "rate": "rate", "note": "note",
+        "about": [f"compare {wf} -> {wt}; no student identity in this workbook",
+                  "<{m}: a count from 1 to {m1}, hidden; *: hidden so that a small count cannot be worked out from "
+                  "the totals (psyscreen.privacy.suppress_small); rates blank where hidden",
+                  "reliable change: Jacobson-Truax, |RCI| > 1.96; 'under cutoff' = not flagged in the later wave"],
+    }
+
+
+def _level_labels(values: pd.Series, protocol: Optional[str], lang: str) -> pd.Series:
+    """Level codes as the protocol names them in ``lang`` (codes it does not know are kept as they are)."""
+    from ._text import map_unique
+    from .report._common import _SPECIAL, level_infos
+
+    names = dict(_SPECIAL[lang])
+    try:
+        from .protocol import load_protocol
+
+        names.update({i.key: i.label for i in level_infos(load_protocol(protocol), lang)} if protocol else {})
+    except Exception:  # a county's own protocol not installed here: the codes stay
+        pass
+    return map_unique(values.astype("string"), lambda v: names.get(v, v)).astype("string")
+
+
+def _source_text(source: str, lang: str, wf: str) -> str:
+    """The reliability's source (``definition: ...`` / ``estimated: ...``) in ``lang``."""
+    if lang != "zh":
+        return source
+    m = re.match(r"estimated: Cronbach's alpha of the (\d+) from-wave answer sheets", source)
+    if m:
+        return f"估计：{wf} 的 {m.group(1)} 份答卷的 Cronbach α"
+    m = re.match(r"estimated: test-retest Pearson r between the two waves \(n = (\d+)\)", source)
+    if m:
+        return f"估计：两次筛查之间的重测 Pearson r（n = {m.group(1)}）"
+    return source.replace("definition: ", "量表定义：", 1)
+
+
+def _yes_no(values: pd.Series, w: dict) -> pd.Series:
+    b = values.astype("boolean")
+    return pd.Series(np.where(b.isna(), "", np.where(b.fillna(False), w["yes"], w["no"])), index=values.index)
+
+
+def _flag_sheet(cmp: Comparison, rows: pd.DataFrame, lang: str, w: dict) -> pd.DataFrame:
+    out = rows.copy()
+    out["level_from"] = _level_labels(out["level_from"], cmp.protocol, lang)
+    out["level_to"] = _level_labels(out["level_to"], cmp.protocol, lang)
+    for c in ("flagged_from", "flagged_to"):
+        out[c] = _yes_no(out[c], w)
+    out["status"] = out["status"].map(OUTCOME_LABELS[lang])
+    return out.rename(columns=w["columns"])
+
+
+def _change_sheet(rows: pd.DataFrame, lang: str, w: dict) -> pd.DataFrame:
+    out = rows.copy()
+    out["category"] = out["category"].map(lambda c: _CATEGORY_LABELS[lang].get(c, c))
+    for c in ("flagged_to", "below_cutoff_deterioration"):
+        out[c] = _yes_no(out[c], w)
+    return out.rename(columns=w["columns"])
+
+
+def _reliability_sheet(cmp: Comparison, lang: str, w: dict, wf: str) -> pd.DataFrame:
+    rel = cmp.reliability.copy()
+    if "source" in rel.columns:
+        rel["source"] = [_source_text(str(x), lang, wf) for x in rel["source"]]
+    return rel.rename(columns=w["columns"])
+
+
+#: The order of the outcomes in a school's list: who needs action first.
+_LIST_ORDER = {"new": 0, "persistent": 1, "undecided": 2, "invalid": 3, "absent": 4, "school not screened": 5,
+               "school not screened before": 6, "resolved": 7}
+
+
+def _inside(folder: Path, path: Path) -> Path:
+    """``path``, after checking that it lies inside ``folder`` (a school name never leads out of it)."""
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise ArchiveError(f"refusing to write {path.name!r} outside the output folder {folder}")
+    return path
+
+
+def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5, lang: str = "zh") -> list[Path]:
     """Write a :class:`Comparison`: one workbook per school and a county summary with small-cell suppression.
 
     ``out_dir/schools/<school>/<school>-compare-<from>-<to>.xlsx``: sheets ``flags`` (new, persistent,
-    resolved, absent, undecided students, most urgent first), ``reliable change`` (every reliable change, the
-    deteriorations under the cutoff marked) and ``reliability`` (what each scale's criterion used).
-    ``out_dir/county/compare-<from>-<to>.xlsx``: counts by school x status and by school x scale x category,
-    counts of 1 to ``min_cell - 1`` shown as "<5" and secondary suppressions as "*"
-    (:func:`psyscreen.privacy.suppress_small`, the rule of the screening's county summary); no student keys.
-    Files are written atomically.
+    undecided, invalid, absent, school-not-screened and resolved students, most urgent first), ``reliable
+    change`` (every reliable change, the deteriorations under the cutoff marked) and ``reliability`` (what each
+    scale's criterion used). ``out_dir/county/compare-<from>-<to>.xlsx``: counts by school x outcome (every
+    outcome of :data:`OUTCOMES`) and by school x scale x category, counts of 1 to ``min_cell - 1`` shown as
+    "<5" and secondary suppressions as "*" (:func:`psyscreen.privacy.suppress_small`, the rule of the
+    screening's county summary), and an ``about`` sheet with the notes of :meth:`Comparison.notes`; no student
+    keys. Files are written atomically.
+
+    Parameters
+    ----------
+    cmp : Comparison
+    out_dir : str or Path
+    min_cell : int, default 5
+    lang : {"zh", "en"}, default "zh"
+        Language of the sheet names, headers, outcomes, levels and notes; waves are written as a person writes
+        them (``2026年9月``). The codes stay in :attr:`Comparison.students` for programs.
+
+    Notes
+    -----
+    School folder and file names are :func:`psyscreen.io.unique_file_names` of the school names: two schools
+    whose names clean alike (``A/B中学`` and ``A_B中学``) never share a workbook, and a school named ``..``
+    never leads out of ``out_dir``.
+
+    Examples
+    --------
+    ``write_comparison(compare("county.db", "2026-03", "2026-09"), "cmp", lang="en")``
     """
+    from .io import unique_file_names
+
+    if lang not in ("zh", "en"):
+        raise ArchiveError(f"lang must be 'zh' or 'en', not {lang!r}")
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    wf, wt = wave_label(cmp.from_wave, lang), wave_label(cmp.to_wave, lang)
+    w = _words(lang, wf, wt)
+    sheet = w["sheets"]
     written = []
     st, ch = cmp.students, cmp.changes
     tag = f"{cmp.from_wave}-{cmp.to_wave}"
-    order = {"new": 0, "persistent": 1, "undecided": 2, "absent": 3, "resolved": 4}
-    for school in sorted(st["school"].dropna().unique().tolist()):
-        folder = out / "schools" / _SAFE_NAME.sub("_", school)
-        folder.mkdir(parents=True, exist_ok=True)
-        flags = st[(st["school"] == school) & (st["status"] != "not flagged")].copy()
-        flags = flags.assign(_o=flags["status"].map(order)).sort_values(["_o", "grade", "class"]).drop(columns="_o")
+    schools = sorted(st["school"].dropna().unique().tolist())
+    names = unique_file_names(schools)
+    listed = (st["status"] != "not flagged") & ((st["status"] != "school not screened before")
+                                                | st["flagged_to"].fillna(False).astype(bool))
+    reliability = _reliability_sheet(cmp, lang, w, wf)
+    for school in schools:
+        folder = _inside(out, out / "schools" / names[school])
+        flags = st[(st["school"] == school) & listed].copy()
+        flags = (flags.assign(_o=flags["status"].map(_LIST_ORDER)).sort_values(["_o", "grade", "class"])
+                 .drop(columns="_o"))
         rc = ch[(ch["school"] == school) & (ch["category"] != "no reliable change")].sort_values(
             ["category", "scale", "rci"], ascending=[True, True, False])
-        written.append(_write_sheets(folder / f"{_SAFE_NAME.sub('_', school)}-compare-{tag}.xlsx",
-                                     {"flags": flags, "reliable change": rc, "reliability": cmp.reliability}))
+        path = _inside(out, folder / f"{names[school]}-compare-{tag}.xlsx")
+        written.append(_write_sheets(path, {sheet["flags"]: _flag_sheet(cmp, flags, lang, w),
+                                            sheet["reliable change"]: _change_sheet(rc, lang, w),
+                                            sheet["reliability"]: reliability}))
     county = out / "county"
-    county.mkdir(parents=True, exist_ok=True)
-    statuses = ["new", "persistent", "resolved", "absent", "undecided", "not flagged"]
-    by_school = pd.crosstab(st["school"].fillna("?"), st["status"]).reindex(columns=statuses, fill_value=0)
-    by_school.index.name = "school"
+    school_col = w["columns"]["school"]
+    by_school = pd.crosstab(st["school"].fillna("?"), st["status"]).reindex(columns=list(OUTCOMES), fill_value=0)
+    by_school = by_school.rename(columns=OUTCOME_LABELS[lang])
+    by_school.index.name = school_col
+    by_school.columns.name = None
     cats = ["reliable deterioration, flagged", "reliable deterioration, under cutoff", "reliable improvement",
             "no reliable change"]
     kind = pd.Series(ch["category"].astype(str).to_numpy(), index=ch.index)
@@ -1069,19 +1644,18 @@ def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5) -
     for scale in sorted(ch["scale"].unique().tolist()):
         part = ch["scale"] == scale
         counts = pd.crosstab(ch.loc[part, "school"].fillna("?"), kind[part]).reindex(columns=cats, fill_value=0)
-        counts.index.name = "school"
-        table = _suppressed(counts, min_cell)
-        table.insert(0, "scale", scale)
+        counts = counts.rename(columns=lambda c: _CATEGORY_LABELS[lang].get(c, c))
+        counts.index.name = school_col
+        counts.columns.name = None
+        table = _suppressed(counts, min_cell, total=w["total"], rate=w["rate"])
+        table.insert(0, w["columns"]["scale"], scale)
         rc_tables.append(table)
+    about = [line.format(m=min_cell, m1=min_cell - 1) for line in w["about"]] + cmp.notes(lang)
     written.append(_write_sheets(county / f"compare-{tag}.xlsx", {
-        "flags by school": _suppressed(by_school, min_cell),
-        "reliable change": pd.concat(rc_tables, ignore_index=True) if rc_tables else pd.DataFrame(),
-        "reliability": cmp.reliability,
-        "about": pd.DataFrame({"note": [
-            f"compare {cmp.from_wave} -> {cmp.to_wave}; no student identity in this workbook",
-            f"<{min_cell}: a count from 1 to {min_cell - 1}, hidden; *: hidden so that a small count cannot be "
-            "worked out from the totals (psyscreen.privacy.suppress_small); rates blank where hidden",
-            "reliable change: Jacobson-Truax, |RCI| > 1.96; 'under cutoff' = not flagged in the later wave"]})}))
+        sheet["flags by school"]: _suppressed(by_school, min_cell, total=w["total"], rate=w["rate"]),
+        sheet["reliable change"]: pd.concat(rc_tables, ignore_index=True) if rc_tables else pd.DataFrame(),
+        sheet["reliability"]: reliability,
+        sheet["about"]: pd.DataFrame({w["note"]: about})}))
     return written
 
 
@@ -1109,6 +1683,7 @@ class TestRetest(ResultMixin):
         return self.table
 
 
+@_translating
 def test_retest(db: PathLike, scales: Optional[Sequence[str]] = None, *, ci: float = 0.95) -> TestRetest:
     """ICC and Pearson correlation of each scale between consecutive waves in the store.
 
@@ -1177,6 +1752,7 @@ class DeletionResult(ResultMixin):
         return pd.DataFrame([{"table": k, "rows": v} for k, v in self.rows_removed.items()])
 
 
+@_translating
 def delete_student(db: PathLike, student_key: str, reason: str) -> DeletionResult:
     """Remove every record of one student (graduated, consent withdrawn), and log that it was done.
 
@@ -1233,6 +1809,7 @@ def _coarse(wave_dates: pd.Series, labels: pd.Series, coarsen: str) -> pd.Series
     return d.str[:7] if coarsen == "month" else d.str[:4]
 
 
+@_translating
 def export_research(db: PathLike, path: PathLike, key: Union[str, bytes, Path], *, coarsen: str = "month",
                     include_answers: bool = False) -> pd.DataFrame:
     """A de-identified research extract: keyed pseudonyms, no names or classes, wave dates coarsened.

@@ -39,15 +39,33 @@ def archive_group() -> None:
 @click.argument("out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @_DB
 @click.option("--replace", is_flag=True, help="Replace the wave if it was imported from a different screening run.")
-def import_cmd(out_dir: Path, db: Path, replace: bool) -> None:
-    """Add the wave in OUT_DIR (the output folder of `psyscreen screen`) to the archive, all or nothing."""
-    from ..archive import import_wave
+@click.option("--allow-incomplete", is_flag=True,
+              help="Import a wave whose screening run did not process every file; its missing schools are recorded "
+                   "and `compare` shows their students as 'school not screened'.")
+def import_cmd(out_dir: Path, db: Path, replace: bool, allow_incomplete: bool) -> None:
+    """Add the wave in OUT_DIR (the output folder of `psyscreen screen`) to the archive, all or nothing.
+
+    A wave whose manifest says it is incomplete (files not processed) is refused unless --allow-incomplete.
+    """
+    from ..archive import import_wave, wave_gaps
 
     try:
-        res = import_wave(out_dir, db, replace=replace)
+        res = import_wave(out_dir, db, replace=replace, allow_incomplete=allow_incomplete)
     except Exception as exc:
         raise _fail(exc) from None
     click.echo(str(res))
+    if res.added:
+        gaps = wave_gaps(_manifest(out_dir))
+        if not gaps.complete:
+            click.echo(f"wave {res.wave} is INCOMPLETE: schools not screened: {', '.join(gaps.schools) or 'unknown'}"
+                       + (f"; files with no known school: {', '.join(gaps.unattributed)}" if gaps.unattributed else "")
+                       + "; recorded in the archive (compare shows their students as 'school not screened')")
+
+
+def _manifest(out_dir: Path) -> dict:
+    import json
+
+    return json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
 
 
 @archive_group.command("waves")
@@ -65,11 +83,12 @@ def waves_cmd(db: Path) -> None:
     except Exception as exc:
         raise _fail(exc) from None
     table = Table(title=f"waves in {db.name}")
-    for col in ("wave", "students", "protocol", "tool", "manifest", "imported"):
+    for col in ("wave", "students", "status", "schools not screened", "protocol", "tool", "manifest", "imported"):
         table.add_column(col)
     for r in w.itertuples(index=False):
-        table.add_row(str(r.wave), str(r.students), f"{r.protocol_id} {r.protocol_version}", str(r.tool_version),
-                      str(r.manifest_sha256)[:12], str(r.imported_at))
+        table.add_row(str(r.wave), str(r.students), str(r.status), ", ".join(r.schools_not_screened),
+                      f"{r.protocol_id} {r.protocol_version}", str(r.tool_version), str(r.manifest_sha256)[:12],
+                      str(r.imported_at))
     Console(width=120).print(table)
 
 
@@ -133,6 +152,13 @@ def retest_cmd(db: Path) -> None:
     Console(width=120).print(table)
 
 
+_HISTORY_COLUMNS = {
+    "zh": {"wave": "筛查批次", "school": "学校", "grade": "年级", "class": "班级", "level": "等级", "reasons": "原因"},
+    "en": {"wave": "wave", "school": "school", "grade": "grade", "class": "class", "level": "level",
+           "reasons": "reasons"},
+}
+
+
 @click.command("history")
 @click.argument("student_key")
 @_DB
@@ -144,22 +170,33 @@ def history_cmd(student_key: str, db: Path, plot_path: Optional[Path], lang: str
     from rich.console import Console
     from rich.table import Table
 
-    from ..archive import history
+    from ..archive import _level_labels, history
+    from ..wave import wave_label
 
     _existing_db(db)
     try:
         h = history(db, student_key)
     except Exception as exc:
         raise _fail(exc) from None
-    t = h.timeline
+    t = h.timeline.copy()
+    t["reasons"], other = h.reasons(lang)
+    t["wave"] = [wave_label(w, lang) for w in t["wave"].astype(str)]
+    for protocol, rows in t.groupby(t["protocol_id"].fillna(""), sort=False).groups.items():
+        t.loc[rows, "level"] = _level_labels(t.loc[rows, "level"], protocol or None, lang).to_numpy()
+    names = _HISTORY_COLUMNS[lang]
     table = Table(title="growth file" if lang == "en" else "成长档案")
     cols = ["wave", "school", "grade", "class", *h.scales, "level", "reasons"]
     for c in cols:
-        table.add_column(c)
+        table.add_column(names.get(c, c))
     for _, row in t.iterrows():
         table.add_row(*("" if v is None or (not isinstance(v, str) and v != v) else
                         (f"{v:g}" if isinstance(v, float) else str(v)) for v in (row.get(c) for c in cols)))
     Console(width=160).print(table)
+    if other:
+        waves = ", ".join(wave_label(w, lang) for w in other)
+        click.echo(f"注意：{waves} 的原因仅以英文保存（该批次的筛查结果没有中文原因）" if lang == "zh" else
+                   f"note: the reasons of {waves} are stored in Chinese only (that wave's screening folder had no "
+                   "English reasons); screen it again to have them in English")
     if plot_path is not None:
         from ..io import atomic_write
 
@@ -168,47 +205,65 @@ def history_cmd(student_key: str, db: Path, plot_path: Optional[Path], lang: str
         click.echo(f"chart: {plot_path}")
 
 
+_COMPARE_WORDS = {
+    "zh": {"outcome": "结果", "students": "学生数", "rel": "可靠变化（Jacobson-Truax）",
+           "rel_cols": ("量表", "信度", "来源", "可靠恶化", "其中未达预警线", "可靠改善"),
+           "wrote": "已写出 {n} 个工作簿：{out}"},
+    "en": {"outcome": "outcome", "students": "students", "rel": "reliable change (Jacobson-Truax)",
+           "rel_cols": ("scale", "reliability", "source", "deteriorated", "of which under cutoff", "improved"),
+           "wrote": "wrote {n} workbooks under {out}"},
+}
+
+
 @click.command("compare")
 @_DB
 @click.option("--from", "from_wave", required=True, help="The earlier wave (e.g. 2026-03).")
 @click.option("--to", "to_wave", required=True, help="The later wave (e.g. 2026-09).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write a workbook per school and a county summary here.")
-def compare_cmd(db: Path, from_wave: str, to_wave: str, out_dir: Optional[Path]) -> None:
-    """New, persistent and resolved flags, absentees and reliable change between two waves."""
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of the terminal tables and the workbooks.")
+def compare_cmd(db: Path, from_wave: str, to_wave: str, out_dir: Optional[Path], lang: str) -> None:
+    """New, persistent and resolved flags, absentees, undecided and invalid sheets, schools not screened, and
+    reliable change between two waves."""
     from rich.console import Console
     from rich.table import Table
 
-    from ..archive import compare, write_comparison
+    from ..archive import OUTCOME_LABELS, _source_text, compare, write_comparison
+    from ..wave import wave_label
 
     _existing_db(db)
     try:
         cmp = compare(db, from_wave, to_wave)
     except Exception as exc:
         raise _fail(exc) from None
-    table = Table(title=f"{from_wave} -> {to_wave}")
-    table.add_column("status")
-    table.add_column("students", justify="right")
+    words = _COMPARE_WORDS[lang]
+    wf, wt = wave_label(cmp.from_wave, lang), wave_label(cmp.to_wave, lang)
+    table = Table(title=f"{wf} → {wt}")
+    table.add_column(words["outcome"])
+    table.add_column(words["students"], justify="right")
     for r in cmp.to_frame().itertuples(index=False):
-        table.add_row(r.status, str(r.students))
+        table.add_row(OUTCOME_LABELS[lang][r.status], str(r.students))
     Console(width=120).print(table)
-    rel = Table(title="reliable change (Jacobson-Truax)")
-    for c in ("scale", "reliability", "source", "deteriorated", "of which under cutoff", "improved"):
+    for note in cmp.notes(lang):
+        click.echo(note)
+    rel = Table(title=words["rel"])
+    for c in words["rel_cols"]:
         rel.add_column(c)
     ch = cmp.changes
     for r in cmp.reliability.itertuples(index=False):
         part = ch[ch["scale"] == r.scale]
-        rel.add_row(r.scale, f"{r.reliability:.3f}", r.source,
+        rel.add_row(r.scale, f"{r.reliability:.3f}", _source_text(r.source, lang, wf),
                     str(int((part["category"] == "reliable deterioration").sum())),
                     str(int(part["below_cutoff_deterioration"].sum())),
                     str(int((part["category"] == "reliable improvement").sum())))
     Console(width=160).print(rel)
     if out_dir is not None:
         try:
-            files = write_comparison(cmp, out_dir)
+            files = write_comparison(cmp, out_dir, lang=lang)
         except Exception as exc:
             raise _fail(exc) from None
-        click.echo(f"wrote {len(files)} workbooks under {out_dir}")
+        click.echo(words["wrote"].format(n=len(files), out=out_dir))
 
 
 COMMANDS = [archive_group, history_cmd, compare_cmd]
