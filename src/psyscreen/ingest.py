@@ -779,8 +779,12 @@ def _table_from_grid(cells, file: str, sheet: Optional[str], encoding: Optional[
             "have been saved without its header row", file=file, sheet=sheet, row=int(file_rows[h]) + 1,
             hint="Add the header row (学号, 姓名 and the question columns, as the survey platform names them) above "
                  "the first student, or export again with the headers, and screen again")
-    take = np.r_[np.arange(start, last_row + 1), detached]
-    index = pd.Index(file_rows[take] + 1, name="row")
+    if rows is None and not len(detached):  # the usual case: consecutive rows, a RangeIndex
+        take: Union[slice, np.ndarray] = slice(start, last_row + 1)
+        index = pd.RangeIndex(start + 1, last_row + 2, name="row")
+    else:
+        take = np.r_[np.arange(start, last_row + 1), detached]
+        index = pd.Index(file_rows[take] + 1, name="row")
     body = pd.DataFrame({j: pd.array(cols[j][take], dtype=_TEXT) for j in range(last_col + 1)}, index=index)
     body.columns = _clean_headers(top)
     return RawTable(frame=body, file=file, sheet=sheet, encoding=encoding, header_row=int(file_rows[h]) + 1,
