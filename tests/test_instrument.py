@@ -70,7 +70,7 @@ def test_minimal_file_loads_and_scores(tmp_path):
         ({"scales__0__bands__1__ge": 3}, "a gap between low"),
         ({"scales__0__bands__0__lt": None, "scales__0__bands__0__le": 2}, "both include the boundary"),
         ({"scales__0__bands__1__le": 3}, "leaving scores up to 4 uncovered"),
-        ({"scales__0__method": "median"}, "scales.0.method"),
+        ({"scales__0__method": "median"}, "scales[0].method (line "),
         ({"items": ["1-3", 5]}, "without gaps; missing [4]"),
         ({"licence__text_redistributable": False, "items": ["1-3", {"number": 4, "zh": "题干"}]},
          "may not be redistributed"),
@@ -83,7 +83,7 @@ def test_minimal_file_loads_and_scores(tmp_path):
                      "when": {"scale": "total", "item": 1, "ge": 3}}]}, "could be read two ways"),
         ({"critical": [{"item": 9, "when": {"ge": 1}, "message": {"zh": "x", "en": "x"}, "source": "s"}]},
          "critical[0].item: item 9 out of range"),
-        ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
+        ({"surprise": 1}, "surprise (line "),
     ],
 )
 def test_authoring_mistakes_are_located(tmp_path, changes, expected):
@@ -156,3 +156,64 @@ def test_a_shipped_definition_must_carry_its_file_name_as_id(tmp_path):
     assert read_definition(path, digest, Instrument, InstrumentError, tmp_path / "elsewhere").id == "phq9"
     with pytest.raises(InstrumentError, match="no shipped instrument 'nosuch'; shipped: other"):
         locate_definition("nosuch", tmp_path, "instrument", InstrumentError)
+
+
+# ---- ids as people type them, schema errors in the YAML's words --------------------------------
+
+@pytest.mark.parametrize("typed", ["phq-9", "PHQ9", "PHQ-9", "phq_9", "Phq 9", "ＰＨＱ－９"])
+def test_case_and_punctuation_variants_of_an_id_are_the_instrument(typed):
+    assert psyscreen.load_instrument(typed).id == "phq9"
+    runner = CliRunner()
+    shown = runner.invoke(main, ["instruments", "show", typed])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output == runner.invoke(main, ["instruments", "show", "phq9"]).output
+
+
+def test_score_accepts_an_instrument_id_as_people_write_it(tmp_path):
+    data = tmp_path / "a.csv"
+    data.write_text("student_id," + ",".join(f"phq9.{i}" for i in range(1, 10)) + "\n001," + ",".join(["1"] * 9) + "\n",
+                    encoding="utf-8")
+    res = CliRunner().invoke(main, ["score", str(data), "-i", "PHQ-9", "-o", str(tmp_path / "out.csv")])
+    assert res.exit_code == 0, res.output
+    assert "phq9.total" in (tmp_path / "out.csv").read_text(encoding="utf-8")
+
+
+def test_protocol_ids_accept_variants_and_unknown_ids_get_the_closest():
+    from psyscreen.protocol import ProtocolError, load_protocol
+
+    assert load_protocol("Default").id == "default" and load_protocol("JUNIOR").id == "junior"
+    with pytest.raises(ProtocolError, match="did you mean 'junior'"):
+        load_protocol("junoir")
+    res = CliRunner().invoke(main, ["protocols", "show", "Senior"])
+    assert res.exit_code == 0 and "senior" in res.output.lower()
+
+
+def test_an_unknown_id_suggests_the_closest_ones():
+    res = CliRunner().invoke(main, ["instruments", "show", "phg9"])
+    assert res.exit_code == 1 and "did you mean 'phq9'" in res.output and "shipped:" in res.output
+    with pytest.raises(InstrumentError) as info:
+        psyscreen.load_instrument("zzzz")
+    assert "did you mean" not in str(info.value)
+
+
+def test_validate_says_where_in_the_yaml_and_what_to_write(tmp_path):
+    data = variant(items=[{"number": 1, "texte": "做事时提不起劲"}, 2, "3-4"])
+    data["scales"][0]["methd"] = "sum"
+    data["responses"][0]["en"] = "No"
+    path = tmp_path / "typo.yaml"
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False).replace("en: 'No'", "en: No")
+    path.write_text(text, encoding="utf-8")
+    lines = text.splitlines()
+    res = CliRunner().invoke(main, ["instruments", "validate", str(path)])
+    assert res.exit_code == 1
+    out = res.output
+    assert "Input should be a valid" not in out and "Extra inputs" not in out  # no pydantic union dump
+    item_line = next(i for i, ln in enumerate(lines, 1) if "texte" in ln)
+    item_start = max(i for i, ln in enumerate(lines[:item_line], 1) if ln.lstrip().startswith("- "))
+    assert f"items[0] (line {item_start}): an item is written as a number" in out
+    assert "'texte' is not a known field" in out and "number, zh, en" in out
+    methd_line = next(i for i, ln in enumerate(lines, 1) if "methd" in ln)
+    assert f"scales[0].methd (line {methd_line}): 'methd' is not a known field (did you mean 'method'?)" in out
+    no_line = next(i for i, ln in enumerate(lines, 1) if "en: No" in ln)
+    assert f"responses[0].en (line {no_line}): YAML reads No as false" in out and "'No'" in out
+    assert out.count("items[0]") == 1  # one problem per place, not one per union branch

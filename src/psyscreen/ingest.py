@@ -35,9 +35,14 @@ from __future__ import annotations
 
 import csv
 import io
+import posixpath
 import re
 import unicodedata
+import zipfile
+from zlib import error as zlib_error
+from xml.etree import ElementTree
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
@@ -164,7 +169,11 @@ class RawTable(ResultMixin):
     header_row : int
         The row number of the header (1 unless told or unless the file starts with empty rows).
     empty_rows_dropped, empty_columns_dropped : int
-        Trailing empty rows and columns that were dropped.
+        Empty rows and columns that were dropped: those after the last one that holds something, and the empty
+        rows of a run of more than :data:`MAX_EMPTY_RUN` below the table.
+    detached_rows : tuple of int
+        Rows that hold something but lie below such a run (a stray value far below the table): they are in
+        ``frame`` (so that they are counted) and :func:`normalise` sets each aside as a problem.
     """
 
     frame: pd.DataFrame
@@ -175,6 +184,7 @@ class RawTable(ResultMixin):
     empty_rows_dropped: int = 0
     empty_columns_dropped: int = 0
     source_headers: tuple[str, ...] = ()
+    detached_rows: tuple[int, ...] = ()
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, file: Optional[str] = None, sheet: Optional[str] = None) -> "RawTable":
@@ -392,34 +402,6 @@ def _read_csv_cells(path: Path, file: str) -> tuple[pd.DataFrame, str]:
     return cells, encoding
 
 
-def _read_excel_cells(path: Path, file: str, sheet: Optional[Union[str, int]]) -> tuple[pd.DataFrame, str]:
-    try:
-        from python_calamine import CalamineWorkbook
-
-        names = CalamineWorkbook.from_path(str(path)).sheet_names
-    except Exception as exc:  # calamine raises its own error types for broken files
-        raise UnreadableFileError(f"not a readable Excel workbook ({type(exc).__name__})", file=file,
-                                  hint="Check that the file opens in Excel; save it again as .xlsx") from None
-    if sheet is None:
-        if not names:
-            raise UnreadableFileError("the workbook has no sheet", file=file)
-        name = names[0]
-    elif isinstance(sheet, int):
-        if not 0 <= sheet < len(names):
-            raise UnreadableFileError(f"no sheet number {sheet}; sheets: {', '.join(names)}", file=file)
-        name = names[sheet]
-    else:
-        if sheet not in names:
-            raise UnreadableFileError(f"no sheet {sheet!r}; sheets: {', '.join(names)}", file=file,
-                                      hint="Give one of these with --sheet")
-        name = sheet
-    try:
-        cells = pd.read_excel(path, sheet_name=name, engine="calamine", header=None, dtype=str)
-    except Exception as exc:
-        raise UnreadableFileError(f"the sheet could not be read ({type(exc).__name__})", file=file, sheet=name) from None
-    return cells, name
-
-
 def _blank(cells: pd.DataFrame) -> np.ndarray:
     """True where a cell is missing or only whitespace (vectorised)."""
     if cells.shape[1] == 0:
@@ -466,8 +448,140 @@ def _text_grid(cells) -> tuple[list[np.ndarray], np.ndarray]:
     return cols, blank
 
 
-def _excel_grids(path: Path, file: str) -> list[tuple[str, np.ndarray]]:
-    """Every sheet of a workbook as a grid of Python values (python-calamine directly, no pandas round trip)."""
+#: Limits on what one worksheet may make the reader allocate (far beyond any school export: the 300,000
+#: students of a county in ONE sheet of 50 columns are 1.5e7 cells and about 450 MB of sheet XML).
+MAX_SHEET_BYTES = 512 << 20      # the sheet's XML once unpacked (ZipInfo.file_size, read from the zip's directory)
+MAX_CELLS = 50_000_000           # rows x columns of the grid that is built
+#: A sheet whose declared extent (<dimension ref=...>) holds more cells than this, and more than
+#: SPARSE_CELLS_PER_BYTE per byte of its XML, is mostly empty (a stray value far away): it is read cell by cell
+#: (only the stored cells) instead of as one dense grid, which for a value typed in XFD1048576 would be 1.7e10
+#: cells (python-calamine then aborts the whole process, which no Python code can catch).
+SPARSE_MIN_CELLS = 200_000
+SPARSE_CELLS_PER_BYTE = 2
+#: Empty rows in a row below the table's last row beyond which a row is not part of the table (see
+#: :func:`read_table`).
+MAX_EMPTY_RUN = 1000
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="([A-Z]{0,3})(\d*)(?::([A-Z]{1,3})(\d+))?"')
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _column_number(letters: str) -> int:
+    """1-based column number of Excel column letters (``A`` = 1, ``XFD`` = 16384)."""
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> worksheet part in the zip, from xl/workbook.xml and its relationships (both small)."""
+    try:
+        book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return {}
+    target = {r.get("Id"): r.get("Target", "") for r in rels}
+    parts = {}
+    for sh in book.iter():
+        if sh.tag.endswith("}sheet") and sh.get("name") is not None:
+            t = target.get(sh.get(f"{_REL_NS}id"), "")
+            parts[sh.get("name")] = t.lstrip("/") if t.startswith("/") else posixpath.normpath(posixpath.join("xl", t))
+    return parts
+
+
+def _sheet_plans(path: Path, file: str) -> dict[str, tuple[str, int, int]]:
+    """For each worksheet of an .xlsx/.xlsm: how to read it (``dense``/``sparse``) and its declared extent.
+
+    Only the zip's central directory and the first 4 KB of each sheet's XML are read (no sheet is unpacked):
+    a sheet whose XML unpacks to more than :data:`MAX_SHEET_BYTES` is refused, one whose declared extent is
+    huge but whose XML is small is read sparsely.
+    """
+    plans: dict[str, tuple[str, int, int]] = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for name, part in _sheet_parts(zf).items():
+                try:
+                    info = zf.getinfo(part)
+                except KeyError:
+                    continue
+                if info.file_size > MAX_SHEET_BYTES:
+                    raise UnreadableFileError(
+                        f"the sheet unpacks to {info.file_size / 2**20:,.0f} MB of XML (more than "
+                        f"{MAX_SHEET_BYTES / 2**20:,.0f} MB): far more than a school export", file=file, sheet=name,
+                        hint="Export the data again (one school or one grade per file), or save it as CSV")
+                with zf.open(info) as fh:
+                    head = fh.read(4096)
+                m = _DIMENSION.search(head)
+                rows = cols = 0
+                if m and m.group(4):
+                    rows, cols = int(m.group(4)), _column_number(m.group(3).decode())
+                elif m and m.group(2):
+                    rows, cols = int(m.group(2)), _column_number(m.group(1).decode() or "A")
+                cells = rows * cols
+                sparse = cells > SPARSE_MIN_CELLS and cells > SPARSE_CELLS_PER_BYTE * max(info.file_size, 1)
+                plans[name] = ("sparse" if sparse else "dense", rows, cols)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib_error):
+        return {}  # not a readable zip: calamine says so with its own error
+    return plans
+
+
+def _sparse_grid(path: Path, file: str, name: str, n_rows: int, n_cols: int):
+    """A mostly empty worksheet read cell by cell (openpyxl's streaming parser: stored cells only).
+
+    Returns the grid of the rows and columns that hold something (rows within :data:`MAX_EMPTY_RUN` of each
+    other kept with the empty rows between them, so that the table reads as from a dense grid), the 0-based
+    file row of each grid row, and the declared extent.
+    """
+    try:
+        from openpyxl import load_workbook
+        from openpyxl.worksheet._reader import WorkSheetParser
+
+        wb = load_workbook(path, read_only=True, data_only=True)
+        ws = wb[name]
+        cells: dict[int, dict[int, object]] = {}
+        with ws._get_source() as src:
+            parser = WorkSheetParser(src, ws._shared_strings, data_only=True, epoch=wb.epoch,
+                                     date_formats=wb._date_formats, timedelta_formats=wb._timedelta_formats)
+            for r, row in parser.parse():
+                for c in row:
+                    v = c.get("value")
+                    if v is None or (isinstance(v, str) and not v.strip()):
+                        continue
+                    cells.setdefault(r - 1, {})[c["column"] - 1] = v
+        wb.close()
+    except Exception as exc:
+        raise UnreadableFileError(f"the sheet could not be read ({type(exc).__name__})", file=file, sheet=name) from None
+    filled = np.array(sorted(cells), dtype=np.int64)
+    if not len(filled):
+        return np.empty((0, 0), dtype=object), np.empty(0, dtype=np.int64), n_rows, n_cols
+    keep = [np.array([filled[0]])]
+    for a, b in zip(filled[:-1], filled[1:]):  # one step per row that holds something (a sparse sheet has few)
+        keep.append(np.arange(a + 1, b + 1) if b - a - 1 <= MAX_EMPTY_RUN else np.array([b]))
+    rows = np.concatenate(keep)
+    width = max(max(v) for v in cells.values()) + 1
+    if len(rows) * width > MAX_CELLS:
+        raise UnreadableFileError(
+            f"the sheet holds values spread over {len(rows):,} rows and {width:,} columns (more than "
+            f"{MAX_CELLS:,} cells): values typed far away from the table", file=file, sheet=name,
+            hint="Delete the rows and columns below and to the right of the table (Ctrl+End shows the last "
+                 "used cell), save, and screen again")
+    grid = np.full((len(rows), width), None, dtype=object)
+    at = {int(r): i for i, r in enumerate(rows)}
+    for r, vals in cells.items():
+        for c, v in vals.items():
+            grid[at[r], c] = v
+    return grid, rows, max(n_rows, int(filled[-1]) + 1), max(n_cols, width)
+
+
+def _excel_grids(path: Path, file: str) -> list[tuple]:
+    """Every sheet of a workbook: (name, grid of Python values, 0-based file rows or None, rows, columns).
+
+    python-calamine reads each sheet straight into a grid (no pandas round trip). For .xlsx/.xlsm the zip is
+    checked first (:func:`_sheet_plans`): a sheet that would make the reader allocate without bound is read
+    sparsely or refused with an :class:`UnreadableFileError`, never handed to calamine.
+    """
+    plans = _sheet_plans(path, file) if path.suffix.lower() in (".xlsx", ".xlsm") else {}
     try:
         from python_calamine import CalamineWorkbook
 
@@ -480,6 +594,15 @@ def _excel_grids(path: Path, file: str) -> list[tuple[str, np.ndarray]]:
         raise UnreadableFileError("the workbook has no sheet", file=file)
     grids = []
     for name in names:
+        how, n_rows, n_cols = plans.get(name, ("dense", 0, 0))
+        if how == "sparse":
+            grids.append((name, *_sparse_grid(path, file, name, n_rows, n_cols)))
+            continue
+        if n_rows * n_cols > MAX_CELLS:
+            raise UnreadableFileError(
+                f"the sheet declares {n_rows:,} rows and {n_cols:,} columns (more than {MAX_CELLS:,} cells)",
+                file=file, sheet=name, hint="Export the data again (one school or one grade per file), or save "
+                                            "it as CSV")
         try:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
         except Exception as exc:
@@ -491,7 +614,7 @@ def _excel_grids(path: Path, file: str) -> list[tuple[str, np.ndarray]]:
         grid = np.empty((len(rows), width), dtype=object)
         if rows and width:
             grid[:, :] = rows
-        grids.append((name, grid))
+        grids.append((name, grid, None, grid.shape[0], grid.shape[1]))
     return grids
 
 
@@ -539,19 +662,86 @@ def _two_row_header(blank: np.ndarray, h: int, last_col: int) -> bool:
     return bool(gaps.any() and nxt[gaps].all() and (top & ~nxt).any())
 
 
-def _table_from_grid(cells: pd.DataFrame, file: str, sheet: Optional[str], encoding: Optional[str],
-                     header_row: Optional[int] = None) -> RawTable:
+_ID_LIKE = re.compile(r"^(?:\d{6,}|0\d{2,})$")  # a student id: 6+ digits, or digits with a leading zero
+
+
+@lru_cache(maxsize=1)
+def _answer_labels() -> frozenset:
+    """Every response option label (zh, en, aliases) of the shipped instruments, as comparison keys."""
+    from .instrument import list_instruments
+
+    keys = set()
+    for iid in list_instruments():
+        inst = load_instrument(iid)
+        for it in inst.item_list:
+            keys.update(k for k in inst.label_map(it.number) if not _is_number(k))
+    return frozenset(keys)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return np.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _looks_like_answers(header: Sequence[str]) -> bool:
+    """True when a header row reads as a student's row: a student id, or mostly answers.
+
+    Answers are response labels (好几天, Several days) or numbers that repeat (a few response codes over many
+    items: at most half of them distinct). Column headers numbered 1..9, 1..7 (two instruments) are distinct
+    enough to stay headers; a student id (six or more digits, or digits with a leading zero) never is one.
+    """
+    cells = [text_key(t) for t in header if t]
+    if not cells:
+        return False
+    if any(_ID_LIKE.match(c) for c in cells):
+        return True
+    labels = _answer_labels()
+    numbers = [c for c in cells if _is_number(c)]
+    n_labels = sum(c in labels for c in cells)
+    answerish = len(numbers) + n_labels
+    repeats = n_labels > 0 or (len(numbers) >= 3 and len(set(numbers)) <= len(numbers) / 2)
+    return 2 * answerish >= len(cells) and repeats
+
+
+def _table_end(blank: np.ndarray, file_rows: np.ndarray, h: int) -> tuple[int, np.ndarray]:
+    """The grid row where the table ends and the grid rows below it that hold something.
+
+    The table ends before the first run of more than :data:`MAX_EMPTY_RUN` empty rows below its header: a
+    value typed far below it (an ``x`` in row 1048576) is a row of its own, set aside, not the end of a table of
+    a million empty rows.
+    """
+    filled = np.flatnonzero(~blank.all(axis=1))
+    filled = filled[filled >= h]
+    if not len(filled):
+        return h, filled
+    gaps = np.diff(file_rows[filled]) - 1
+    breaks = np.flatnonzero(gaps > MAX_EMPTY_RUN)
+    if not len(breaks):
+        return int(filled[-1]), filled[:0]
+    return int(filled[breaks[0]]), filled[breaks[0] + 1:]
+
+
+def _table_from_grid(cells, file: str, sheet: Optional[str], encoding: Optional[str],
+                     header_row: Optional[int] = None, rows: Optional[np.ndarray] = None,
+                     extent: Optional[tuple[int, int]] = None) -> RawTable:
     """A RawTable from a grid of cells: the header found below title rows (or as told), a two-row merged header
-    joined into one header per column, trailing empty rows and columns dropped and counted."""
+    joined into one header per column, trailing empty rows and columns dropped and counted.
+
+    ``rows`` holds the 0-based file row of each grid row when the grid is not every row of the sheet (a sparse
+    sheet); ``extent`` is the sheet's (rows, columns), to count what was dropped.
+    """
     cols, blank = _text_grid(cells) if cells.size else ([], np.zeros((0, 0), dtype=bool))
-    filled_rows = np.flatnonzero(~blank.all(axis=1)) if blank.size else np.array([], dtype=int)
-    if not len(filled_rows):
+    file_rows = np.arange(blank.shape[0], dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    n_rows, n_cols = extent or blank.shape
+    if not blank.size or blank.all():
         raise UnreadableFileError("the table is empty", file=file, sheet=sheet,
                                   hint="Check that this is the right file (and sheet)")
-    last_row = int(filled_rows[-1])
     two = False
     if header_row is None:
         h = _detect_header(blank)
+        last_row, detached = _table_end(blank, file_rows, h)
         last_col = int(np.flatnonzero(~blank[max(h - 1, 0):last_row + 1].all(axis=0))[-1])
         if h > 0 and (~blank[h - 1, :last_col + 1]).sum() >= 2 and _two_row_header(blank, h - 1, last_col):
             h, two = h - 1, True  # the group row of a merged header sits above the fuller item row
@@ -560,10 +750,15 @@ def _table_from_grid(cells: pd.DataFrame, file: str, sheet: Optional[str], encod
     else:
         if header_row < 1:
             raise UnreadableFileError(f"header row {header_row} does not exist (rows start at 1)", file=file, sheet=sheet)
-        h = header_row - 1
-        if h > last_row:
-            raise UnreadableFileError(f"header row {h + 1} is past the last row with data ({last_row + 1})",
+        h = int(np.searchsorted(file_rows, header_row - 1))
+        last_filled = int(file_rows[np.flatnonzero(~blank.all(axis=1))[-1]])
+        if header_row - 1 > last_filled:
+            raise UnreadableFileError(f"header row {header_row} is past the last row with data ({last_filled + 1})",
                                       file=file, sheet=sheet)
+        if file_rows[h] != header_row - 1:
+            raise UnreadableFileError(f"header row {header_row} is empty", file=file, sheet=sheet,
+                                      hint="Give the row that holds the column names")
+        last_row, detached = _table_end(blank, file_rows, h)
     filled_cols = np.flatnonzero(~blank[h:last_row + 1].all(axis=0))
     last_col = int(filled_cols[-1]) if len(filled_cols) else -1
     top = ["" if blank[h, j] else str(cols[j][h]) for j in range(last_col + 1)]
@@ -578,13 +773,24 @@ def _table_from_grid(cells: pd.DataFrame, file: str, sheet: Optional[str], encod
             joined.append(f"{group} {s}".strip() if s and group else (s or t))
         top = joined
         start = h + 2
-    index = pd.RangeIndex(start + 1, last_row + 2, name="row")
-    body = pd.DataFrame({j: pd.array(cols[j][start:last_row + 1], dtype=_TEXT) for j in range(last_col + 1)},
-                        index=index)
+    if header_row is None and _looks_like_answers(top):
+        raise UnreadableFileError(
+            "the first row of the table holds answers or a student id, not column names: the export seems to "
+            "have been saved without its header row", file=file, sheet=sheet, row=int(file_rows[h]) + 1,
+            hint="Add the header row (学号, 姓名 and the question columns, as the survey platform names them) above "
+                 "the first student, or export again with the headers, and screen again")
+    if rows is None and not len(detached):  # the usual case: consecutive rows, a RangeIndex
+        take: Union[slice, np.ndarray] = slice(start, last_row + 1)
+        index = pd.RangeIndex(start + 1, last_row + 2, name="row")
+    else:
+        take = np.r_[np.arange(start, last_row + 1), detached]
+        index = pd.Index(file_rows[take] + 1, name="row")
+    body = pd.DataFrame({j: pd.array(cols[j][take], dtype=_TEXT) for j in range(last_col + 1)}, index=index)
     body.columns = _clean_headers(top)
-    return RawTable(frame=body, file=file, sheet=sheet, encoding=encoding, header_row=h + 1,
-                    empty_rows_dropped=blank.shape[0] - 1 - last_row, empty_columns_dropped=blank.shape[1] - 1 - last_col,
-                    source_headers=tuple(top))
+    return RawTable(frame=body, file=file, sheet=sheet, encoding=encoding, header_row=int(file_rows[h]) + 1,
+                    empty_rows_dropped=int(n_rows - 1 - file_rows[last_row] - len(detached)),
+                    empty_columns_dropped=int(n_cols - 1 - last_col), source_headers=tuple(top),
+                    detached_rows=tuple(int(r) + 1 for r in file_rows[detached]))
 
 
 def _parquet_grid(path: Path, file: str) -> pd.DataFrame:
@@ -598,18 +804,22 @@ def _parquet_grid(path: Path, file: str) -> pd.DataFrame:
     return pd.concat([header.astype("string"), body], ignore_index=True)
 
 
-def _grids(path: Path, file: str) -> tuple[list[tuple[Optional[str], pd.DataFrame]], Optional[str]]:
-    """(sheet name, grid) for every sheet of the file, and the text encoding (CSV)."""
+def _grids(path: Path, file: str) -> tuple[list[tuple], Optional[str]]:
+    """For every sheet of the file: (sheet name, grid, 0-based file rows or None, rows, columns); and the text
+    encoding (CSV)."""
     suffix = path.suffix.lower()
+
+    def whole(cells):
+        return (None, cells, None, *cells.shape)
     if suffix in _CSV_SUFFIXES:
         cells, encoding = _read_csv_cells(path, file)
-        return [(None, cells)], encoding
+        return [whole(cells)], encoding
     if suffix in _EXCEL_SUFFIXES:
         return list(_excel_grids(path, file)), None
     if suffix in _SAV_SUFFIXES:
-        return [(None, _sav_grid(path, file))], None
+        return [whole(_sav_grid(path, file))], None
     if suffix == ".parquet":
-        return [(None, _parquet_grid(path, file))], None
+        return [whole(_parquet_grid(path, file))], None
     raise UnreadableFileError(f"cannot read {suffix or 'a file without extension'!r} files", file=file,
                               hint="Give a .csv, .xlsx, .xls, .sav or .parquet file")
 
@@ -661,7 +871,7 @@ def read_table(path: Union[str, Path], *, sheet: Optional[Union[str, int]] = Non
         raise UnreadableFileError("file not found", file=file)
     grids, encoding = _grids(path, file)
     if path.suffix.lower() in _EXCEL_SUFFIXES:
-        names = [n for n, _ in grids]
+        names = [g[0] for g in grids]
         if sheet is None:
             k = 0
         elif isinstance(sheet, int):
@@ -674,8 +884,8 @@ def read_table(path: Union[str, Path], *, sheet: Optional[Union[str, int]] = Non
                                           hint="Give one of these with --sheet")
             k = names.index(sheet)
         grids = [grids[k]]
-    name, cells = grids[0]
-    return _table_from_grid(cells, file, name, encoding, header_row)
+    name, cells, rows, n_rows, n_cols = grids[0]
+    return _table_from_grid(cells, file, name, encoding, header_row, rows, (n_rows, n_cols))
 
 
 def read_sheets(path: Union[str, Path]) -> list[RawTable]:
@@ -703,9 +913,9 @@ def read_sheets(path: Union[str, Path]) -> list[RawTable]:
         raise UnreadableFileError("file not found", file=file)
     grids, encoding = _grids(path, file)
     tables = []
-    for name, cells in grids:
+    for name, cells, rows, n_rows, n_cols in grids:
         try:
-            t = _table_from_grid(cells, file, name, encoding)
+            t = _table_from_grid(cells, file, name, encoding, rows=rows, extent=(n_rows, n_cols))
         except UnreadableFileError:
             if len(grids) == 1:
                 raise
@@ -995,7 +1205,15 @@ def normalise(raw: RawTable, instruments: Union[str, Instrument, Iterable[Union[
                     "column": h, "item": target, "value": bad.to_numpy(dtype=object),
                     "reason": bad.map(why).to_numpy(dtype=object),
                 }))
-    empty_row = src.isna().all(axis=1)
+    if raw.detached_rows:
+        rows = pd.Index(raw.detached_rows)
+        parts.append(pd.DataFrame({
+            "file": raw.file, "sheet": raw.sheet, "row": rows.to_numpy(), "cell": "A" + rows.astype(str),
+            "column": "", "item": "", "value": "",
+            "reason": (f"the row lies below more than {MAX_EMPTY_RUN:,} empty rows after the table: not read as a "
+                       "student. If it belongs to the table, delete the empty rows above it and screen again; "
+                       "otherwise delete it")}))
+    empty_row = src.isna().all(axis=1) & ~src.index.isin(raw.detached_rows)
     if empty_row.any():
         rows = src.index[empty_row.to_numpy()]
         parts.append(pd.DataFrame({"file": raw.file, "sheet": raw.sheet, "row": rows.to_numpy(),

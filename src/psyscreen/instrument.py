@@ -16,8 +16,12 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
+import types
+import typing
+import unicodedata
 from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -553,6 +557,35 @@ def shipped_ids(folder: Path) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
+def _id_key(text: str) -> str:
+    """An id as compared by :func:`shipped_id`: NFKC, case folded, punctuation and spaces removed."""
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text)).casefold()
+
+
+def shipped_id(name: str, folder: Path, kind: str = "instrument",
+               error: type[InstrumentError] = InstrumentError) -> str:
+    """The shipped id that ``name`` means: exact, or the one id equal to it up to case and punctuation.
+
+    ``PHQ-9``, ``PHQ9``, ``phq_9`` and ``phq 9`` all mean ``phq9``. When nothing matches, the error names the
+    closest ids (:mod:`difflib`) and lists the shipped ones.
+
+    Examples
+    --------
+    >>> [shipped_id(x, instrument_dir()) for x in ("phq9", "PHQ-9", "phq_9", "Gad 7")]
+    ['phq9', 'phq9', 'phq9', 'gad7']
+    """
+    ids = shipped_ids(folder)
+    if name in ids:
+        return name
+    keys = {_id_key(i): i for i in ids}
+    found = keys.get(_id_key(name))
+    if found is not None:
+        return found
+    close = difflib.get_close_matches(_id_key(name), list(keys), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(keys[c]) for c in close)}?" if close else ""
+    raise error(name, [f"no shipped {kind} {name!r}{hint}; shipped: {', '.join(ids)}"])
+
+
 def locate_definition(name_or_path, folder: Path, kind: str, error: type[InstrumentError]) -> tuple[str, str]:
     """The resolved path and sha256 of a definition named by id (``<folder>/<id>.yaml``) or by path.
 
@@ -561,9 +594,7 @@ def locate_definition(name_or_path, folder: Path, kind: str, error: type[Instrum
     text = str(name_or_path)
     path = Path(text)
     if not (text.endswith((".yaml", ".yml")) or path.is_file()):
-        path = folder / f"{text}.yaml"
-        if not path.is_file():
-            raise error(text, [f"no shipped {kind} {text!r}; shipped: {', '.join(shipped_ids(folder))}"])
+        path = folder / f"{shipped_id(text, folder, kind, error)}.yaml"
     if not path.is_file():
         raise error(str(path), ["file not found"])
     resolved = path.resolve()
@@ -586,7 +617,7 @@ def read_definition(path: str, digest: str, model: type[BaseModel], error: type[
     try:
         definition = model.model_validate({**data, "path": path, "sha256": digest})
     except ValidationError as exc:
-        raise error(path, [_located(e) for e in exc.errors()]) from None
+        raise error(path, schema_problems(exc, model, Path(path).read_text("utf-8"))) from None
     if Path(path).parent == folder.resolve() and Path(path).stem != definition.id:
         raise error(path, [f"id: {definition.id!r} must match the file name {Path(path).stem!r}"])
     return definition
@@ -601,7 +632,157 @@ def _load_cached(path: str, digest: str) -> Instrument:
     return inst
 
 
-def _located(err: dict) -> str:
-    """A pydantic error as 'field.path: message' (union branch names left out)."""
-    loc = ".".join(str(x) for x in err.get("loc", ()) if not str(x).startswith(("function-", "Item", "int", "str")))
-    return f"{loc or '(top level)'}: {err.get('msg')}"
+# ---- schema errors in the YAML's words --------------------------------------------------------------
+
+#: How a value of a union field is written, by (model, field): said once instead of one error per branch.
+_UNION_FORMS = {
+    ("Instrument", "items"): "an item is written as a number (4), a range in quotes ('1-90'), or a mapping "
+                             "{number: 1, zh: ..., en: ...}",
+    ("Scale", "items"): "a scale's item is written as a number (4) or a range in quotes ('1-90')",
+}
+
+
+def _args(tp) -> tuple:
+    """The alternatives of a Union/Optional annotation (None left out), else ``(tp,)``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return tuple(a for a in typing.get_args(tp) if a is not type(None))
+    return (tp,)
+
+
+def _is_model(tp) -> bool:
+    return isinstance(tp, type) and issubclass(tp, BaseModel)
+
+
+def _walk_schema(model, loc: tuple):
+    """Follow a pydantic error location through the model's annotations.
+
+    Returns the place (keys and indices of the YAML, union branch tags removed), the model that holds the last
+    field, the position in the place where a union was entered (or None) and its (model, field) owner.
+    """
+    tp, owner, place, union_at, union_of, last_field = model, model, [], None, None, None
+    for part in loc:
+        alts = _args(tp)
+        if len(alts) > 1:  # a union: this part of the location names the branch tried
+            pick = next((a for a in alts if getattr(a, "__name__", None) == part), None)
+            if union_at is None:
+                union_at, union_of = len(place), (getattr(owner, "__name__", ""), last_field)
+            if pick is not None or not isinstance(part, int):
+                tp = pick
+                continue
+        tp = alts[0] if alts else None
+        if _is_model(tp):
+            owner, last_field = tp, part
+            field = tp.model_fields.get(part) if isinstance(part, str) else None
+            place.append(part)
+            tp = field.annotation if field is not None else None
+            continue
+        origin = typing.get_origin(tp)
+        place.append(part)
+        if origin in (list, tuple):
+            tp = typing.get_args(tp)[0]
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            tp = None
+    return place, owner, union_at, union_of
+
+
+def _place_text(place) -> str:
+    out = ""
+    for p in place:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def _yaml_node(root, place):
+    """The YAML node at ``place`` (deepest one found) and the line of its key or item (1-based)."""
+    node, line = root, None
+    for p in place:
+        if isinstance(node, yaml.MappingNode):
+            hit = next(((k, v) for k, v in node.value if getattr(k, "value", None) == str(p)), None)
+            if hit is None:
+                break
+            line, node = hit[0].start_mark.line + 1, hit[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(p, int) and p < len(node.value):
+            node = node.value[p]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return node, line
+
+
+def _field_message(err: dict, owner, node) -> str:
+    """What is wrong with one field and what to write, in the YAML's terms."""
+    kind, last = err.get("type", ""), err["loc"][-1] if err.get("loc") else ""
+    fields = list(owner.model_fields) if _is_model(owner) else []
+    fields = [f for f in fields if f not in ("path", "sha256")]
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(last), fields, n=1, cutoff=0.5)
+        return (f"{str(last)!r} is not a known field" + (f" (did you mean {close[0]!r}?)" if close else "")
+                + (f"; the fields here are {', '.join(fields)}" if fields else ""))
+    if kind == "missing":
+        return f"{str(last)!r} is missing: add '{last}: ...'"
+    raw = node.value if isinstance(node, yaml.ScalarNode) else None
+    if kind == "string_type" and isinstance(err.get("input"), bool) and raw is not None:
+        return (f"YAML reads {raw} as {str(err['input']).lower()} (yes/no/on/off/true/false are truth values), "
+                f"not as text: write it in quotes, '{raw}'")
+    if kind in ("int_type", "int_parsing", "int_from_float", "float_type", "float_parsing"):
+        want = "a whole number" if kind.startswith("int") else "a number"
+        return f"write {want}" + (f" (found {raw!r})" if raw is not None else "")
+    return str(err.get("msg"))
+
+
+def schema_problems(exc: ValidationError, model, text: str = "") -> list[str]:
+    """A pydantic ValidationError as problems a person can act on: the YAML's place, its line, what to write.
+
+    One problem per place: the errors of every branch of a union (an item that is a number, a text or a
+    mapping) are said once, as the forms the field takes, plus the problems of the branch the YAML meant (a
+    mapping's unknown field, with the closest known one).
+
+    Examples
+    --------
+    >>> from pydantic import ValidationError
+    >>> text = "id: toy\\nitems:\\n  - {number: 1, texte: hi}\\n"
+    >>> try:
+    ...     Instrument.model_validate(yaml.safe_load(text))
+    ... except ValidationError as exc:
+    ...     problems = schema_problems(exc, Instrument, text)
+    >>> [p for p in problems if p.startswith("items")]  # doctest: +NORMALIZE_WHITESPACE
+    ["items[0] (line 3): an item is written as a number (4), a range in quotes ('1-90'), or a mapping
+      {number: 1, zh: ..., en: ...}; 'texte' is not a known field; the fields here are number, zh, en, reverse,
+      responses, scored"]
+    """
+    try:
+        root = yaml.compose(text) if text else None
+    except yaml.YAMLError:
+        root = None
+    groups: dict = {}
+    for err in exc.errors():
+        place, owner, union_at, union_of = _walk_schema(model, tuple(err.get("loc", ())))
+        if union_at is not None:
+            key = tuple(place[:union_at])
+        else:  # a missing field is said at its mapping (the field has no line of its own)
+            key = tuple(place[:-1] if err.get("type") == "missing" and place else place)
+        groups.setdefault(key, []).append((err, place, owner, union_at, union_of))
+    problems = []
+    for key, errs in groups.items():
+        node, line = _yaml_node(root, key) if root is not None else (None, None)
+        where = _place_text(key) + (f" (line {line})" if line else "")
+        messages = []
+        union = next((e for e in errs if e[3] is not None), None)
+        if union is not None:
+            form = _UNION_FORMS.get(union[4]) or f"write one of the allowed forms ({union[0].get('msg')})"
+            messages.append(form)
+            inner = [e for e in errs if e[3] is not None and len(e[1]) > e[3] and _is_model(e[2])]
+            if isinstance(union[0].get("input"), dict):
+                for err, place, owner, _, _ in inner:
+                    sub = place[union[3]:]
+                    sub_node, _ = _yaml_node(node, sub) if node is not None else (None, None)
+                    prefix = "" if len(sub) <= 1 and err.get("type") in ("extra_forbidden", "missing") else f"{_place_text(sub)}: "
+                    messages.append(prefix + _field_message(err, owner, sub_node))
+        for err, place, owner, union_at, _ in errs:
+            if union_at is not None:
+                continue
+            messages.append(_field_message(err, owner, node))
+        problems.append(f"{where}: " + "; ".join(dict.fromkeys(messages)))
+    return problems

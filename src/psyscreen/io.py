@@ -112,6 +112,13 @@ def atomic_write(path: Union[str, Path], content: Union[bytes, Callable[[Path], 
     Path
         ``path``. If writing fails, the temporary file is removed and ``path`` is left as it was.
 
+    Raises
+    ------
+    OSError
+        The folder is missing, read-only or full (the same subclass and errno as the system's error). Its message
+        names the folder, never the file: a file name may hold a student's id (a letter), and the temporary
+        name is random (``.psyscreen-<random>.tmp.<ext>``), never derived from the file's name.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -121,7 +128,34 @@ def atomic_write(path: Union[str, Path], content: Union[bytes, Callable[[Path], 
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    try:
+        _write_and_replace(path, folder, content)
+    except OSError as exc:
+        raise _folder_error(exc, path, folder) from None
+    if sync_folder:
+        _fsync_dir(folder)
+    return path
+
+
+#: A file extension kept on the temporary file (writers such as pandas choose their format by it); anything
+#: else (a dotted id such as ``a.0456171197``) is left out.
+_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,7}")
+
+
+def _folder_error(exc: OSError, path: Path, folder: Path) -> OSError:
+    """The same kind of OSError, naming the folder only (a file name may carry a student's id)."""
+    if exc.errno is not None:
+        return OSError(exc.errno, f"{exc.strerror or type(exc).__name__} (writing a file in this folder)", str(folder))
+    text = str(exc) or type(exc).__name__
+    for name in sorted({str(path), path.name, path.stem}, key=len, reverse=True):
+        if len(name) >= 3:
+            text = text.replace(name, "<file>")
+    return type(exc)(f"{text} (writing a file in the folder {str(folder)!r})")
+
+
+def _write_and_replace(path: Path, folder: Path, content) -> None:
+    suffix = path.suffix if _SUFFIX.fullmatch(path.suffix) else ""
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".psyscreen-", suffix=f".tmp{suffix}")
     tmp = Path(tmp_name)
     try:
         if isinstance(content, (bytes, bytearray, memoryview)):
@@ -139,9 +173,6 @@ def atomic_write(path: Union[str, Path], content: Union[bytes, Callable[[Path], 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    if sync_folder:
-        _fsync_dir(folder)
-    return path
 
 
 # ---- styled workbooks (the screening outputs, write_table's .xlsx) -------------------------------------

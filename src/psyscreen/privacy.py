@@ -196,7 +196,10 @@ def load_key(path) -> bytes:
     """Read a pseudonymisation key file (as written by :func:`new_key`).
 
     The file holds the key as hex digits (64 for 32 bytes; surrounding white space is ignored); a file that is
-    not hex is used as raw bytes. The key itself is never printed, logged or put into an error message.
+    not hex (a passphrase) is used as raw bytes without its trailing line ending: the CR/LF characters at the end
+    of the file are removed, so a passphrase saved with a Unix (LF) or Windows (CRLF) line ending, or with none,
+    is the same key. Any other character (spaces included) is part of the passphrase. The key itself is never
+    printed, logged or put into an error message. Make a key with ``psyscreen key new FILE``.
 
     Raises
     ------
@@ -210,22 +213,26 @@ def load_key(path) -> bytes:
     >>> _ = new_key(p)
     >>> len(load_key(p))
     32
+    >>> _ = p.write_bytes(b"a long county passphrase\\r\\n")
+    >>> load_key(p) == b"a long county passphrase"
+    True
     """
     path = _Path(path)
     if not path.is_file():
         raise KeyFileError(f"{path}: no key file there; create one with `psyscreen key new {path}` "
-                           "(psyscreen.privacy.new_key) and keep it away from the outputs")
+                           "and keep it away from the outputs")
     raw = path.read_bytes()
     text = raw.strip()
     if not text:
-        raise KeyFileError(f"{path}: the key file is empty; create a key with psyscreen.privacy.new_key")
+        raise KeyFileError(f"{path}: the key file is empty; create a key with `psyscreen key new {path} --force` "
+                           "(this replaces it: only if no wave was pseudonymised with it)")
     try:
         key = bytes.fromhex(text.decode("ascii"))
     except (UnicodeDecodeError, ValueError):
-        key = raw
+        key = raw.rstrip(b"\r\n")  # a passphrase: its line ending is not part of it
     if len(key) < MIN_KEY_BYTES:
         raise KeyFileError(f"{path}: the key is too short ({len(key)} bytes; at least {MIN_KEY_BYTES} bytes, "
-                           f"i.e. {2 * MIN_KEY_BYTES} hex digits, are needed); create one with psyscreen.privacy.new_key")
+                           f"i.e. {2 * MIN_KEY_BYTES} hex digits, are needed); create one with `psyscreen key new FILE`")
     return key
 
 

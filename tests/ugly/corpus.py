@@ -216,3 +216,83 @@ def build(folder: Path, seed: int = 7) -> Corpus:
     roster = pd.concat(rosters, ignore_index=True)[["student_id", "name", "school", "grade", "class", "sex"]]
     return Corpus(folder=folder, files=files, facts=facts, map_path=map_path, roster=roster,
                   answers=pd.concat(answers, ignore_index=True))
+
+
+# ---- hostile files: each must be that file's failure (or read right), never the run's --------------------
+
+def _table_frame(n, seed, school="边界中学"):
+    s, a = _students(n, seed, school, range(7, 10))
+    return s, a, pd.concat([_fields(s), a.reset_index(drop=True).astype(int)], axis=1)
+
+
+def stray_cell(folder: Path, name: str, row: int, col: int, value: str, n: int = 30, seed: int = 31):
+    """An xlsx of ``n`` students and one more value typed at (row, col) (0-based; 1048575, 16383 = XFD1048576).
+
+    A few KB on disk; its sheet declares the extent up to that cell."""
+    s, a, frame = _table_frame(n, seed)
+    path = Path(folder) / name
+    with pd.ExcelWriter(path, engine="xlsxwriter") as w:
+        frame.to_excel(w, sheet_name="Sheet1", index=False)
+        w.sheets["Sheet1"].write_string(row, col, value)
+    return path, s, a
+
+
+def headerless(folder: Path, name: str, n: int = 31, seed: int = 33, answers_as="codes"):
+    """An export saved without its header row: the first line is the first student."""
+    s, a, frame = _table_frame(n, seed)
+    if answers_as == "labels":
+        frame[ITEMS] = labels(a).reset_index(drop=True)
+    path = Path(folder) / name
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False, header=False, encoding="utf-8")
+    else:
+        with pd.ExcelWriter(path, engine="xlsxwriter") as w:
+            frame.to_excel(w, sheet_name="Sheet1", index=False, header=False)
+    return path, s, a
+
+
+def unpacks_to(folder: Path, name: str, megabytes: int):
+    """A valid xlsx of two students whose sheet XML unpacks to about ``megabytes`` MB (white space between the
+    rows, which XML allows): a few hundred KB on disk, written without compressing the bulk (its deflate blocks
+    are repeated), so that building it is quick."""
+    import zlib
+
+    s, a, frame = _table_frame(2, 35)
+    small = Path(folder) / ".small.xlsx"
+    with pd.ExcelWriter(small, engine="xlsxwriter") as w:
+        frame.to_excel(w, sheet_name="Sheet1", index=False)
+    import zipfile
+
+    with zipfile.ZipFile(small) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    small.unlink()
+    sheet = members["xl/worksheets/sheet1.xml"]
+    cut = sheet.index(b"</sheetData>")
+    chunk = b" " * (1 << 20)
+
+    def deflate(data, final):
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        return c.compress(data) + c.flush(zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH)
+    head, block, tail = deflate(sheet[:cut], False), deflate(chunk, False), deflate(sheet[cut:], True)
+    crc = zlib.crc32(sheet[:cut])
+    for _ in range(megabytes):
+        crc = zlib.crc32(chunk, crc)
+    crc = zlib.crc32(sheet[cut:], crc)
+    big = (head + block * megabytes + tail, crc, len(sheet) + megabytes * len(chunk))
+    import struct
+
+    path = Path(folder) / name
+    out, central = bytearray(), bytearray()
+    for fname, data in members.items():
+        if fname == "xl/worksheets/sheet1.xml":
+            comp, crc_, size = big
+        else:
+            comp, crc_, size = deflate(data, True), zlib.crc32(data), len(data)
+        nm = fname.encode()
+        offset = len(out)
+        out += struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0x21, crc_, len(comp), size, len(nm), 0) + nm + comp
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0x21, crc_, len(comp), size,
+                               len(nm), 0, 0, 0, 0, 0, offset) + nm
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(central), len(out), 0)
+    path.write_bytes(bytes(out + central + end))
+    return path, s, a
