@@ -123,7 +123,7 @@ def test_school_workbook_sorted_critical_first_with_reasons(school_out):
     body = pd.DataFrame(rows[2:], columns=header)
     sch = df[df["school"] == "一中"]
     assert len(body) == len(sch)
-    assert {"phq9.total", "gad7.total", "phq9.total.band", "原因", "预警等级"} <= set(header)
+    assert {"PHQ-9 总分", "GAD-7 总分", "PHQ-9 总分 分级", "原因", "预警等级"} <= set(header)
     crit = body["危机作答"].fillna("") == "是"
     assert crit.sum() == sch["critical"].sum() and crit.iloc[: crit.sum()].all()
     order = {"一级预警（红色）": 1, "二级预警（橙色）": 2, "三级预警（黄色）": 3, "无预警": 5}
@@ -163,19 +163,23 @@ def test_critical_list_columns(wave, tmp_path):
 
 def test_letters_one_per_flagged_no_answers_names_escaped(school_out, wave):
     out, df, ident = school_out
-    _, _, answers, _ = wave
     sch = df[df["school"] == "一中"]
     flagged = sch[sch["level_rank"] <= 3]
-    assert {p.stem for p in out["letters"]} == set(flagged["student_key"])
+    assert len(out["letters"]) == len(flagged) == len({p.name for p in out["letters"]})
+    names = dict(zip(ident["student_key"], ident["name"]))
+    level1 = psyscreen.load_protocol("default").level(1)
     for p in out["letters"]:
         html = p.read_text("utf-8")
         assert "PHQ" not in html and "GAD" not in html and "第9题" not in html and "总分" not in html
         assert "<script>" not in html
-        assert "联系人" in html
-    key = ident.loc[ident["name"] == HTML_NAME, "student_key"].iloc[0]
-    html = next(p for p in out["letters"] if p.stem == key).read_text("utf-8")
+        assert "如有疑问，请联系：孩子的班主任。" in html  # no contact known: the class teacher, not a blank line
+        assert level1.action.zh not in html and "不得等到批次结束" not in html  # never the staff instruction
+        assert "2026年9月" in html and "2026-09" not in html  # the wave as a person writes it
+    html = next(p for p in out["letters"] if HTML_NAME[-1] in p.name and "script" in p.name).read_text("utf-8")
     assert "&lt;script&gt;alert(1)&lt;/script&gt;李" in html
-    assert "当天由心理教师面谈评估" in html  # the protocol's action for level 1
+    crit = sch[sch["critical"]]
+    first = next(p for p in out["letters"] if p.stem.endswith("_" + names[crit["student_key"].iloc[2]]))
+    assert level1.family.zh in first.read_text("utf-8")  # the protocol's text for parents at level 1
 
 
 def test_custom_template_and_strict_variables(tmp_path, school_out, wave):
@@ -190,7 +194,7 @@ def test_custom_template_and_strict_variables(tmp_path, school_out, wave):
         render_letter({"student_name": "x"}, "{{ answers }}")
 
 
-def test_pseudonymised_keys_name_the_letters(wave, tmp_path):
+def test_pseudonymised_keys_never_name_a_file(wave, tmp_path):
     df, ident, _, _ = wave
     key = bytes(range(32))
     sch = df[df["school"] == "实验中学"].copy()
@@ -198,7 +202,12 @@ def test_pseudonymised_keys_name_the_letters(wave, tmp_path):
     sch["student_key"] = pseudonymise(ids, key)
     idn = ident.assign(student_key=pseudonymise(ident["student_key"], key))
     out = write_school(sch, tmp_path / "s", protocol="default", identities=idn, lang="en")
-    assert all(re.fullmatch(r"[0-9a-f]{64}", p.stem) for p in out["letters"])
+    files = [p.name for p in (tmp_path / "s").rglob("*") if p.is_file()]
+    assert len(out["letters"]) == int((sch["level_rank"] <= 3).sum()) and out["class_letters"]
+    for name in files:
+        assert not re.search(r"[0-9a-f]{64}", name), name
+        assert not any(str(i) in name for i in ids), name
+    assert all(re.fullmatch(r"\d+-\d+_\d{2,}_.+", p.stem) for p in out["letters"])
     rows = _sheet(out["classes"][0])
     assert rows[0] == ["Student id", "Name", "Warning level", "Suggested action"]
     listed = [r[0] for r in rows[1:]]
