@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
@@ -332,3 +333,164 @@ def test_a_school_called_total_is_a_school_not_a_margin(wave, tmp_path):
     assert school_total == (df["school"] == "合计").sum()
     assert n.loc[("合计*",) * 3, "合计*"] == len(df)
     assert write_county(df, ledger, tmp_path, protocol="default")["summary"].is_file()
+
+
+# ---- the run: wave and county in titles and names, the notice on top (issue 10) ----------------------------
+
+from psyscreen.wave import NotProcessed, RunInfo  # noqa: E402
+
+INCOMPLETE = RunInfo("2026-09", county="城南区", status="incomplete",
+                     not_processed=(NotProcessed("阳光小学.xlsx", "stopped", 412),))
+MACHINE_HEADER = re.compile(r"^[a-z0-9_]+\.[a-z0-9_.]+$")
+
+
+def _red(cell) -> bool:
+    rgb = cell.font.color.rgb if cell.font is not None and cell.font.color is not None else None
+    return bool(cell.font.bold) and isinstance(rgb, str) and rgb.upper().endswith("C00000")
+
+
+@pytest.fixture(scope="module")
+def run_out(wave, tmp_path_factory):
+    df, ident, _, _ = wave
+    folder = tmp_path_factory.mktemp("run") / "一中"
+    return write_school(df[df["school"] == "一中"], folder, protocol="default", identities=ident,
+                        run=INCOMPLETE), folder
+
+
+def test_run_names_every_file_a_person_handles_with_the_wave(run_out):
+    out, folder = run_out
+    assert out["workbook"].name == "2026-09_一中.xlsx"
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    assert files and all(p.name.startswith("2026-09_") for p in files)
+    assert {p.name for p in out["classes"]} <= {p.name for p in (folder / "classes").iterdir()}
+    assert all(re.fullmatch(r"2026-09_\d+-\d+\.xlsx", p.name) for p in out["classes"])
+    assert all(re.fullmatch(r"2026-09_\d+-\d+_全班告知书\.html", p.name) for p in out["class_letters"])
+
+
+def test_run_title_and_notice_on_top_of_workbook_class_lists_and_critical_list(run_out, wave, tmp_path):
+    out, _ = run_out
+    df, ident, _, _ = wave
+    crit = write_critical(df[df["critical"]].merge(ident, on="student_key"), tmp_path / "c.xlsx",
+                          protocol="default", run=INCOMPLETE)
+    for path in [out["workbook"], crit, *out["classes"]]:
+        ws = openpyxl.load_workbook(path).worksheets[0]
+        first, second = ws["A1"], ws["A2"]
+        assert first.value == INCOMPLETE.notice("zh") and "阳光小学.xlsx" in first.value, path.name
+        assert _red(first), path.name
+        assert second.value.startswith("城南区 2026年9月 "), (path.name, second.value)
+    assert "危机作答名单" in openpyxl.load_workbook(crit).worksheets[0]["A2"].value
+    # English: the same, in English
+    en = write_critical(df[df["critical"]].merge(ident, on="student_key"), tmp_path / "e.xlsx", lang="en",
+                        run=INCOMPLETE)
+    ws = openpyxl.load_workbook(en).worksheets[0]
+    assert ws["A1"].value.startswith("This wave is INCOMPLETE") and ws["A2"].value.startswith("城南区 September 2026")
+
+
+def test_critical_list_written_while_files_are_read_says_so(wave, tmp_path):
+    df, ident, _, _ = wave
+    running = RunInfo("2026-09", status="in_progress")
+    path = write_critical(df[df["critical"]].head(0), tmp_path / "c.xlsx", run=running)  # nothing found yet
+    ws = openpyxl.load_workbook(path).worksheets[0]
+    assert ws["A1"].value == running.notice("zh") and "仍在生成中" in ws["A1"].value and _red(ws["A1"])
+    done = write_critical(df[df["critical"]], tmp_path / "d.xlsx", run=RunInfo("2026-09"))
+    ws = openpyxl.load_workbook(done).worksheets[0]
+    assert ws["A1"].value == "2026年9月 危机作答名单（当天处理）" and not _red(ws["A1"])
+    assert [c.value for c in ws[2]][:3] == ["学校", "年级", "班级"]
+
+
+def test_letters_name_county_and_wave(run_out):
+    out, _ = run_out
+    html = out["letters"][0].read_text("utf-8")
+    assert "城南区 2026年9月" in html and "学校于" not in html
+
+
+# ---- names that clean alike stay apart ----------------------------------------------------------------------
+
+def test_classes_and_students_that_clean_alike_get_their_own_files(wave, tmp_path):
+    df, ident, _, _ = wave
+    sch = df[df["school"] == "二中"].copy()
+    flagged = sch.index[sch["level_rank"] <= 3]
+    sch.loc[sch["class"] == "1", "class"] = "1/2"
+    sch.loc[sch["class"] == "2", "class"] = "1_2"
+    sch.loc[sch["class"] == "3", "class"] = "长" * 90  # 270 bytes: more than a file name may have
+    idn = ident.copy()
+    idn.loc[flagged[:6], "name"] = "张伟"  # namesakes
+    out = write_school(sch, tmp_path / "二中", protocol="default", identities=idn, run=RunInfo("2026-09"))
+    n_classes = sch.groupby(["grade", "class"]).ngroups
+    assert len(out["classes"]) == len({p.name for p in out["classes"]}) == n_classes
+    assert len({p.name for p in (tmp_path / "二中" / "classes").iterdir()}) == n_classes
+    letters = {p.name for p in (tmp_path / "二中" / "letters").iterdir()}
+    assert len({p.name for p in out["letters"]}) == len(out["letters"]) == len(flagged)
+    assert letters == {p.name for p in out["letters"]} | {p.name for p in out["class_letters"]}
+    assert all(len(p.name.encode()) <= 255 for p in (tmp_path / "二中").rglob("*"))
+
+
+# ---- Chinese outputs are Chinese ------------------------------------------------------------------------
+
+def _parquet_like(df: pd.DataFrame) -> pd.DataFrame:
+    """The wave as screen writes students.parquet: string bands, nullable flags, level_name, undecided."""
+    out = df.copy()
+    for c in [c for c in out.columns if c.endswith(".band")]:
+        out[c] = out[c].astype("string")
+    out["level"] = out["level"].astype("string").fillna("undecided")
+    out["level_name"] = out["level"]
+    out["careless_longstring"] = False
+    out["careless_fast"] = False
+    return out
+
+
+CODES = {"minimal", "mild", "moderate", "moderately_severe", "severe", "undecided", "none", "level1", "level2",
+         "level3", "invalid: re-test", "True", "False"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_school_workbook_speaks_the_language_without_machine_headers_or_codes(wave, tmp_path, lang):
+    df, ident, answers, _ = wave
+    sch = df[df["school"] == "实验中学"].copy()
+    one = sch.index[:3]
+    gaps = answers.loc[one].copy()
+    gaps["gad7.1"] = float("nan")  # one GAD-7 item missing: total not scored, the level undecided
+    scores = score(gaps, ["phq9", "gad7"])
+    sch.loc[one, scores.columns] = scores.to_numpy()
+    sch.loc[one, "level"] = None
+    out = write_school(_parquet_like(sch), tmp_path / lang, protocol="default", identities=ident, lang=lang)
+    rows = _sheet(out["workbook"])
+    header = rows[1]
+    assert not [h for h in header if MACHINE_HEADER.match(str(h))], header
+    assert "level_name" not in header
+    codes = CODES - ({"minimal", "mild", "moderate", "severe"} if lang == "en" else set())  # English labels = codes
+    seen = set()
+    for _, cell in _cells(out["workbook"]):
+        assert not isinstance(cell.value, bool), cell.coordinate
+        assert str(cell.value) not in codes, (cell.coordinate, cell.value)
+        seen.add(cell.value)
+    body = pd.DataFrame(rows[2:], columns=header)
+    if lang == "zh":
+        assert {"PHQ-9 总分", "PHQ-9 总分 分级", "PHQ-9 危机作答", "GAD-7 缺失说明"} <= set(header)
+        assert "无或极轻微" in seen and {"是", "否"} <= set(body["PHQ-9 危机作答"].dropna())
+        assert "总分：作答 6 题，至少需作答 7 题（共 7 题），未计分" in set(body["GAD-7 缺失说明"].dropna())
+        assert "未能判定（数据缺失）" in set(body["预警等级"])
+    else:
+        assert {"PHQ-9 Total score", "PHQ-9 Total score band", "GAD-7 missing answers"} <= set(header)
+        assert "none or minimal" in seen and {"yes", "no"} <= set(body["PHQ-9 critical answer"].dropna())
+        assert any("needs at least 7 of 7" in str(v) for v in body["GAD-7 missing answers"].dropna())
+
+
+def test_screen_lang_zh_school_workbook_is_chinese_end_to_end(tmp_path):
+    from click.testing import CliRunner
+
+    from psyscreen.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    res = CliRunner().invoke(main, ["screen", str(sample / "2026-09"), "--map", str(sample / "column_map.csv"),
+                                    "--wave", "2026-09", "--lang", "zh", "--out", str(tmp_path / "out"),
+                                    "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    books = [p for p in (tmp_path / "out" / "schools").glob("*/*.xlsx")]
+    assert len(books) == 4
+    for path in books:
+        header = next(r for r in _sheet(path) if "学号" in r)
+        assert not [h for h in header if MACHINE_HEADER.match(str(h))], (path.name, header)
+        for _, cell in _cells(path):
+            assert not isinstance(cell.value, bool) and str(cell.value) not in CODES, (path.name, cell.value)
+        assert list((path.parent / "letters").glob("*全班告知书.html"))

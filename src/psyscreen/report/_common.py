@@ -37,7 +37,7 @@ HEADERS = {
 
 _SPECIAL = {
     "zh": {NONE_LEVEL: "无预警", INVALID_LEVEL: "答卷无效，需重测", UNDECIDED_LEVEL: "未能判定（数据缺失）"},
-    "en": {NONE_LEVEL: "no warning", INVALID_LEVEL: "invalid: re-test", UNDECIDED_LEVEL: "not decided (missing data)"},
+    "en": {NONE_LEVEL: "no warning", INVALID_LEVEL: "invalid sheet: re-test", UNDECIDED_LEVEL: "not decided (missing data)"},
 }
 _SPECIAL_ACTION = {
     "zh": {INVALID_LEVEL: "组织学生重新作答本次筛查问卷。", UNDECIDED_LEVEL: "核对缺失作答，必要时组织重测。"},
