@@ -494,3 +494,95 @@ def test_screen_lang_zh_school_workbook_is_chinese_end_to_end(tmp_path):
         for _, cell in _cells(path):
             assert not isinstance(cell.value, bool) and str(cell.value) not in CODES, (path.name, cell.value)
         assert list((path.parent / "letters").glob("*全班告知书.html"))
+
+
+# ---- letters a school can hand out -------------------------------------------------------------------------
+
+def test_one_print_file_per_class_in_seat_order_one_letter_per_page(wave, tmp_path):
+    df, ident, _, _ = wave
+    sch = df[df["school"] == "二中"].copy()
+    rng = __import__("numpy").random.default_rng(3)
+    sch["seat"] = rng.permutation(len(sch)) + 1  # seat order differs from id order
+    out = write_school(sch, tmp_path / "二中", protocol="default", identities=ident, run=RunInfo("2026-09"))
+    flagged = sch[sch["level_rank"] <= 3].merge(ident[["student_key", "name"]], on="student_key")
+    per_class = flagged.groupby(["grade", "class"]).size()
+    assert len(out["class_letters"]) == len(per_class)
+    total = 0
+    for path in out["class_letters"]:
+        doc = path.read_text("utf-8")
+        g, c = re.fullmatch(r"2026-09_(\d+)-(\d+)_全班告知书", path.stem).groups()
+        members = flagged[(flagged["grade"] == int(g)) & (flagged["class"] == c)].sort_values("seat")
+        assert doc.count('<section class="letter">') == len(members) == per_class[(int(g), c)]
+        assert "break-after: page" in doc and doc.count("<html") == 1
+        at = [doc.index(f"<strong>{n}</strong>") for n in members["name"] if n and "<" not in n and "=" not in n]
+        assert at == sorted(at)  # in seat order
+        total += len(members)
+    assert total == len(out["letters"])
+    # the single letters are numbered in the same order: 01 is the first seat of its class
+    first = [p for p in out["letters"] if re.search(r"_01_", p.name)]
+    assert len(first) == len(per_class)
+
+
+def test_a_protocol_without_family_texts_never_prints_the_staff_action(wave, tmp_path):
+    import yaml
+
+    df, ident, _, _ = wave
+    src = psyscreen.load_protocol("default")
+    data = yaml.safe_load(Path(src.path).read_text("utf-8"))
+    for lv in data["levels"]:
+        lv.pop("family")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    sch = df[df["school"] == "二中"]
+    out = write_school(sch, tmp_path / "s", protocol=str(mine), identities=ident, lang="en")
+    actions = [lv.action.en for lv in src.levels]
+    from psyscreen.report.letters import DEFAULT_FAMILY
+
+    for p in out["letters"]:
+        html = p.read_text("utf-8")
+        assert not any(a in html for a in actions)
+        assert any(t["en"] in html.replace("&#39;", "'") for t in DEFAULT_FAMILY.values())
+
+
+def test_contacts_file_fills_the_contact_line(wave, tmp_path):
+    from psyscreen.report import load_contacts
+
+    df, ident, _, _ = wave
+    csv = tmp_path / "contacts.csv"
+    csv.write_bytes("学校,联系人,电话\n二中,王老师,0571-88886666\n一中,李老师,\n".encode("gb18030"))
+    contacts = load_contacts(csv)
+    assert contacts == {"二中": "心理教师 王老师，电话 0571-88886666", "一中": "心理教师 李老师"}
+    out = write_school(df[df["school"] == "二中"], tmp_path / "二中", protocol="default", identities=ident,
+                       contact=contacts.get("二中"))
+    html = out["letters"][0].read_text("utf-8")
+    assert "如有疑问，请联系：心理教师 王老师，电话 0571-88886666。" in html and "班主任。" not in html
+    # xlsx with English headers; a phone typed as a number keeps its digits
+    book = tmp_path / "contacts.xlsx"
+    pd.DataFrame({"School": ["二中"], "Name": ["Ms Wang"], "Phone": [13800001111]}).to_excel(book, index=False)
+    assert load_contacts(book, lang="en") == {"二中": "the psychological teacher, Ms Wang, telephone 13800001111"}
+
+
+def test_contacts_file_errors_are_located(tmp_path):
+    from psyscreen.report import ContactsError, load_contacts
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("学校,联系人,电话\n,王老师,123\n二中,,\n三中,赵老师,1\n三中,钱老师,2\n", "utf-8")
+    with pytest.raises(ContactsError) as err:
+        load_contacts(bad)
+    text = str(err.value)
+    assert "row 2, column 学校: no school name" in text
+    assert "row 3, column 联系人 / 电话: neither a name nor a phone for 二中" in text
+    assert "row 5, column 学校: 三中 is given twice" in text
+    nohead = tmp_path / "nohead.csv"
+    nohead.write_text("name,phone\n王老师,1\n", "utf-8")
+    with pytest.raises(ContactsError, match=r"row 1: no school column \(学校 / school\)"):
+        load_contacts(nohead)
+
+
+def test_county_chart_draws_a_school_named_like_mathtext(wave, tmp_path):
+    df, _, _, ledger = wave
+    odd = "学校$\\foo$"
+    out = write_county(df.assign(school=df["school"].replace({"二中": odd})), ledger.replace({"二中": odd}), tmp_path,
+                       protocol="default")
+    html = out["report"].read_text("utf-8")
+    assert html.count("<svg") >= 2 and "foo" in html
