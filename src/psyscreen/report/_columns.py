@@ -56,6 +56,7 @@ _WORDS = {
            "tn": "normalised T score", "critical": "critical answer", "critical_items": "critical items",
            "valid": "valid sheet", "incomplete": "missing answers", "yes": "yes", "no": "no"},
 }
+_SUFFIXES = ("answered", "pr", "t", "z", "tn")  # derived columns of a scale (band is mapped to its labels)
 _NEEDS = re.compile(r"(?P<scale>[a-z][a-z0-9_]*): (?P<got>\d+) item\(s\) answered, needs (?P<need>\d+) of (?P<n>\d+) answered")
 _ALL_OF = re.compile(r"(?P<scale>[a-z][a-z0-9_]*): (?P<got>\d+) item\(s\) answered, all of (?P<of>.+) scored")
 _UNDEFINED = re.compile(r"(?P<scale>[a-z][a-z0-9_]*): no answer >= (?P<thr>\S+), undefined")
@@ -165,7 +166,7 @@ def _one(col: str, values: pd.Series, inst: Optional[Instrument], lang: str) -> 
         labels = {b.code: (b.zh if lang == "zh" else b.en) for b in scales[head].bands}
         text = values.astype("string")
         return f"{abbr} {scales[head].name.get(lang)} {w['band']}", map_unique(text, lambda v: labels.get(v, v))
-    if head in scales and suffix in w:
+    if head in scales and suffix in _SUFFIXES:
         return f"{abbr} {scales[head].name.get(lang)} {w[suffix]}", values
     if head in scales and not suffix:
         return f"{abbr} {scales[head].name.get(lang)}", values

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from jinja2.sandbox import SandboxedEnvironment
 
-from ..io import atomic_write, file_name, sync_folder, unique_file_names
+from ..io import atomic_write, sync_folder, unique_file_names
 from ..wave import wave_label
 from ._common import PathLike, check_lang
 
