@@ -190,3 +190,30 @@ def test_norm_curves_one_line_per_grade_panel_per_sex(caplog):
         plots.norm_curves(nt, "gad7.total")
     with pytest.raises(ValueError, match="not fitted"):
         plots.norm_curves(NormTable(), "phq9.total")
+
+
+MATH_NAME = "学校$\\foo$"  # mathtext would parse $\foo$ and stop the figure (unknown symbol)
+
+
+def test_text_from_the_data_is_plain_text_never_mathtext(caplog, tmp_path):
+    # A school (or stratum, item, title) named with dollar signs is drawn as written: every plot draws and saves
+    # after its context has closed, and the text read back is the name itself.
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"school": rng.choice([MATH_NAME, "一中"], 300), "sex": rng.choice([MATH_NAME, "女"], 300),
+                       "phq9.total": rng.integers(0, 28, 300).astype(float)})
+    nt = NormTable(by=["school", "sex"]).fit(df, ["phq9.total"])
+    figs = {
+        "norms": plots.norm_curves(nt, "phq9.total", title=MATH_NAME),
+        "items": plots.item_distributions(pd.DataFrame({"a": [0, 1, 1, 2]}), labels={"a": MATH_NAME},
+                                          category_labels={0: MATH_NAME}, title=MATH_NAME),
+        "roc": plots.roc_curve(roc([1, 2, 3, 4, 5, 6], [0, 0, 1, 0, 1, 1], n_boot=0), title=MATH_NAME),
+        "scree": plots.scree([2.0, 1.0, 0.5], title=MATH_NAME),
+    }
+    for name, fig in figs.items():
+        assert _render(fig, caplog) == [], name
+        fig.savefig(tmp_path / f"{name}.svg")
+    assert figs["norms"]._suptitle.get_text() == MATH_NAME
+    assert f"school={MATH_NAME}" in {t.get_text() for t in figs["norms"].axes[-1].get_legend().get_texts()}
+    assert MATH_NAME in {t.get_text() for t in figs["items"].axes[0].get_yticklabels()}
+    svg = (tmp_path / "items.svg").read_text("utf-8")
+    assert "foo" in svg  # the characters are drawn (as glyphs or text), not a math symbol lookup

@@ -298,6 +298,7 @@ class Sheet:
     level_column: Optional[str] = None  # column coloured by level
     level_colours: Optional[dict] = None  # label -> colour
     note: Optional[str] = None        # a line above the table
+    alert: Optional[str] = None       # a line above the note, in bold red (e.g. "this wave is incomplete: ...")
 
 
 def workbook_bytes(sheets: list[Sheet]) -> bytes:
@@ -318,6 +319,7 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
     top = wb.add_format({"valign": "top"})
     pct = wb.add_format({"num_format": "0.0%", "valign": "top"})
     note_fmt = wb.add_format({"italic": True, "font_color": "#555555"})
+    alert_fmt = wb.add_format({"bold": True, "font_color": "#c00000"})
     level_fmts: dict[tuple, object] = {}
     used = set()
     for sh in sheets:
@@ -327,9 +329,12 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
         used.add(name.lower())
         ws = wb.add_worksheet(name)
         r0 = 0
+        if sh.alert:
+            ws.write_string(r0, 0, str(safe_cell(sh.alert)), alert_fmt)
+            r0 += 1
         if sh.note:
-            ws.write_string(0, 0, str(safe_cell(sh.note)), note_fmt)
-            r0 = 1
+            ws.write_string(r0, 0, str(safe_cell(sh.note)), note_fmt)
+            r0 += 1
         frame = sh.frame
         n, m = frame.shape
         for j, col in enumerate(frame.columns):

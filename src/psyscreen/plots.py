@@ -167,10 +167,16 @@ def cjk_font() -> CJKFont | None:
 
 
 def _rc() -> dict:
-    """rcParams for a figure: the CJK font first, DejaVu Sans as the glyph fallback."""
+    """rcParams for a figure: the CJK font first, DejaVu Sans as the glyph fallback; every text plain.
+
+    ``text.parse_math`` is off, so a label from the data (a school named ``学校$\\foo$``, a stratum value, an
+    item label) is drawn as the characters it has, never parsed as mathtext (where an unknown command such as
+    ``\\foo`` raises and stops the figure). A Text takes the setting when it is created, so every artist of a
+    figure is made inside :class:`_rc_context`.
+    """
     font = cjk_font()
     families = ([font.family] if font else []) + ["DejaVu Sans"]
-    return {"font.family": families, "axes.unicode_minus": False}
+    return {"font.family": families, "axes.unicode_minus": False, "text.parse_math": False}
 
 
 def _figure(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -505,7 +511,8 @@ def norm_curves(
 
 
 class _rc_context:
-    """Apply the CJK rcParams while a figure is built (artists keep the font they were made with)."""
+    """Apply :func:`_rc` while a figure is built: artists keep the font and the plain-text setting they were made
+    with, so the figure can be drawn (saved) later, outside the context."""
 
     def __enter__(self):
         import matplotlib as mpl

@@ -97,6 +97,10 @@ class Level(_Strict):
     name: Text
     colour: str = Field(pattern=r"^(#[0-9a-fA-F]{6}|[a-z]+)$")
     action: Text = Field(description="what the school should do for a student at this level")
+    family: Optional[Text] = Field(
+        default=None,
+        description="what the family letter says at this level, written for parents (never the staff action); "
+                    "absent: a general text by the level's urgency (psyscreen.report.letters.family_text)")
 
 
 Reason = Text  # a reason is a bilingual text; templates may use {value}

@@ -24,19 +24,20 @@ HEADERS = {
         "school": "学校", "grade": "年级", "class": "班级", "sex": "性别", "student_id": "学号", "student_key": "学生编码",
         "name": "姓名", "level": "预警等级", "level_rank": "等级序号", "critical": "危机作答", "reasons": "原因",
         "action": "建议措施", "wave": "批次", "n": "筛查人数", "careless_longstring": "疑似规律作答",
-        "careless_fast": "疑似作答过快", "retest": "需重测",
+        "careless_fast": "疑似作答过快", "retest": "需重测", "seat": "座号", "sources": "来源（文件与行）",
     },
     "en": {
         "school": "School", "grade": "Grade", "class": "Class", "sex": "Sex", "student_id": "Student id",
         "student_key": "Student key", "name": "Name", "level": "Warning level", "level_rank": "Level rank",
         "critical": "Critical answer", "reasons": "Reasons", "action": "Suggested action", "wave": "Wave",
         "n": "Screened", "careless_longstring": "Longstring answers", "careless_fast": "Too fast", "retest": "Re-test",
+        "seat": "Seat", "sources": "Source (file, row)",
     },
 }
 
 _SPECIAL = {
     "zh": {NONE_LEVEL: "无预警", INVALID_LEVEL: "答卷无效，需重测", UNDECIDED_LEVEL: "未能判定（数据缺失）"},
-    "en": {NONE_LEVEL: "no warning", INVALID_LEVEL: "invalid: re-test", UNDECIDED_LEVEL: "not decided (missing data)"},
+    "en": {NONE_LEVEL: "no warning", INVALID_LEVEL: "invalid sheet: re-test", UNDECIDED_LEVEL: "not decided (missing data)"},
 }
 _SPECIAL_ACTION = {
     "zh": {INVALID_LEVEL: "组织学生重新作答本次筛查问卷。", UNDECIDED_LEVEL: "核对缺失作答，必要时组织重测。"},

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import pandas as pd
 
 from ..io import Sheet, write_workbook
+from ..wave import RunInfo
 from ._common import HEADERS, PathLike, check_lang, get_protocol, resolve_levels
 
 __all__ = ["write_critical"]
 
 
+_TITLE = {"zh": "危机作答名单（当天处理）", "en": "critical list (act today)"}
+
+
 def write_critical(students_critical: pd.DataFrame, path: PathLike, *, lang: str = "zh",
-                   protocol=None) -> Path:
+                   protocol=None, run: Optional[RunInfo] = None) -> Path:
     """Write ``critical.xlsx``: one row per student with a critical answer, for action the same day.
 
     Columns: school, grade, class, student id (``student_id`` when the frame has it, else ``student_key``),
-    name (when the frame has it), level and the reasons in words. Sorted by school, grade, class. Text cells
+    name (when the frame has it), level, the reasons in words and, when the frame has a ``sources`` column, the
+    files and rows that fed the student's row. Sorted by school, grade, class. Text cells
     are made inert (:func:`psyscreen.privacy.safe_frame`) and the file is written atomically.
 
     Parameters
@@ -31,6 +37,10 @@ def write_critical(students_critical: pd.DataFrame, path: PathLike, *, lang: str
         Headers, level names and (when the frame has ``reasons_en``) the reasons.
     protocol : Protocol or str, optional
         Shows the protocol's level names instead of the codes in ``level``.
+    run : RunInfo, optional
+        The wave, county and completeness of the run: the first line names them (``城南区 2026年9月
+        危机作答名单``); when the run is not complete (``in_progress`` while files are still read, ``incomplete``
+        when files were not processed) its notice, naming the files not checked, is the line above, in red.
 
     Returns
     -------
@@ -66,8 +76,12 @@ def write_critical(students_critical: pd.DataFrame, path: PathLike, *, lang: str
     reasons = "reasons_en" if lang == "en" and "reasons_en" in df.columns else "reasons"
     if reasons in df.columns:
         out[h["reasons"]] = df[reasons].astype("string")
+    if "sources" in df.columns:  # the export files and rows behind a student's row, when more than one fed it
+        out[h["sources"]] = df["sources"].astype("string")
     sort = [h[c] for c in ("school", "grade", "class") if h[c] in out.columns]
     if sort and len(out):
         out = out.sort_values(sort, kind="stable")
+    note = run.title(_TITLE[lang], lang) if run is not None else None
+    alert = run.notice(lang) if run is not None else None
     return write_workbook(path, [Sheet("critical" if lang == "en" else "危机作答", out.reset_index(drop=True),
-                                       wrap=(h["reasons"],))])
+                                       wrap=(h["reasons"],), note=note, alert=alert)])
