@@ -13,7 +13,7 @@ __all__ = ["write_critical"]
 
 
 def write_critical(students_critical: pd.DataFrame, path: PathLike, *, lang: str = "zh",
-                   protocol=None) -> Path:
+                   protocol=None, run=None) -> Path:
     """Write ``critical.xlsx``: one row per student with a critical answer, for action the same day.
 
     Columns: school, grade, class, student id (``student_id`` when the frame has it, else ``student_key``),

@@ -25,7 +25,7 @@ _BASE = ("student_key", "school", "grade", "class", "sex", "wave", "level", "lev
 
 def write_school(students: pd.DataFrame, folder: PathLike, *, protocol, lang: str = "zh",
                  identities: Optional[pd.DataFrame] = None, template=None, letter_template=None,
-                 contact: Optional[str] = None, date: Optional[str] = None) -> dict:
+                 contact: Optional[str] = None, date: Optional[str] = None, run=None) -> dict:
     """Write one school's outputs into ``folder``.
 
     - ``<folder>/<school>.xlsx``: the psychological teacher's workbook. Sheet 1 lists every student with id, name,
