@@ -456,6 +456,7 @@ def test_kill_9_of_the_screen_ends_its_report_workers(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             env=env, text=True)
+    workers: list[int] = []
     try:
         line = proc.stdout.readline()  # the first school job is done: the workers are busy with the others
         assert line.startswith("schools"), line
@@ -471,8 +472,9 @@ def test_kill_9_of_the_screen_ends_its_report_workers(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
-        for w in _children(proc.pid):
-            os.kill(w, signal.SIGKILL)
+        for w in workers + _children(proc.pid):  # never leave a worker behind, even when the test fails
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
 
 
 # ---- the index page ---------------------------------------------------------------------------------------

@@ -3,9 +3,14 @@
 :func:`screen` is the Python face of ``psyscreen screen``; the command adds only a progress display and a
 closing table. The flow (DESIGN.md, "The flow of one screening wave"):
 
+0. **the folder**: one run, one folder. ``out`` must be new or empty; a folder holding another run is refused
+   unless ``replace=True`` (``--replace``), which removes that run's outputs first (only in a psyscreen output
+   folder). Files given that are not exports (another format, a note such as ``说明.txt``: see
+   :func:`collect_inputs`) are listed with status ``skipped`` and do not make the run incomplete.
 1. **read** every export (:func:`read_export`: csv in any detected encoding, xlsx/xls with title rows above
    the header, a two-row header with merged cells, several sheets; SPSS ``.sav``; parquet). A file that
-   cannot be read is reported (status ``unreadable``) and the others still run.
+   cannot be read, or whose reading fails in any way (memory included), is reported (status ``unreadable``)
+   and the others still run. Students in grades outside the protocol's population are a warning of their file.
 2. **map** the columns with the column map (:func:`psyscreen.mapping.load_map`) and the names psyscreen knows.
    Nothing is guessed: a file with unmapped item columns, or with a column whose map line is still marked
    ``check``, is stopped (status ``stopped``) with the list of what is missing and a suggested map written to
@@ -19,8 +24,14 @@ closing table. The flow (DESIGN.md, "The flow of one screening wave"):
 5. **duplicates** (:func:`psyscreen.quality.resolve_duplicates`, latest scorable submission kept);
    **careless responding** flagged (longstring, too fast), not deleted.
 6. **score**, **norm** (``norms=``: ``.pr``/``.t`` columns), **classify** with the protocol.
-7. **write**: ``students.parquet``, ``answers.parquet``, ``quarantine.xlsx``, the school folders and the
-   county summary (:mod:`psyscreen.report`), then ``manifest.json`` last.
+7. **write**: ``students.parquet``, ``answers.parquet``, ``quarantine.xlsx`` and ``duplicates.xlsx`` (for
+   people: headers in the run's language, the wave in the title line), the school folders (one per school,
+   :func:`psyscreen.io.unique_file_names`) and the county summary (:mod:`psyscreen.report`; a writer that fails
+   is recorded, the others are written), ``index.html`` (which file goes to whom), then ``manifest.json`` last.
+
+Every output gets the run's :class:`psyscreen.wave.RunInfo` (wave, county, ``complete``/``incomplete`` and the
+files not processed); the critical list, rewritten while files are read, says ``in_progress`` until the end. The
+manifest's ``status`` is ``complete`` only when every export was processed and every output written.
 
 The ledger, per file and in total: ``rows = scored + quarantined + duplicates``. A stopped or unreadable file
 enters the ledger with ``rows = 0`` (nothing of it was processed; ``rows_in_file`` says how many rows it
