@@ -304,7 +304,7 @@ def test_corpus_duplicates_latest_submission_kept(corpus, corpus_run):
     ans = pd.read_parquet(corpus_run.out / "answers.parquet").set_index("student_key")
     assert ans.loc[ids[10], "phq9.1"] == 0  # re-submitted later with 完全不会: the later one kept
     assert ans.loc[ids[12], "phq9.1"] == 3  # re-submitted earlier: the original (later) one kept
-    dups = pd.read_excel(corpus_run.out / "duplicates.xlsx", dtype=str, engine="calamine")
+    dups = pd.read_excel(corpus_run.out / "duplicates.xlsx", dtype=str, engine="calamine", header=1)
     assert len(dups) == 3
     assert not any(i in dups.to_string() for i in ids)  # the duplicates table carries rows, not ids
 
@@ -322,11 +322,12 @@ def test_corpus_careless_flags(corpus, corpus_run):
 
 
 def test_corpus_quarantine_and_critical_first(corpus, corpus_run):
-    q = pd.read_excel(corpus_run.out / "quarantine.xlsx", dtype=str, engine="calamine")
-    assert list(q.columns) == ["file", "sheet", "row", "cell", "column", "item", "value", "reason"]
-    assert q["file"].tolist() == ["platform_gbk.csv"]
-    assert q["value"].tolist() == ["有时候吧"] and q["item"].tolist() == ["gad7.3"]
-    assert q["row"].tolist() == ["22"]  # header is row 1, data row 20 (0-based) is file row 22
+    # written for people (lang zh): Chinese headers, every column kept; the title line above names the wave
+    q = pd.read_excel(corpus_run.out / "quarantine.xlsx", dtype=str, engine="calamine", header=1)
+    assert list(q.columns) == ["文件", "工作表", "行", "单元格", "列", "题目", "取值", "原因"]
+    assert q["文件"].tolist() == ["platform_gbk.csv"]
+    assert q["取值"].tolist() == ["有时候吧"] and q["题目"].tolist() == ["gad7.3"]
+    assert q["行"].tolist() == ["22"]  # header is row 1, data row 20 (0-based) is file row 22
 
 
 def test_formula_cell_comes_out_inert(corpus, corpus_run):
@@ -432,7 +433,9 @@ def test_lang_en_and_cli_exit_zero(tmp_path):
     res = runner.invoke(main, ["screen", str(SAMPLE / "2026-09"), "--map", str(SAMPLE_MAP), "--out", str(out),
                                "--lang", "en"])
     assert res.exit_code == 0, res.output
-    assert "scored" in res.output and "quarantined" in res.output and "level1" in res.output
+    assert "scored" in res.output and "quarantined" in res.output
+    # the levels table shows the protocol's level names, not the codes
+    assert "Level 1 warning (red)" in res.output and "no warning" in res.output and "level1" not in res.output
     st_ = pd.read_parquet(out / "students.parquet")
     r = st_.loc[st_["critical"], "reasons"]
     assert r.str.contains("item 9").all() and not r.str.contains("第9题").any()
@@ -456,7 +459,10 @@ def test_doubtful_map_line_stops_only_that_file(tmp_path):
 def test_demo_command(tmp_path):
     res = CliRunner().invoke(main, ["demo", "--out", str(tmp_path / "demo")])
     assert res.exit_code == 0, res.output
-    assert f"results in {tmp_path / 'demo'}" in res.output
+    assert f"结果在 {tmp_path / 'demo'}" in res.output
+    # the sample screens grades 4-12 with the default protocol (junior, senior, college): said, per file
+    assert re.search(r"阳光小学.xlsx：\d+ 名学生在 4-6 年级，不在本协议（default）的适用人群内.*请改用协议 primary", res.output)
+    assert "本批次完整" in res.output
     assert (tmp_path / "demo" / "manifest.json").is_file()
 
 

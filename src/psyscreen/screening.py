@@ -3,9 +3,14 @@
 :func:`screen` is the Python face of ``psyscreen screen``; the command adds only a progress display and a
 closing table. The flow (DESIGN.md, "The flow of one screening wave"):
 
+0. **the folder**: one run, one folder. ``out`` must be new or empty; a folder holding another run is refused
+   unless ``replace=True`` (``--replace``), which removes that run's outputs first (only in a psyscreen output
+   folder). Files given that are not exports (another format, a note such as ``说明.txt``: see
+   :func:`collect_inputs`) are listed with status ``skipped`` and do not make the run incomplete.
 1. **read** every export (:func:`read_export`: csv in any detected encoding, xlsx/xls with title rows above
    the header, a two-row header with merged cells, several sheets; SPSS ``.sav``; parquet). A file that
-   cannot be read is reported (status ``unreadable``) and the others still run.
+   cannot be read, or whose reading fails in any way (memory included), is reported (status ``unreadable``)
+   and the others still run. Students in grades outside the protocol's population are a warning of their file.
 2. **map** the columns with the column map (:func:`psyscreen.mapping.load_map`) and the names psyscreen knows.
    Nothing is guessed: a file with unmapped item columns, or with a column whose map line is still marked
    ``check``, is stopped (status ``stopped``) with the list of what is missing and a suggested map written to
@@ -19,8 +24,14 @@ closing table. The flow (DESIGN.md, "The flow of one screening wave"):
 5. **duplicates** (:func:`psyscreen.quality.resolve_duplicates`, latest scorable submission kept);
    **careless responding** flagged (longstring, too fast), not deleted.
 6. **score**, **norm** (``norms=``: ``.pr``/``.t`` columns), **classify** with the protocol.
-7. **write**: ``students.parquet``, ``answers.parquet``, ``quarantine.xlsx``, the school folders and the
-   county summary (:mod:`psyscreen.report`), then ``manifest.json`` last.
+7. **write**: ``students.parquet``, ``answers.parquet``, ``quarantine.xlsx`` and ``duplicates.xlsx`` (for
+   people: headers in the run's language, the wave in the title line), the school folders (one per school,
+   :func:`psyscreen.io.unique_file_names`) and the county summary (:mod:`psyscreen.report`; a writer that fails
+   is recorded, the others are written), ``index.html`` (which file goes to whom), then ``manifest.json`` last.
+
+Every output gets the run's :class:`psyscreen.wave.RunInfo` (wave, county, ``complete``/``incomplete`` and the
+files not processed); the critical list, rewritten while files are read, says ``in_progress`` until the end. The
+manifest's ``status`` is ``complete`` only when every export was processed and every output written.
 
 The ledger, per file and in total: ``rows = scored + quarantined + duplicates``. A stopped or unreadable file
 enters the ledger with ``rows = 0`` (nothing of it was processed; ``rows_in_file`` says how many rows it
@@ -47,6 +58,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -60,16 +72,17 @@ from . import __version__, report
 from ._results import ResultMixin
 from .demographics import GRADE_CODING, normalise_demographics
 from .ingest import (PROBLEM_COLUMNS, ColumnMapError, IngestError, MissingItemColumnsError, RawTable, normalise)
-from .io import atomic_write, file_name, write_table
+from .io import Sheet, atomic_write, file_name, unique_file_names, write_table, write_workbook
 from .mapping import ColumnMap, MapFileError, load_map, suggest_map
 from .instrument import load_instrument
 from .protocol import INVALID_LEVEL, NONE_LEVEL, UNDECIDED_LEVEL, load_protocol
 from .quality import (DUPLICATE_RULE, LONGSTRING_MIN_RUN, SECONDS_PER_ITEM, longstring, resolve_duplicates,
                       too_fast)
+from .wave import NotProcessed, RunInfo, WaveError, parse_wave
 
 
-__all__ = ["screen", "ScreenResult", "read_export", "find_inputs", "ScreenError", "LEDGER_COLUMNS",
-           "INPUT_SUFFIXES"]
+__all__ = ["screen", "ScreenResult", "read_export", "find_inputs", "collect_inputs", "Inputs", "ScreenError",
+           "LEDGER_COLUMNS", "INPUT_SUFFIXES", "population_grades"]
 
 log = logging.getLogger("psyscreen.screening")
 
@@ -105,8 +118,13 @@ class ScreenResult(ResultMixin):
     critical : int
         Students (rows) on the critical list.
     ok : bool
-        Every file was read and processed (no ``unreadable`` or ``stopped`` file).
+        The run is complete: every export was read and processed (no ``unreadable`` or ``stopped`` file;
+        ``skipped`` files, which are not exports, do not count) and every output was written.
     manifest : dict
+    status : {"complete", "incomplete"}
+        As in the manifest: ``incomplete`` when a file was not processed or an output could not be written.
+    run : RunInfo
+        Wave, county, status and the files not processed, as every output shows them.
     """
 
     out: Path
@@ -117,6 +135,8 @@ class ScreenResult(ResultMixin):
     critical: int
     ok: bool
     manifest: dict = field(default_factory=dict)
+    status: str = "complete"
+    run: Optional[RunInfo] = None
 
     @property
     def counts(self) -> dict:
@@ -129,24 +149,109 @@ class ScreenResult(ResultMixin):
 
 # ---- reading ---------------------------------------------------------------------------------------
 
-def find_inputs(paths: Iterable[Union[str, Path]]) -> list[Path]:
-    """Files given, and the export files inside folders given (recursively, sorted; hidden and ``~$`` skipped)."""
+@dataclass(frozen=True)
+class Inputs:
+    """The files a screening was given: the exports, and the files set aside as not exports (with the reason)."""
+
+    exports: list
+    skipped: list  # [(Path, reason)]
+
+
+_DOC_NAME = re.compile(r"readme|read_me|说明|备注|注意事项|须知|notes?\b", re.IGNORECASE)
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
+_SNIFF_BYTES = 64 * 1024
+_SNIFF_LINES = 20
+
+
+def _looks_like_table(path: Path) -> bool:
+    """True when one of the first 20 non-empty lines splits into 3 or more columns on a tab, comma, ``;`` or ``|``.
+
+    An export always has a header with a student id and the item columns, so a text file none of whose first
+    lines has three columns is a note (``说明.txt``), not an export. Text that cannot be decoded, and an empty
+    file, count as a table: the reader then says what is wrong with it (an empty export is not a note).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if not head.strip() or head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        return True  # empty, or UTF-16 (Excel's "Unicode text" export): the reader decides
+    for enc in ("utf-8", "gb18030"):
+        try:
+            text = head.decode(enc)
+            break
+        except UnicodeDecodeError as exc:
+            if exc.start > len(head) - 4:  # a character cut by the sniffing window
+                text = head[:exc.start].decode(enc)
+                break
+    else:
+        return True
+    lines = [ln for ln in text.splitlines() if ln.strip()][:_SNIFF_LINES]
+    return any(ln.count(d) >= 2 for ln in lines for d in ("\t", ",", ";", "|"))
+
+
+def _skip_reason(path: Path) -> Optional[str]:
+    """Why ``path`` is not an export (None when it may be one).
+
+    The rule: a file whose extension is not a table format psyscreen reads (:data:`INPUT_SUFFIXES`); a ``.txt``
+    named like a note (``说明``, ``readme``, ``备注``, ``注意事项``, ``notes``); a ``.csv``/``.tsv``/``.txt`` with no
+    table in its first lines (:func:`_looks_like_table`).
+    """
+    suffix = path.suffix.lower()
+    if suffix not in INPUT_SUFFIXES:
+        return f"not an export: {suffix or 'a file without extension'} is not a table format psyscreen reads"
+    if suffix == ".txt" and _DOC_NAME.search(path.stem):
+        return "not an export: a note or readme (by its name)"
+    if suffix in _TEXT_SUFFIXES:
+        try:
+            if not _looks_like_table(path):
+                return ("not an export: none of its first lines splits into 3 or more columns "
+                        "(tab, comma, semicolon or |): a note, not a table")
+        except OSError:
+            return None  # the reader reports it as unreadable
+    return None
+
+
+def collect_inputs(paths: Iterable[Union[str, Path]]) -> Inputs:
+    """The exports among the files given and inside the folders given, and the files that are not exports.
+
+    Folders are searched recursively (sorted; hidden files and Office lock files ``~$...`` are ignored). A file
+    that is not an export (see :func:`_skip_reason`: another format, a note such as ``说明.txt``, a text file
+    with no table in it) is returned in ``skipped`` with the reason; :func:`screen` lists it in the ledger and
+    the manifest with status ``skipped``, and it does not make the run incomplete.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "一中.csv").write_text("学号,姓名,PHQ1,PHQ2\\n1,张三,0,1\\n", encoding="utf-8")
+    >>> _ = (d / "说明.txt").write_text("请于九月底前上传。\\n", encoding="utf-8")
+    >>> found = collect_inputs([d])
+    >>> [p.name for p in found.exports], [(p.name, r[:13]) for p, r in found.skipped]
+    (['一中.csv'], [('说明.txt', 'not an export')])
+    """
     out: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in INPUT_SUFFIXES
-                           and not f.name.startswith((".", "~$")))
-            out.extend(found)
+            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith((".", "~$"))))
         else:
             out.append(p)
-    seen, unique = set(), []
+    seen, exports, skipped = set(), [], []
     for p in out:
         k = p.resolve()
-        if k not in seen:
-            seen.add(k)
-            unique.append(p)
-    return unique
+        if k in seen:
+            continue
+        seen.add(k)
+        reason = _skip_reason(p) if p.is_file() else None
+        if reason:
+            skipped.append((p, reason))
+        else:
+            exports.append(p)
+    return Inputs(exports, skipped)
+
+
+def find_inputs(paths: Iterable[Union[str, Path]]) -> list[Path]:
+    """The export files given, and those inside folders given (see :func:`collect_inputs`; notes are left out)."""
+    return collect_inputs(paths).exports
 
 
 def read_export(path: Union[str, Path]) -> list[RawTable]:
@@ -198,6 +303,23 @@ class _FileOutcome:
     frame: Optional[pd.DataFrame] = None  # fields + items + _file/_sheet/_row/_order/_ok
     problems: Optional[pd.DataFrame] = None
     notes: list = field(default_factory=list)
+    schools: list = field(default_factory=list)  # the school names in its school column (when recognised)
+
+
+def _school_names(tables: Sequence[RawTable], mapping: dict) -> list[str]:
+    """The distinct values of the school column of a file's sheets (a mapped column or a known header)."""
+    from ._text import text_key
+    from .ingest import FIELD_ALIASES
+
+    known = {text_key(k) for k, v in FIELD_ALIASES.items() if v == "school"} | {"school"}
+    mapped = {text_key(h) for h, t in mapping.items() if t == "school"}
+    names: set[str] = set()
+    for raw in tables:
+        for h in raw.frame.columns:
+            if text_key(h) in known | mapped:
+                v = raw.frame[h].dropna().astype(str).str.strip()
+                names |= set(v[v != ""].unique().tolist())
+    return sorted(names)
 
 
 def _stop_reason(exc: Exception, suggested: Optional[Path]) -> str:
@@ -238,6 +360,10 @@ def _process_file(path: Path, number: int, insts, protocol, cmap: Optional[Colum
         return out
     out.rows_in_file = sum(len(t.frame) for t in tables)
     mapping = dict(cmap.mapping) if cmap else {}
+    try:
+        out.schools = _school_names(tables, mapping)
+    except Exception:  # noqa: BLE001 - the names only label a file that is not processed
+        out.schools = []
     doubtful = dict(cmap.doubtful) if cmap else {}
     item_ids = {i.id for i in insts}
     frames, problems = [], []
@@ -374,11 +500,164 @@ def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer)
     return out.reset_index(drop=True)
 
 
-def _write_critical(frame: pd.DataFrame, path: Path, lang: str, protocol) -> None:
-    report.write_critical(frame, path, lang=lang, protocol=protocol)
+def _write_critical(frame: pd.DataFrame, path: Path, lang: str, protocol, run: Optional[RunInfo] = None) -> None:
+    report.write_critical(frame, path, lang=lang, protocol=protocol, run=run)
 
 
-# ---- the pipeline ----------------------------------------------------------------------------------
+# ---- one run, one folder -----------------------------------------------------------------------------
+
+_MARKER = ".psyscreen-run"  # written first, removed after manifest.json: a killed run's folder is still ours
+
+
+def _prepare_out(out: Path, replace: bool, own: Sequence[Path]) -> None:
+    """Make ``out`` an empty folder for this run, or refuse (:class:`ScreenError`) when it holds another run.
+
+    A folder with files is used only with ``replace=True``, and only when it is a psyscreen output (it has a
+    ``manifest.json``, or the marker of a run that was stopped before its manifest): its previous contents are
+    removed (inside ``out`` only; links are removed, never followed). ``own`` are this run's own files (inputs,
+    map, norms, key, archive): ``--replace`` refuses a folder that holds one of them.
+    """
+    if out.exists() and not out.is_dir():
+        raise ScreenError(f"the output folder {out} is a file: give a folder (--out)")
+    entries = sorted(out.iterdir()) if out.is_dir() else []
+    if not entries:
+        out.mkdir(parents=True, exist_ok=True)
+        return
+    ours = (out / "manifest.json").is_file() or (out / _MARKER).is_file()
+    if not replace:
+        what = ("the outputs of another run (manifest.json)" if ours else
+                f"{len(entries)} file(s) or folder(s) ({', '.join(e.name for e in entries[:3])}"
+                f"{' ...' if len(entries) > 3 else ''})")
+        raise ScreenError(f"the output folder {out} already holds {what}: one run, one folder. Give a new or empty "
+                          "folder with --out" + (", or pass --replace to remove that run's outputs first" if ours else ""))
+    if not ours:
+        raise ScreenError(f"--replace refused: {out} holds files but no manifest.json, so it is not a psyscreen output "
+                          "folder; nothing was removed. Give a new or empty folder with --out")
+    root = out.resolve()
+    for p in own:
+        rp = Path(p).resolve()
+        if rp == root or root in rp.parents:
+            raise ScreenError(f"--replace refused: {p} (given to this run) is inside the output folder {out}; "
+                              "nothing was removed. Move it out of the folder, or give another --out")
+    for e in entries:
+        if e.is_dir() and not e.is_symlink():
+            shutil.rmtree(e)
+        else:
+            e.unlink()
+
+
+# ---- the population of the protocol ----------------------------------------------------------------
+
+#: Grades of each school stage, coded as :data:`psyscreen.demographics.GRADE_CODING` (college years 13-16).
+STAGE_GRADES = {"primary": range(1, 7), "junior": range(7, 10), "senior": range(10, 13), "college": range(13, 17)}
+
+
+def population_grades(population) -> frozenset:
+    """The grades a protocol's population covers, coded as in ``students.parquet`` (college year 1 = 13).
+
+    Every grade of its stages when ``grades`` is empty; else the listed grades that fall in its stages (a
+    college protocol's ``grades: [1]`` is the freshmen, grade 13).
+
+    Examples
+    --------
+    >>> from psyscreen.protocol import load_protocol
+    >>> sorted(population_grades(load_protocol("college").population))
+    [13]
+    >>> sorted(population_grades(load_protocol("primary").population))
+    [4, 5, 6]
+    """
+    out: set[int] = set()
+    for stage in population.stages:
+        rng = STAGE_GRADES[stage]
+        if population.grades:
+            out |= {g + 12 if stage == "college" else g for g in population.grades} & set(rng)
+        else:
+            out |= set(rng)
+    return frozenset(out)
+
+
+def _span(grades: Sequence[int]) -> str:
+    """``[4, 5, 6, 9]`` -> ``'4-6, 9'``."""
+    parts, run = [], [grades[0]]
+    for g in grades[1:]:
+        if g == run[-1] + 1:
+            run.append(g)
+        else:
+            parts.append(run)
+            run = [g]
+    parts.append(run)
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else f"{r[0]}" for r in parts)
+
+
+_FITTING: dict = {}
+
+
+def _fitting_protocols(grades: frozenset) -> list[str]:
+    """Shipped protocols whose population covers every one of ``grades``."""
+    if grades not in _FITTING:
+        from .protocol import list_protocols
+
+        fit = []
+        for pid in list_protocols():
+            try:
+                if grades <= population_grades(load_protocol(pid).population):
+                    fit.append(pid)
+            except Exception:  # a shipped protocol that does not load is checked by its own tests
+                continue
+        _FITTING[grades] = fit
+    return _FITTING[grades]
+
+
+def _population_note(frame: pd.DataFrame, proto, lang: str) -> Optional[str]:
+    """A warning when students of one file are in grades outside the protocol's population (None otherwise)."""
+    if frame is None or "grade" not in frame.columns or not len(frame):
+        return None
+    allowed = population_grades(proto.population)
+    g = pd.to_numeric(frame["grade"], errors="coerce").to_numpy(dtype=float)
+    outside = ~np.isnan(g) & ~np.isin(g, list(allowed))
+    n = int(outside.sum())
+    if not n:
+        return None
+    grades = sorted(int(x) for x in np.unique(g[outside]))
+    fit = _fitting_protocols(frozenset(grades))
+    if lang == "zh":
+        use = f"请改用协议 {'、'.join(fit)}" if fit else "没有内置协议适用于这些年级，请选用适合的协议"
+        return (f"{n} 名学生在 {_span(grades)} 年级，不在本协议（{proto.id}）的适用人群内"
+                f"（{proto.population.label.get('zh')}）：{use}")
+    use = f"use protocol {' or '.join(fit)}" if fit else "no shipped protocol covers them: choose a protocol for them"
+    return (f"{n} student(s) in grade(s) {_span(grades)}, outside the population of protocol {proto.id} "
+            f"({', '.join(proto.population.stages)}): {use}")
+
+
+# ---- reading one file, isolated ------------------------------------------------------------------------
+
+def _read_one(path: Path, number: int, insts, proto, cmap, maps_dir: Path, lang: str) -> tuple[_FileOutcome, pd.DataFrame]:
+    """Read, map, normalise one file and find its critical answers; any failure is this file's, not the run's.
+
+    An exception of any kind (MemoryError included) makes the file ``unreadable`` with a reason that names the
+    kind of failure only (an exception's message may quote a cell), and the other files are screened.
+    """
+    try:
+        o = _process_file(path, number, insts, proto, cmap, maps_dir)
+        if o.status != "ok":
+            return o, pd.DataFrame()
+        note = _population_note(o.frame, proto, lang)
+        if note:
+            o.notes.append(note)
+        return o, _critical_rows(o.frame, insts, proto, o.problems)
+    except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the county
+        o = _FileOutcome(path=path, status="unreadable",
+                         reason=f"the file could not be read or processed ({type(exc).__name__}); its students were "
+                                "not screened: check the file (open and save it again, or export it anew)")
+        try:
+            o.sha256 = _sha256(path)
+        except OSError:
+            pass
+        log.warning("%s: unreadable (%s)", path.name, type(exc).__name__)
+        return o, pd.DataFrame()
+
+
+# ---- the report writers ----------------------------------------------------------------------------
 
 
 def _call(job):
@@ -386,26 +665,76 @@ def _call(job):
     fn(*args, **kwargs)
 
 
-def _run_report_jobs(jobs: list, workers: Optional[int], progress) -> None:
+_PR_SET_PDEATHSIG = 1
+
+
+def _worker_init(parent: int) -> None:
+    """Initializer of a report worker: the worker ends when the screening process ends, even by ``kill -9``.
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies (``prctl(PR_SET_PDEATHSIG)``); on
+    every system a watcher thread ends the worker when its parent process is no longer its parent.
+    """
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc symbol: the watcher below still ends the worker
+            pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="psyscreen-parent-watch", daemon=True).start()
+
+
+def _failure(exc: BaseException) -> str:
+    """A failure in words without the exception's message (it may quote a name or an id in a path)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    return type(exc).__name__
+
+
+def _run_report_jobs(jobs: list, workers: Optional[int], progress) -> list[tuple[str, str]]:
     """Write the school folders and the county outputs, in worker processes when there are several schools.
 
-    Each job writes its own files (atomically), so they are independent; an error in any job is raised here.
-    ``workers=None`` uses every CPU; 1 writes in this process.
+    ``jobs`` are ``(output, fn, args, kwargs)``; each writes its own files (atomically), so they are
+    independent: a job that fails is reported (``[(output, reason)]``, returned) and the others are written.
+    ``progress(done)`` is called as each job finishes. ``workers=None`` uses every CPU; 1 writes in this process.
+    Worker processes end with this process (:func:`_worker_init`).
     """
+    failed: list[tuple[str, str]] = []
     n = workers or os.cpu_count() or 1
     if n <= 1 or len(jobs) < 4 or not hasattr(os, "fork"):
-        for done, job in enumerate(jobs, 1):
-            _call(job)
+        for done, (name, *job) in enumerate(jobs, 1):
+            try:
+                _call(job)
+            except Exception as exc:  # noqa: BLE001 - one output's failure must not lose the others
+                failed.append((name, _failure(exc)))
             progress(done)
-        return
+        return failed
     import concurrent.futures as cf
     import multiprocessing as mp
 
-    with cf.ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=mp.get_context("fork")) as pool:
-        futures = [pool.submit(_call, job) for job in jobs]
+    with cf.ProcessPoolExecutor(max_workers=min(n, len(jobs)), mp_context=mp.get_context("fork"),
+                                initializer=_worker_init, initargs=(os.getpid(),)) as pool:
+        futures = {pool.submit(_call, tuple(job)): name for name, *job in jobs}
         for done, fut in enumerate(cf.as_completed(futures), 1):
-            fut.result()
+            try:
+                fut.result()
+            except Exception as exc:  # noqa: BLE001 - including a worker that died (BrokenProcessPool)
+                failed.append((futures[fut], _failure(exc)))
             progress(done)
+    return failed
 
 
 def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Union[str, Path] = "default",
@@ -413,7 +742,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
            norms: Optional[Union[str, Path]] = None, pseudonymise: Optional[Union[str, Path]] = None,
            lang: str = "zh", archive: Optional[Union[str, Path]] = None, reports: bool = True,
            min_cell: int = 5, progress: Optional[Callable[[str, int, int], None]] = None,
-           workers: Optional[int] = None) -> ScreenResult:
+           workers: Optional[int] = None, county: Optional[str] = None, replace: bool = False) -> ScreenResult:
     """Screen one wave: read every export, score, classify, route, and write the output folder.
 
     Parameters
@@ -423,16 +752,19 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     protocol : str or Path
         A shipped protocol id (``"default"``) or a YAML file.
     wave : str, optional
-        The wave label (``"2026-09"``); default the name of the (first) input folder when it looks like
-        ``YYYY-MM``.
+        The wave label ``YYYY-MM`` (``"2026-09"``, checked with :func:`psyscreen.wave.parse_wave`); default the
+        name of the (first) input folder when it looks like one.
     out : str or Path
-        The output folder (created; existing files in it are replaced).
+        The output folder: new or empty. A folder that holds another run is refused unless ``replace``.
     column_map : str or Path, optional
         A column map (``--map``): :func:`psyscreen.mapping.load_map`.
     norms : str or Path, optional
-        A :class:`psyscreen.norms.NormTable` JSON file: adds ``<scale>.pr`` and ``<scale>.t`` columns.
+        A :class:`psyscreen.norms.NormTable` file, ``.json`` or the ``.xlsx`` that ``analyze norms`` writes: adds
+        ``<scale>.pr`` and ``<scale>.t`` columns. A table none of whose strata occurs in the wave is refused.
     pseudonymise : str or Path, optional
-        A key file: ``student_key`` is the HMAC-SHA-256 of the id (the key is never written out).
+        A key file: ``student_key`` is the HMAC-SHA-256 of the id (the key is never written out). The school
+        folders, tables and county outputs then carry keys; ``critical.xlsx`` keeps the raw ids and names on
+        purpose: it is for the county center's action the same day (the index page says so).
     lang : {"zh", "en"}
         Language of reasons and reports.
     archive : str or Path, optional
@@ -445,46 +777,49 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     workers : int, optional
         Processes writing the school folders and the county outputs (default: one per CPU; 1 = this process).
     progress : callable, optional
-        ``progress(stage, done, total)``, called as files are read and outputs written.
+        ``progress(stage, done, total)``, called as files are read (``read``), as the wave is scored
+        (``score``), as the tables are written (``write``) and as each school folder or the county outputs are
+        finished (``schools``).
+    county : str, optional
+        The county (or district): in the titles of the outputs and in the manifest.
+    replace : bool
+        Remove the previous run's outputs from ``out`` first (only a folder that holds a psyscreen output).
 
     Returns
     -------
     ScreenResult
+        ``status`` is ``complete`` or ``incomplete`` (a file not processed, or an output not written), as in
+        the manifest (``status``, ``not_processed``, ``schools_not_screened``, ``failed_outputs``).
 
     Raises
     ------
     ScreenError
-        No input, an unknown language, a map or key file that cannot be used.
+        No input, a wave that is not ``YYYY-MM``, an unknown language, a map, norm or key file that cannot be
+        used, an output folder that holds another run.
     """
     if lang not in ("zh", "en"):
         raise ScreenError(f"lang must be 'zh' or 'en', not {lang!r}")
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
-    paths = find_inputs(inputs)
+    found = collect_inputs(inputs)
+    paths = found.exports
     if not paths:
-        raise ScreenError("no input file: give export files or folders that hold them")
-    if wave is None:
-        for p in inputs:
-            name = Path(p).name if Path(p).is_dir() else Path(p).parent.name
-            if re.fullmatch(r"\d{4}-\d{2}", name):
-                wave = name
-                break
-    if wave is None:
-        raise ScreenError("give the wave (e.g. --wave 2026-09): it could not be read from the folder name")
+        raise ScreenError("no input file: give export files or folders that hold them"
+                          + (f" ({len(found.skipped)} file(s) found are not exports)" if found.skipped else ""))
+    wave = _wave_of(wave, inputs)
     proto = load_protocol(protocol)
     insts = [load_instrument(i) for i in proto.load_instruments().values()]
     try:
         cmap = load_map(column_map, insts) if column_map else None
     except MapFileError as exc:
         raise ScreenError(str(exc)) from None
-    norm_table = None
-    if norms is not None:
-        from .norms import NormTable
-
-        norm_table = NormTable.from_json(norms)
+    norm_table = _load_norms(norms) if norms is not None else None
     keyer = _pseudonymiser(pseudonymise)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    own = [Path(x) for x in inputs] + [Path(x) for x in (column_map, norms, pseudonymise, archive) if x is not None]
+    _prepare_out(out, replace, own)
+    (out / _MARKER).write_text(json.dumps({"wave": wave, "started": _dt.datetime.now(_dt.timezone.utc).isoformat(
+        timespec="seconds")}), encoding="utf-8")
     maps_dir = out / "maps"
     item_cols = [c for i in insts for c in i.item_columns]
     notify = progress or (lambda stage, done, total: None)
@@ -495,31 +830,34 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     outcomes: list[_FileOutcome] = []
     crit_parts: list[pd.DataFrame] = []
     crit_path = out / "critical.xlsx"
-    last_write = -np.inf
-    written_crit = -1
+    reading = RunInfo(wave, county=county, status="in_progress")
+    _write_critical(_critical_frame(None, paths, lang, keyer), crit_path, lang, proto, run=reading)
+    last_write = time.perf_counter()
+    written_crit = 0
     for k, path in enumerate(paths):
         notify("read", k, len(paths))
-        o = _process_file(path, k, insts, proto, cmap, maps_dir)
+        o, c = _read_one(path, k, insts, proto, cmap, maps_dir, lang)
         outcomes.append(o)
         if o.status != "ok":
             log.warning("%s: %s (%s)", path.name, o.status, o.reason)
             continue
-        c = _critical_rows(o.frame, insts, proto, o.problems)
         if len(c):
             crit_parts.append(c)
         n_crit = sum(len(x) for x in crit_parts)
         if n_crit != written_crit and time.perf_counter() - last_write > 2.0:
             _write_critical(_critical_frame(pd.concat(crit_parts, ignore_index=True) if crit_parts else None,
-                                            paths, lang, keyer), crit_path, lang, proto)
+                                            paths, lang, keyer), crit_path, lang, proto, run=reading)
             last_write, written_crit = time.perf_counter(), n_crit
         log.info("%s: read %d row(s)", path.name, o.rows_in_file)
     notify("read", len(paths), len(paths))
+    run = _run_info(wave, county, outcomes)
     crit_all = pd.concat(crit_parts, ignore_index=True) if crit_parts else None
     critical_table = _critical_frame(crit_all, paths, lang, keyer)
-    _write_critical(critical_table, crit_path, lang, proto)  # complete before anything is scored
+    _write_critical(critical_table, crit_path, lang, proto, run=run)  # complete before anything is scored
     log.info("critical list written: %d row(s)", len(critical_table))
 
     # 5: duplicates across the wave
+    notify("score", 0, 4)
     good = [o for o in outcomes if o.status == "ok" and o.frame is not None]
     if good:
         allrows = pd.concat([o.frame for o in good], ignore_index=True)
@@ -551,8 +889,9 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     from .scoring import score_with_quarantine
 
     students_rows = allrows.loc[scored_mask].reset_index(drop=True)
-    notify("score", 0, 1)
+    notify("score", 1, 4)
     scored = score_with_quarantine(students_rows[item_cols], insts)
+    notify("score", 2, 4)
     if len(scored.quarantine):  # a guard: normalise already checked the codes
         bad_pos = np.unique(scored.quarantine["row"].to_numpy())
         keep = ~np.isin(np.arange(len(students_rows)), bad_pos)
@@ -574,7 +913,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         scores = scored.scores.reset_index(drop=True)
     answers = students_rows[item_cols].reset_index(drop=True)
     cls = classify(scores, proto, answers=answers)
-    notify("score", 1, 1)
+    notify("score", 3, 4)
 
     ids = students_rows["student_id"].astype("string")
     keys = keyer(ids) if keyer else ids
@@ -624,6 +963,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     students["careless_fast"] = too_fast(dur.reset_index(drop=True), n_items=n_answered).to_numpy()
     answers_out = pd.concat([pd.DataFrame({"student_key": students["student_key"], "wave": students["wave"]}),
                              answers], axis=1)
+    notify("score", 4, 4)
     identities = pd.DataFrame({"student_key": students["student_key"], "student_id": ids.to_numpy(),
                                "name": students_rows["name"].astype("string").to_numpy(),
                                "school": students["school"]}).astype("string")
@@ -656,6 +996,10 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         reason = o.reason or "; ".join(o.notes)
         ledger_rows.append({"file": o.path.name, "path": str(o.path), "sha256": o.sha256, "rows": rows, "scored": s, "quarantined": q,
                             "duplicates": d, "status": o.status, "reason": reason, "rows_in_file": o.rows_in_file})
+    for path, why in found.skipped:  # not exports: listed, never read
+        ledger_rows.append({"file": path.name, "path": str(path), "sha256": _sha256_or_empty(path), "rows": 0,
+                            "scored": 0, "quarantined": 0, "duplicates": 0, "status": "skipped", "reason": why,
+                            "rows_in_file": 0})
     ledger = pd.DataFrame(ledger_rows, columns=list(LEDGER_COLUMNS) + ["rows_in_file", "path"])
     totals = {k: int(ledger[k].sum()) for k in ("rows", "scored", "quarantined", "duplicates")}
     assert totals["rows"] == totals["scored"] + totals["quarantined"] + totals["duplicates"]
@@ -664,41 +1008,46 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     ordered = [lv.code for lv in proto.levels_by_rank] + [INVALID_LEVEL, UNDECIDED_LEVEL, NONE_LEVEL]
     levels = {k: levels.get(k, 0) for k in ordered if k in levels or k in [lv.code for lv in proto.levels_by_rank]}
 
-    # 7: write
-    notify("write", 0, 3)
+    # 7: write (the tables, then the reports, then the index page; the manifest last)
+    failed: list[tuple[str, str]] = []
+    notify("write", 0, 4)
     written: dict[str, Path] = {"critical": crit_path}
     written["students"] = write_table(students, out / "students.parquet")
+    notify("write", 1, 4)
     written["answers"] = write_table(answers_out, out / "answers.parquet")
-    qx = quarantine.copy()
-    qx["row"] = qx["row"].astype("Int64")
-    written["quarantine"] = write_table(qx, out / "quarantine.xlsx")
+    notify("write", 2, 4)
+    written["quarantine"] = _write_for_people(quarantine, out / "quarantine.xlsx", "quarantine", run, lang)
+    notify("write", 3, 4)
     if len(dup_table):
-        written["duplicates"] = write_table(dup_table, out / "duplicates.xlsx")
+        written["duplicates"] = _write_for_people(dup_table, out / "duplicates.xlsx", "duplicates", run, lang)
+    notify("write", 4, 4)
     if maps_dir.is_dir():
         written["maps"] = maps_dir
     if reports:
-        schools_dir = out / "schools"
-        schools_dir.mkdir(exist_ok=True)
-        school_names = sorted(students["school"].dropna().unique().tolist())
-        county = out / "county"
-        county.mkdir(exist_ok=True)
-        jobs = [(report.write_county, (students, ledger, county), {"protocol": proto, "lang": lang, "min_cell": min_cell})]
-        for sch in school_names:
-            sel = (students["school"] == sch).fillna(False).to_numpy(dtype=bool)
-            folder = schools_dir / file_name(sch)
-            folder.mkdir(parents=True, exist_ok=True)
-            jobs.append((report.write_school, (students.loc[sel].reset_index(drop=True), folder),
-                         {"protocol": proto, "lang": lang, "identities": identities.loc[sel].reset_index(drop=True)}))
-        _run_report_jobs(jobs, workers, lambda done: notify("schools", done, len(jobs)))
-        written["schools"] = schools_dir
-        written["county"] = county
-    notify("write", 3, 3)
+        folders = _school_folders(students["school"])
+        jobs = _report_jobs(students, ledger, identities, out, folders, proto, lang, min_cell, run)
+        failed += _run_report_jobs(jobs, workers, lambda done: notify("schools", done, len(jobs)))
+        written["schools"] = out / "schools"
+        written["county"] = out / "county"
+    try:
+        from .report.index import write_index
 
+        written["index"] = write_index(out, run, lang=lang, pseudonymised=keyer is not None,
+                                       outputs=_index_outputs(out, written, reports),
+                                       failed=[name for name, _ in failed])
+    except Exception as exc:  # noqa: BLE001 - the index page is a guide; its failure must not lose the manifest
+        failed.append(("index.html", _failure(exc)))
+    for name, why in failed:
+        log.warning("output not written: %s (%s)", name, why)
+
+    status = "complete" if run.complete and not failed else "incomplete"
     manifest = _manifest(out, wave, proto, insts, ledger, totals, levels, keyer is not None, lang, norm_table,
                          norm_note, len(critical_table))
+    manifest.update(_status_entries(run, status, outcomes, failed))
     written["manifest"] = out / "manifest.json"
     atomic_write(written["manifest"],
                  lambda tmp: tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"))
+    (out / _MARKER).unlink(missing_ok=True)
 
     if archive is not None:  # the growth file takes the finished output folder
         from .archive import import_wave
@@ -706,12 +1055,163 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         import_wave(out, archive)
         written["archive"] = Path(archive)
 
-    ok = bool((ledger["status"] == "ok").all())
-    log.info("wave %s: %d file(s), %d row(s), %d scored, %d quarantined, %d duplicate(s), %.1f s", wave,
+    log.info("wave %s (%s): %d file(s), %d row(s), %d scored, %d quarantined, %d duplicate(s), %.1f s", wave, status,
              len(ledger), totals["rows"], totals["scored"], totals["quarantined"], totals["duplicates"],
              time.perf_counter() - t0)
     return ScreenResult(out=out, paths=written, ledger=ledger, totals=totals, levels=levels,
-                        critical=len(critical_table), ok=ok, manifest=manifest)
+                        critical=len(critical_table), ok=status == "complete", manifest=manifest, status=status,
+                        run=run)
+
+
+# ---- the run: wave, norms, status ------------------------------------------------------------------------
+
+def _wave_of(wave: Optional[str], inputs: Sequence) -> str:
+    """The wave given (checked), else the name of the first input folder named like ``YYYY-MM`` (checked)."""
+    if wave is None:
+        for p in inputs:
+            name = Path(p).name if Path(p).is_dir() else Path(p).parent.name
+            if re.fullmatch(r"\d{4}-\d{1,2}|\d{4}[-/_.]\d{2}", name):
+                wave = name
+                break
+    if wave is None:
+        raise ScreenError("give the wave (e.g. --wave 2026-09): it could not be read from the folder name")
+    try:
+        return parse_wave(wave)
+    except WaveError as exc:
+        raise ScreenError(f"{exc}: give --wave YYYY-MM") from None
+
+
+def _load_norms(path: Union[str, Path]):
+    """The norm table of ``--norms``: the ``.json`` or ``.xlsx`` that ``analyze norms`` writes."""
+    from .norms import NormError, NormTable
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            return NormTable.from_excel(path)
+        return NormTable.from_json(path)
+    except NormError as exc:
+        raise ScreenError(f"--norms: {exc}") from None
+    except (UnicodeDecodeError, OSError, ValueError) as exc:
+        raise ScreenError(f"--norms {path.name}: not a norm table ({type(exc).__name__}); give the .json or .xlsx "
+                          "file that `psyscreen analyze norms` writes") from None
+
+
+def _sha256_or_empty(path: Path) -> str:
+    try:
+        return _sha256(path)
+    except OSError:
+        return ""
+
+
+def _run_info(wave: str, county: Optional[str], outcomes: Sequence[_FileOutcome]) -> RunInfo:
+    """The run as every output shows it: complete, or incomplete with the files not processed."""
+    missed = tuple(NotProcessed(o.path.name, o.status, int(o.rows_in_file), o.reason)
+                   for o in outcomes if o.status != "ok")
+    return RunInfo(wave, county=county, status="incomplete" if missed else "complete", not_processed=missed)
+
+
+def _status_entries(run: RunInfo, status: str, outcomes: Sequence[_FileOutcome], failed) -> dict:
+    """The manifest's ``status``, ``county``, ``not_processed`` (with the schools of each file),
+    ``schools_not_screened`` and ``failed_outputs``."""
+    by_name = {o.path.name: o for o in outcomes}
+    missed = []
+    for p in run.not_processed:
+        o = by_name.get(p.file)
+        schools = sorted(o.schools) if o is not None and o.schools else [Path(p.file).stem]
+        missed.append({"file": p.file, "status": p.status, "rows_in_file": int(p.rows_in_file), "reason": p.reason,
+                       "schools": schools})
+    return {"status": status, "county": run.county, "not_processed": missed,
+            "schools_not_screened": sorted({s for m in missed for s in m["schools"]}),
+            "failed_outputs": [{"output": name, "reason": why} for name, why in failed]}
+
+
+# ---- outputs for people ---------------------------------------------------------------------------------
+
+_PEOPLE = {
+    "quarantine": {
+        "zh": {"sheet": "待核对数据", "title": "待核对数据（未计分）",
+               "note": "以下作答未能计分：请按文件、工作表、行、列核对原始数据并更正，然后重新筛查。",
+               "columns": {"file": "文件", "sheet": "工作表", "row": "行", "cell": "单元格", "column": "列",
+                           "item": "题目", "value": "取值", "reason": "原因"}},
+        "en": {"sheet": "quarantine", "title": "quarantine (rows not scored)",
+               "note": "These answers could not be scored: fix them in the export (file, sheet, row, column), then "
+                       "screen again.",
+               "columns": {"file": "File", "sheet": "Sheet", "row": "Row", "cell": "Cell", "column": "Column",
+                           "item": "Item", "value": "Value", "reason": "Reason"}},
+    },
+    "duplicates": {
+        "zh": {"sheet": "重复提交", "title": "重复提交",
+               "note": "同一学号在本批次中出现多次：保留最新一份可计分的答卷（按提交时间，其次较后的文件，其次较后的行），"
+                       "其余列于此表，不计分。",
+               "columns": {"file": "文件", "sheet": "工作表", "row": "行", "kept_file": "保留的文件",
+                           "kept_row": "保留的行", "rule": "规则"},
+               "rule": "保留最新一份可计分的答卷"},
+        "en": {"sheet": "duplicates", "title": "duplicate submissions",
+               "note": DUPLICATE_RULE + ".",
+               "columns": {"file": "File", "sheet": "Sheet", "row": "Row", "kept_file": "Kept file",
+                           "kept_row": "Kept row", "rule": "Rule"},
+               "rule": "latest scorable submission kept"},
+    },
+}
+
+
+def _write_for_people(frame: pd.DataFrame, path: Path, kind: str, run: RunInfo, lang: str) -> Path:
+    """``quarantine.xlsx`` / ``duplicates.xlsx``: headers in ``lang``, a named sheet, the wave in the title line.
+
+    Every column is kept (file, sheet, row, column, reason ...); only the header labels are translated.
+    """
+    t = _PEOPLE[kind][lang]
+    f = frame.copy()
+    if "row" in f.columns:
+        f["row"] = f["row"].astype("Int64")
+    if "kept_row" in f.columns:
+        f["kept_row"] = f["kept_row"].astype("Int64")
+    if "rule" in f.columns:
+        f["rule"] = t["rule"]
+    f = f.rename(columns=t["columns"])
+    note = " ".join(x for x in (run.title(t["title"], lang), t["note"], run.notice(lang)) if x)
+    return write_workbook(path, [Sheet(t["sheet"], f.reset_index(drop=True), wrap=(t["columns"].get("reason", ""),),
+                                       note=note)])
+
+
+def _school_folders(schools: pd.Series) -> dict:
+    """School -> folder name under ``schools/``: distinct for every school (:func:`psyscreen.io.unique_file_names`)."""
+    names = sorted(schools.dropna().astype(str).unique().tolist())
+    return unique_file_names(names)
+
+
+def _report_jobs(students, ledger, identities, out: Path, folders: dict, proto, lang: str, min_cell: int,
+                 run: RunInfo) -> list:
+    """The report jobs ``(output, fn, args, kwargs)``: the county outputs, then one per school folder."""
+    schools_dir, county = out / "schools", out / "county"
+    schools_dir.mkdir(exist_ok=True)
+    county.mkdir(exist_ok=True)
+    jobs = [("county", report.write_county, (students, ledger, county),
+             {"protocol": proto, "lang": lang, "min_cell": min_cell, "run": run})]
+    school = students["school"].astype("string")
+    for sch, name in folders.items():
+        sel = (school == sch).fillna(False).to_numpy(dtype=bool)
+        folder = schools_dir / name
+        jobs.append((f"schools/{name}", report.write_school, (students.loc[sel].reset_index(drop=True), folder),
+                     {"protocol": proto, "lang": lang, "identities": identities.loc[sel].reset_index(drop=True),
+                      "run": run}))
+    return jobs
+
+
+def _index_outputs(out: Path, written: dict, reports: bool) -> dict:
+    """What the index page links to: output key -> path relative to ``out`` (only those written)."""
+    rel = {}
+    for key in ("critical", "quarantine", "duplicates", "students"):
+        if key in written and Path(written[key]).is_file():
+            rel[key] = Path(written[key]).relative_to(out).as_posix()
+    if reports:
+        for key, name in (("summary", "county/summary.xlsx"), ("report", "county/report.html")):
+            if (out / name).is_file():
+                rel[key] = name
+        if (out / "schools").is_dir():
+            rel["schools"] = "schools/"
+    return rel
 
 
 def _apply_norms(students: pd.DataFrame, table) -> tuple[pd.DataFrame, Optional[str]]:
@@ -732,6 +1232,16 @@ def _apply_norms(students: pd.DataFrame, table) -> tuple[pd.DataFrame, Optional[
                 col = frame[f"{s}.{suf}"].to_numpy(copy=True)
                 col[rows] = sub[f"{s}.{suf}"].to_numpy(dtype=float)
                 frame[f"{s}.{suf}"] = col
+    if len(frame) and not known:
+        from .norms import _label
+
+        has = sorted(_label(by, k) for k in table._refs)
+        wave = sorted(_label(by, k) for k in groups)
+        raise ScreenError(f"--norms: the norm table matches no student of this wave: its strata ({'/'.join(by)}) are "
+                          f"{'; '.join(has[:8])}{' ...' if len(has) > 8 else ''}, the wave's are "
+                          f"{'; '.join(wave[:8])}{' ...' if len(wave) > 8 else ''}. Give a norm table built on the "
+                          "same coding (from the students.parquet of `screen` or the output of `score`); the "
+                          "critical list was written, rerun with --replace")
     note = (f"{unknown_n} student(s) in strata ({'/'.join(by)}) the norm table does not have: no .pr/.t"
             if unknown_n else None)
     return frame, note

@@ -153,7 +153,7 @@ def county_tables(students: pd.DataFrame, ledger: pd.DataFrame | None, *, protoc
 
 
 def write_county(students: pd.DataFrame, ledger: pd.DataFrame | None, folder: PathLike, *, protocol,
-                 lang: str = "zh", min_cell: int = 5) -> dict:
+                 lang: str = "zh", min_cell: int = 5, run=None) -> dict:
     """Write ``<folder>/summary.xlsx`` and ``<folder>/report.html`` (no identities; small counts suppressed).
 
     Parameters
