@@ -138,6 +138,9 @@ def test_compare_school_not_screened_is_never_absent(sample_waves, tmp_path):
     assert set(st.index[st["status"] == "absent"]) == expect and len(expect) <= 31
     assert (truth["status"] == "absent").sum() == 31
     assert not st.loc[of_missing, "status"].isin(["absent", "resolved", "persistent", "new"]).any()
+    # the other way round the school was not screened in the earlier wave: its students are not 'new'
+    back = compare(part, "2026-09", "2026-03").students.set_index("student_key")["status"]
+    assert set(back.index[back == "school not screened before"]) == set(of_missing)
     # the terminal says it, in both languages, with a row for every outcome
     db_args = ["--db", part, "--from", "2026-03", "--to", "2026-09"]
     r = run("compare", *db_args, "--lang", "en")
