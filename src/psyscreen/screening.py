@@ -682,7 +682,11 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         school_names = sorted(students["school"].dropna().unique().tolist())
         county = out / "county"
         county.mkdir(exist_ok=True)
-        jobs = [(report.write_county, (students, ledger, county), {"protocol": proto, "lang": lang, "min_cell": min_cell})]
+        # the county summary audits its participation table (per file) with its level table (per school): it needs
+        # the file each student came from
+        source = pd.Categorical.from_codes(students_rows["_file"].to_numpy(dtype=np.int64), [p.name for p in paths])
+        jobs = [(report.write_county, (students.assign(file=source), ledger, county),
+                 {"protocol": proto, "lang": lang, "min_cell": min_cell})]
         for sch in school_names:
             sel = (students["school"] == sch).fillna(False).to_numpy(dtype=bool)
             folder = schools_dir / file_name(sch)
