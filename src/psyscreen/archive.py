@@ -994,20 +994,19 @@ def compare(db: PathLike, from_wave: str, to_wave: str, *, ci: float = 0.95) -> 
 
 
 def _suppressed(counts: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Counts with margins for publication: 1..min_cell-1 as "<5", secondary suppressions as "*", rates blanked.
+    """Counts with margins for publication: every hidden cell shown as "*" (one mark), rates blanked.
 
     The rule is :func:`psyscreen.privacy.suppress_small` (the same as the screening's county summary); the
-    display follows :mod:`psyscreen.report.county` ("<m" for a small count, "*" for a secondary suppression).
+    display follows :mod:`psyscreen.report.county` (one mark for every hidden cell, so it narrows nothing).
     """
-    from .privacy import TOTAL, add_margins, suppress_small, total_label
+    from .privacy import HIDDEN, TOTAL, add_margins, suppress_small, total_label
 
     counts = counts.astype("int64")
     labels = [v for level in range(counts.index.nlevels) for v in counts.index.get_level_values(level).astype(str)]
     total = total_label(TOTAL, [*labels, *counts.columns])
     full = add_margins(counts, total=total)
     hidden = suppress_small(counts, min_cell, total=total)
-    small = ((full >= 1) & (full < min_cell)).astype(bool)
-    shown = full.astype(object).mask(small, f"<{min_cell}").mask(hidden.isna().astype(bool) & ~small, "*")
+    shown = full.astype(object).mask(hidden.isna().to_numpy(dtype=bool), HIDDEN)
     num = hidden.astype("Float64")
     den = num[total]
     rates = num.div(den.where(den > 0), axis=0).drop(columns=[total]).astype(float)
@@ -1036,7 +1035,7 @@ def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5) -
     resolved, absent, undecided students, most urgent first), ``reliable change`` (every reliable change, the
     deteriorations under the cutoff marked) and ``reliability`` (what each scale's criterion used).
     ``out_dir/county/compare-<from>-<to>.xlsx``: counts by school x status and by school x scale x category,
-    counts of 1 to ``min_cell - 1`` shown as "<5" and secondary suppressions as "*"
+    counts of 1 to ``min_cell - 1``, and what would reveal them or a whole group, shown as "*"
     (:func:`psyscreen.privacy.suppress_small`, the rule of the screening's county summary); no student keys.
     Files are written atomically.
     """
@@ -1079,8 +1078,9 @@ def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5) -
         "reliability": cmp.reliability,
         "about": pd.DataFrame({"note": [
             f"compare {cmp.from_wave} -> {cmp.to_wave}; no student identity in this workbook",
-            f"<{min_cell}: a count from 1 to {min_cell - 1}, hidden; *: hidden so that a small count cannot be "
-            "worked out from the totals (psyscreen.privacy.suppress_small); rates blank where hidden",
+            f"*: hidden (one mark for every hidden cell; it may be 0 or any count): counts from 1 to {min_cell - 1}, "
+            "a count equal to its row's total, every count of a row whose total is hidden, and cells hidden so that "
+            "none of these can be worked out from the totals (psyscreen.privacy.suppress_small); rates blank where hidden",
             "reliable change: Jacobson-Truax, |RCI| > 1.96; 'under cutoff' = not flagged in the later wave"]})}))
     return written
 

@@ -5,7 +5,7 @@
   list per class for the class teacher (student, level, suggested action: no scores, answers or reasons) and a
   notification letter per flagged student for the family (jinja2, editable template, autoescaped).
 - :func:`write_county`: ``summary.xlsx`` and a self-contained ``report.html`` with counts and rates by school x
-  grade x sex x level and participation, small counts suppressed (:func:`psyscreen.privacy.suppress_small`), no
+  grade x sex x level and participation, small counts suppressed (:func:`psyscreen.privacy.suppress_tables`), no
   identities.
 
 Text cells are made inert (:func:`psyscreen.privacy.safe_frame`) and every file is written atomically.
