@@ -286,3 +286,62 @@ def test_add_margins_refuses_a_total_label_the_data_uses():
     with pytest.raises(ValueError, match="total label"):
         suppress_small(c)
     assert add_margins(c, total="Total*").loc[("Total*", "Total*"), "Total*"] == 10
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_joint_suppression_no_cell_of_either_table_pinned_with_files_split_and_merged(seed):
+    # suppress_tables ties the participation table to the level table through the files' schools (a school split
+    # over two files, two schools in one file, a file with no scored student); an integer-programming reader of
+    # both tables and those ties pins no hidden cell, and a shared count is hidden in both or in neither.
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from psyscreen.privacy import suppress_tables
+
+    rng = np.random.default_rng(seed)
+    counts = _table(seed, schools=4, grades=(7, 8), sexes=("F", "M"))
+    n_school = counts.groupby(level="school").sum().sum(axis=1)
+    split = int(rng.integers(1, n_school["S0"]))
+    files = {"a": ["S0"], "b": ["S0"], "c": ["S1", "S2"], "d": ["S3"], "e": []}
+    scored = {"a": split, "b": n_school["S0"] - split, "c": n_school["S1"] + n_school["S2"], "d": n_school["S3"], "e": 0}
+    part = pd.DataFrame({"scored": pd.Series(scored), "quarantined": rng.integers(0, 4, 5),
+                         "duplicates": rng.integers(0, 3, 5)})
+    levels, participation = suppress_tables(counts, 5, participation=part, schools_of=files)
+    full_l, full_p = add_margins(counts), add_margins(part)
+    cells = [("L", i) for i in range(full_l.size)] + [("P", i) for i in range(full_p.size)]
+    vals = np.concatenate([full_l.to_numpy(dtype=float).ravel(), full_p.to_numpy(dtype=float).ravel()])
+    hid = np.concatenate([levels.isna().to_numpy().ravel(), participation.isna().to_numpy().ravel()])
+    assert hid.any()
+    pos = {c: k for k, c in enumerate(cells)}
+    rows = []
+    for t, comps in _published_sums(full_l):
+        rows.append({pos[("L", t)]: -1, **{pos[("L", c)]: 1 for c in comps}})
+    for t, comps in _published_sums(full_p):
+        rows.append({pos[("P", t)]: -1, **{pos[("P", c)]: 1 for c in comps}})
+    ncol_l, ncol_p = full_l.shape[1], full_p.shape[1]
+    lkeys, pkeys = list(full_l.index), list(full_p.index)
+    school_n = {k[0]: pos[("L", i * ncol_l + ncol_l - 1)] for i, k in enumerate(lkeys) if k[1:] == ("Total", "Total")}
+    file_n = {k: pos[("P", i * ncol_p)] for i, k in enumerate(pkeys)}
+    rows.append({file_n["a"]: 1, file_n["b"]: 1, school_n["S0"]: -1})
+    rows.append({file_n["c"]: 1, school_n["S1"]: -1, school_n["S2"]: -1})
+    rows.append({file_n["d"]: 1, school_n["S3"]: -1})
+    rows.append({file_n["e"]: 1})
+    rows.append({file_n["Total"]: 1, school_n["Total"]: -1})
+    A = np.zeros((len(rows), len(cells)))
+    for r, eq in enumerate(rows):
+        for k, v in eq.items():
+            A[r, k] += v
+    assert np.allclose(A @ vals, 0)   # the ties hold in the data
+    lo = np.where(hid, 0, vals)
+    hi = np.where(hid, vals.max(), vals)
+    cons = LinearConstraint(A, 0, 0)
+    for k in np.flatnonzero(hid):
+        obj = np.zeros(len(cells))
+        obj[k] = 1
+        a = milp(obj, integrality=np.ones(len(cells)), bounds=Bounds(lo, hi), constraints=cons)
+        b = milp(-obj, integrality=np.ones(len(cells)), bounds=Bounds(lo, hi), constraints=cons)
+        assert a.status == 0 and b.status == 0
+        assert -b.fun - a.fun >= 1 - 1e-6, (cells[k], a.fun, -b.fun)
+    for f, ss in files.items():   # a file's scored count with one school: hidden exactly when the school's total is
+        if len(ss) == 1 and scored[f] == n_school[ss[0]]:
+            assert hid[file_n[f]] == hid[school_n[ss[0]]]
+    assert not hid[file_n["e"]]   # a 0 that the level table implies is never hidden

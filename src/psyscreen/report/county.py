@@ -77,8 +77,14 @@ def _rates(hidden: pd.DataFrame, total: str) -> pd.DataFrame:
 
 def county_tables(students: pd.DataFrame, ledger: pd.DataFrame | None, *, protocol, lang: str = "zh",
                   min_cell: int = 5) -> dict:
-    """The county's tables, suppressed: ``levels`` (display), ``levels_rates``, ``levels_counts`` (Int64 with NA
-    for hidden cells), ``participation`` (display) and the small-count / secondary masks (used by the report)."""
+    """The county's tables, suppressed together (:func:`psyscreen.privacy.suppress_tables`).
+
+    Returns ``levels`` (display: counts, ``*`` for hidden, rates), ``levels_counts`` (Int64 with NA for hidden
+    cells), ``levels_rates``, ``levels_display``, ``participation`` (display, or None without a ledger) and
+    ``participation_counts``, the level labels and colours, and the total label. The participation table is per
+    school when the ledger has ``school``, else per file; with a ``file`` column in ``students`` each file's
+    scored count is audited against its schools' totals in the level table.
+    """
     check_lang(lang)
     p = get_protocol(protocol)
     t = _TXT[lang]
