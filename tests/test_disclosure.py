@@ -103,8 +103,9 @@ class Reader:
         if isinstance(v, str):
             self.marks.add(v)
 
-    def attack(self):
-        """Bounds from the marks as the footnote defines them; milp for the smallest and largest value."""
+    def attack(self, sizes=None):
+        """Bounds from the marks as the footnote defines them; milp for the smallest and largest value. ``sizes``:
+        the true size of each group (row), which a reader who knows the group's members knows even when hidden."""
         n = len(self.value)
         top = max(v for v in self.value if isinstance(v, int))
         hidden = [i for i, v in enumerate(self.value) if isinstance(v, str)]
@@ -131,8 +132,13 @@ class Reader:
         bounds = Bounds(np.concatenate([lo, np.zeros(len(extra))]), np.concatenate([hi, np.ones(len(extra))]))
         cons = LinearConstraint(A, lb, ub)
 
-        def opt(obj):
-            res = milp(obj, integrality=np.ones(m), bounds=bounds, constraints=cons)
+        def opt(obj, fix=None):
+            b = bounds
+            if fix is not None:
+                lo2, hi2 = bounds.lb.copy(), bounds.ub.copy()
+                lo2[fix[0]] = hi2[fix[0]] = fix[1]
+                b = Bounds(lo2, hi2)
+            res = milp(obj, integrality=np.ones(m), bounds=b, constraints=cons)
             assert res.status == 0
             return res.fun
 
@@ -151,7 +157,24 @@ class Reader:
                 obj_t[t] = -1
                 if round(-opt(obj)) == 0 and round(-opt(obj_t)) >= 1:
                     learnt.append((key, c))
+                if sizes is not None and sizes[key] > 0 and round(-opt(obj, (t, sizes[key]))) == 0:
+                    learnt.append((key, c, "knowing the group's size"))
         return ranges, learnt
+
+
+def _sizes(df, rows):
+    """The true number of students of every row of the level sheet (school, grade label, sex label, or 合计)."""
+    from psyscreen.report.letters import grade_label
+
+    g = df.assign(grade=df["grade"].map(lambda v: grade_label(v, "zh")), sex=df["sex"].replace({"F": "女", "M": "男"}))
+    out = {}
+    for key in rows:
+        sel = np.ones(len(g), bool)
+        for col, v in zip(("school", "grade", "sex"), key):
+            if v != T:
+                sel &= (g[col] == v).to_numpy()
+        out[key] = int(sel.sum())
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +187,10 @@ def published(tmp_path_factory):
 def test_a_reader_with_integer_programs_pins_no_hidden_cell_and_learns_no_members_level(published):
     out, df, _ = published
     reader = Reader(out["summary"])
-    ranges, learnt = reader.attack()
+    sizes = _sizes(df, reader.rows)
+    shown_n = {k: reader.value[reader.var[("L", k, reader.n)]] for k in reader.rows}
+    assert all(sizes[k] == v for k, v in shown_n.items() if isinstance(v, int))   # the sizes are the right ones
+    ranges, learnt = reader.attack(sizes)
     assert len(ranges) > 10                                   # plenty hidden: the attack has work to do
     pinned = {k: r for k, r in ranges.items() if r[0] == r[1]}
     assert not pinned, [(list(reader.var)[k], r) for k, r in pinned.items()]

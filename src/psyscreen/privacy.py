@@ -600,6 +600,16 @@ def _suppress(vals: _np.ndarray, sums: _Sums, primary: _np.ndarray, cost: _np.nd
         if changed:
             continue
         exposed = _pinned(_hidden_graph(sums, hidden), vals, lower, upper)
+        if exposed.size == 0 and groups is not None:
+            # a reader who knows a group's members knows its size, hidden or not: with every group total known, a
+            # count equal to its group's total must still not be pinned (that would be every member's level)
+            totals, members = groups
+            whole = members[(vals[members] == vals[totals][:, None]) & (vals[totals][:, None] > 0)]
+            if whole.size:
+                known = hidden.copy()
+                known[totals] = False
+                pinned = _pinned(_hidden_graph(sums, known), vals, lower, upper)
+                exposed = pinned[_np.isin(pinned, whole)]
         if exposed.size == 0:
             break
         for c in exposed:
@@ -653,8 +663,12 @@ def suppress_small(counts: pd.DataFrame, min_cell: int = 5, *, total: str = TOTA
           programs per cell, found from the cycles of a flow graph the sums make, see ``_pinned``); else one more
           cell of its sums is hidden.
 
-    Rule 3c with rules 1-2 means that a reader who knows a group's members learns no member's level: that would
-    need a category count forced to equal the group's total in every table consistent with what is shown.
+       d. a reader who knows a group's members knows its size even when it is hidden: with every group's total
+          taken as known, a count equal to its group's total must still not be pinned (rule c again, for those
+          counts); else one more cell of its sums is hidden.
+
+    Rules 1, 2, 3c and 3d mean that a reader who knows a group's members learns no member's level: that would need
+    a category count forced to equal the group's total in every table consistent with what is shown.
     Rates derived from a hidden count, or from a row whose total is hidden, must be blanked by the caller.
 
     Parameters
