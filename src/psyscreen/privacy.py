@@ -800,7 +800,9 @@ def _link(tables: list, total: str, scored: str, schools_of, vals, eqs: list, ac
     eqs.append((_np.array([g1, g2]), _np.array([1, -1])))
     active.append(True)
     body2 = [i for i, k in enumerate(pf.index) if k != total]
-    cost[[part.offset + i * ncol2 + s2 for i in body2]] += 10 * big
+    # a count both tables publish is hidden last (hiding it hides it in both): the scored counts, their grand total
+    # and the level table's grand total
+    cost[[part.offset + i * ncol2 + s2 for i in body2] + [g1, g2]] += 10 * big
     if schools_of is None:
         return
     keys1 = [k if isinstance(k, tuple) else (k,) for k in lf.index]
@@ -823,6 +825,7 @@ def _link(tables: list, total: str, scored: str, schools_of, vals, eqs: list, ac
             parent[find(("s", s))] = find(("f", f))
     for s in school_cell:
         find(("s", s))
+    cost[list(school_cell.values())] += 10 * big
     groups: dict = {}
     for node in list(parent):
         groups.setdefault(find(node), []).append(node)
