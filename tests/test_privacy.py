@@ -104,8 +104,12 @@ def _published_sums(table: pd.DataFrame, T="Total"):
     return eqs
 
 
-def _intervals(full: pd.DataFrame, shown: pd.DataFrame, min_cell: int):
-    """For every hidden cell, the smallest and largest value consistent with everything shown (LP relaxation)."""
+def _intervals(full: pd.DataFrame, shown: pd.DataFrame, min_cell: int, marks: int = 1):
+    """For every hidden cell, the smallest and largest value consistent with everything shown (LP relaxation).
+
+    ``marks=1``: every hidden cell carries one mark, so a reader knows only that it is 0 or more (what the tables
+    publish). ``marks=2``: a reader also knows which hidden cells are small (1 to min_cell - 1), as the old ``<5``
+    mark told."""
     vals = full.to_numpy(dtype=float).ravel()
     hid = shown.isna().to_numpy().ravel()
     small = (vals >= 1) & (vals < min_cell)
@@ -125,7 +129,7 @@ def _intervals(full: pd.DataFrame, shown: pd.DataFrame, min_cell: int):
             b.append(rhs)
         else:
             assert abs(rhs) < 1e-9  # the shown cells alone must add up
-    bounds = [(1, min_cell - 1) if small[c] else (0, None) for c in hidx]
+    bounds = [(1, min_cell - 1) if small[c] and marks == 2 else (0, None) for c in hidx]
     out = {}
     for j, c in enumerate(hidx):
         obj = np.zeros(len(hidx))
@@ -149,8 +153,10 @@ def test_suppression_no_small_count_visible_and_none_recoverable(seed):
     assert (shown[both] == full[both]).all().all()        # what is shown is the truth
     small = ((full >= 1) & (full < 5)).to_numpy().sum()
     assert small > 0                                      # the case is not trivial
-    for cell, (lo, hi, is_small) in _intervals(full, shown, 5).items():
-        # no hidden cell is pinned down by the totals (the reader cannot subtract it out)
+    intervals = _intervals(full, shown, 5)
+    assert len(intervals) > sum(is_small for *_, is_small in intervals.values())   # secondary cells too
+    for cell, (lo, hi, is_small) in intervals.items():
+        # no hidden cell, small or not, is pinned down by the totals and what its mark says (0 or more)
         assert hi - lo >= 1 - 1e-6, (cell, lo, hi)
 
 
@@ -159,7 +165,7 @@ def test_suppression_one_level_index_and_nothing_small():
     shown = suppress_small(c)
     assert pd.isna(shown.loc["A", "red"])
     assert shown.isna().sum(axis=1).loc["A"] >= 2 and shown["red"].isna().sum() >= 2
-    big = pd.DataFrame({"a": [10, 20], "b": [0, 30]}, index=pd.Index(["x", "y"]))
+    big = pd.DataFrame({"a": [10, 20], "b": [0, 30], "c": [6, 0]}, index=pd.Index(["x", "y"]))
     assert suppress_small(big).equals(add_margins(big))   # zeros and large counts are shown as they are
     with pytest.raises(ValueError):
         suppress_small(c * -1)
@@ -222,8 +228,9 @@ def test_exact_audit_equals_a_rank_test(seed):
 
 @pytest.mark.parametrize("seed", range(12))
 def test_bounds_audit_equals_two_linear_programs_per_cell(seed):
-    # privacy._pinned finds the hidden small counts that the sums and the known bounds (1..4 for a hidden small
-    # count, >= 0 otherwise) pin down, from cycles of a flow graph; it must agree with the LP attack of this file.
+    # privacy._pinned finds the hidden cells that the sums and the bounds a reader knows pin down, from a flow graph
+    # (held cells, then bridges); it must agree with the LP attack of this file, for the bounds of one mark (>= 0)
+    # and for tighter ones (1..4 for a small count, as two marks told).
     from psyscreen import privacy
 
     rng = np.random.default_rng(100 + seed)
@@ -236,15 +243,18 @@ def test_bounds_audit_equals_two_linear_programs_per_cell(seed):
     vals = full.to_numpy(dtype=float).ravel()
     primary = (vals >= 1) & (vals < 5)
     sums = privacy._equations(full, "Total")
-    found = 0
+    found = {1: 0, 2: 0}
     for share in (0.1, 0.3, 0.5):
         hidden = primary | (rng.random(vals.size) < share)
         shown = full.mask(hidden.reshape(full.shape))
-        expected = sorted(c for c, (lo, hi, small) in _intervals(full, shown, 5).items() if small and hi - lo < 1 - 1e-7)
-        pinned = privacy._pinned(privacy._hidden_graph(sums, hidden), vals, primary, 5)
-        assert sorted(pinned.tolist()) == expected, (seed, share)
-        found += len(expected)
-    assert found > 0   # some cells are pinned: the comparison is not trivial
+        for marks in (1, 2):
+            lower = np.where(primary & (marks == 2), 1.0, 0.0)
+            upper = np.where(primary & (marks == 2), 4.0, np.inf)
+            expected = sorted(c for c, (lo, hi, _) in _intervals(full, shown, 5, marks).items() if hi - lo < 1 - 1e-7)
+            pinned = privacy._pinned(privacy._hidden_graph(sums, hidden), vals, lower, upper)
+            assert sorted(pinned.tolist()) == expected, (seed, share, marks)
+            found[marks] += len(expected)
+    assert found[1] > 0 and found[2] >= found[1]   # some cells are pinned: the comparison is not trivial
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -276,3 +286,62 @@ def test_add_margins_refuses_a_total_label_the_data_uses():
     with pytest.raises(ValueError, match="total label"):
         suppress_small(c)
     assert add_margins(c, total="Total*").loc[("Total*", "Total*"), "Total*"] == 10
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_joint_suppression_no_cell_of_either_table_pinned_with_files_split_and_merged(seed):
+    # suppress_tables ties the participation table to the level table through the files' schools (a school split
+    # over two files, two schools in one file, a file with no scored student); an integer-programming reader of
+    # both tables and those ties pins no hidden cell, and a shared count is hidden in both or in neither.
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    from psyscreen.privacy import suppress_tables
+
+    rng = np.random.default_rng(seed)
+    counts = _table(seed, schools=4, grades=(7, 8), sexes=("F", "M"))
+    n_school = counts.groupby(level="school").sum().sum(axis=1)
+    split = int(rng.integers(1, n_school["S0"]))
+    files = {"a": ["S0"], "b": ["S0"], "c": ["S1", "S2"], "d": ["S3"], "e": []}
+    scored = {"a": split, "b": n_school["S0"] - split, "c": n_school["S1"] + n_school["S2"], "d": n_school["S3"], "e": 0}
+    part = pd.DataFrame({"scored": pd.Series(scored), "quarantined": rng.integers(0, 4, 5),
+                         "duplicates": rng.integers(0, 3, 5)})
+    levels, participation = suppress_tables(counts, 5, participation=part, schools_of=files)
+    full_l, full_p = add_margins(counts), add_margins(part)
+    cells = [("L", i) for i in range(full_l.size)] + [("P", i) for i in range(full_p.size)]
+    vals = np.concatenate([full_l.to_numpy(dtype=float).ravel(), full_p.to_numpy(dtype=float).ravel()])
+    hid = np.concatenate([levels.isna().to_numpy().ravel(), participation.isna().to_numpy().ravel()])
+    assert hid.any()
+    pos = {c: k for k, c in enumerate(cells)}
+    rows = []
+    for t, comps in _published_sums(full_l):
+        rows.append({pos[("L", t)]: -1, **{pos[("L", c)]: 1 for c in comps}})
+    for t, comps in _published_sums(full_p):
+        rows.append({pos[("P", t)]: -1, **{pos[("P", c)]: 1 for c in comps}})
+    ncol_l, ncol_p = full_l.shape[1], full_p.shape[1]
+    lkeys, pkeys = list(full_l.index), list(full_p.index)
+    school_n = {k[0]: pos[("L", i * ncol_l + ncol_l - 1)] for i, k in enumerate(lkeys) if k[1:] == ("Total", "Total")}
+    file_n = {k: pos[("P", i * ncol_p)] for i, k in enumerate(pkeys)}
+    rows.append({file_n["a"]: 1, file_n["b"]: 1, school_n["S0"]: -1})
+    rows.append({file_n["c"]: 1, school_n["S1"]: -1, school_n["S2"]: -1})
+    rows.append({file_n["d"]: 1, school_n["S3"]: -1})
+    rows.append({file_n["e"]: 1})
+    rows.append({file_n["Total"]: 1, school_n["Total"]: -1})
+    A = np.zeros((len(rows), len(cells)))
+    for r, eq in enumerate(rows):
+        for k, v in eq.items():
+            A[r, k] += v
+    assert np.allclose(A @ vals, 0)   # the ties hold in the data
+    lo = np.where(hid, 0, vals)
+    hi = np.where(hid, vals.max(), vals)
+    cons = LinearConstraint(A, 0, 0)
+    for k in np.flatnonzero(hid):
+        obj = np.zeros(len(cells))
+        obj[k] = 1
+        a = milp(obj, integrality=np.ones(len(cells)), bounds=Bounds(lo, hi), constraints=cons)
+        b = milp(-obj, integrality=np.ones(len(cells)), bounds=Bounds(lo, hi), constraints=cons)
+        assert a.status == 0 and b.status == 0
+        assert -b.fun - a.fun >= 1 - 1e-6, (cells[k], a.fun, -b.fun)
+    for f, ss in files.items():   # a file's scored count with one school: hidden exactly when the school's total is
+        if len(ss) == 1 and scored[f] == n_school[ss[0]]:
+            assert hid[file_n[f]] == hid[school_n[ss[0]]]
+    assert not hid[file_n["e"]]   # a 0 that the level table implies is never hidden

@@ -1422,21 +1422,20 @@ def _stored_gaps(con: sqlite3.Connection, wid: int) -> WaveGaps:
 
 
 def _suppressed(counts: pd.DataFrame, min_cell: int, *, total: str = "Total", rate: str = "rate") -> pd.DataFrame:
-    """Counts with margins for publication: 1..min_cell-1 as "<5", secondary suppressions as "*", rates blanked.
+    """Counts with margins for publication: every hidden cell shown as "*" (one mark), rates blanked.
 
     The rule is :func:`psyscreen.privacy.suppress_small` (the same as the screening's county summary); the
-    display follows :mod:`psyscreen.report.county` ("<m" for a small count, "*" for a secondary suppression).
+    display follows :mod:`psyscreen.report.county` (one mark for every hidden cell, so it narrows nothing).
     ``total`` names the margins (made distinct from every label) and ``rate`` the rate columns (``<c> rate``).
     """
-    from .privacy import add_margins, suppress_small, total_label
+    from .privacy import HIDDEN, add_margins, suppress_small, total_label
 
     counts = counts.astype("int64")
     labels = [v for level in range(counts.index.nlevels) for v in counts.index.get_level_values(level).astype(str)]
     total = total_label(total, [*labels, *counts.columns])
     full = add_margins(counts, total=total)
     hidden = suppress_small(counts, min_cell, total=total)
-    small = ((full >= 1) & (full < min_cell)).astype(bool)
-    shown = full.astype(object).mask(small, f"<{min_cell}").mask(hidden.isna().astype(bool) & ~small, "*")
+    shown = full.astype(object).mask(hidden.isna().to_numpy(dtype=bool), HIDDEN)
     num = hidden.astype("Float64")
     den = num[total]
     rates = num.div(den.where(den > 0), axis=0).drop(columns=[total]).astype(float)
@@ -1478,7 +1477,8 @@ def _words(lang: str, wf: str, wt: str) -> dict:
                         "s_diff": "差值标准误（S_diff）"},
             "yes": "是", "no": "否", "total": "合计", "rate": "比例", "note": "说明",
             "about": [f"{wf} → {wt} 两次筛查对比；本工作簿不含任何学生身份信息",
-                      f"<{{m}}：1 至 {{m1}} 的计数，已隐藏；*：为防止由合计推算出小计数而隐藏"
+                      "*：已隐藏（所有隐藏单元格同一标记，可能为 0 或任何人数）：1 至 {m1} 的计数、等于该行合计的计数、"
+                      "合计被隐藏的行的全部计数，以及为防止由合计推算出以上各项而一并隐藏的单元格"
                       "（psyscreen.privacy.suppress_small）；隐藏处比例留空",
                       "可靠变化：Jacobson-Truax 法，|RCI| > 1.96；“未达预警线”= 本次未预警"],
         }
@@ -1493,8 +1493,10 @@ def _words(lang: str, wf: str, wt: str) -> dict:
                     "sd_from": f"SD ({wf})", "n_from": f"n ({wf})", "s_diff": "SE of the difference (S_diff)"},
         "yes": "yes", "no": "no", "total": "Total", "rate": "rate", "note": "note",
         "about": [f"compare {wf} -> {wt}; no student identity in this workbook",
-                  "<{m}: a count from 1 to {m1}, hidden; *: hidden so that a small count cannot be worked out from "
-                  "the totals (psyscreen.privacy.suppress_small); rates blank where hidden",
+                  "*: hidden (one mark for every hidden cell; it may be 0 or any count): counts from 1 to {m1}, a "
+                  "count equal to its row's total, every count of a row whose total is hidden, and cells hidden so "
+                  "that none of these can be worked out from the totals (psyscreen.privacy.suppress_small); rates "
+                  "blank where hidden",
                   "reliable change: Jacobson-Truax, |RCI| > 1.96; 'under cutoff' = not flagged in the later wave"],
     }
 
@@ -1576,8 +1578,8 @@ def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5, l
     undecided, invalid, absent, school-not-screened and resolved students, most urgent first), ``reliable
     change`` (every reliable change, the deteriorations under the cutoff marked) and ``reliability`` (what each
     scale's criterion used). ``out_dir/county/compare-<from>-<to>.xlsx``: counts by school x outcome (every
-    outcome of :data:`OUTCOMES`) and by school x scale x category, counts of 1 to ``min_cell - 1`` shown as
-    "<5" and secondary suppressions as "*" (:func:`psyscreen.privacy.suppress_small`, the rule of the
+    outcome of :data:`OUTCOMES`) and by school x scale x category, counts of 1 to ``min_cell - 1``, and what
+    would reveal them or a whole group, shown as "*" (:func:`psyscreen.privacy.suppress_small`, the rule of the
     screening's county summary), and an ``about`` sheet with the notes of :meth:`Comparison.notes`; no student
     keys. Files are written atomically.
 

@@ -1025,7 +1025,11 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         written["maps"] = maps_dir
     if reports:
         folders = _school_folders(students["school"])
-        jobs = _report_jobs(students, ledger, identities, out, folders, proto, lang, min_cell, run)
+        # the county summary audits its participation table (per file) with its level table (per school): it needs
+        # the file each student came from
+        source = pd.Categorical.from_codes(students_rows["_file"].to_numpy(dtype=np.int64), [p.name for p in paths])
+        jobs = _report_jobs(students, ledger, identities, out, folders, proto, lang, min_cell, run,
+                            county_students=students.assign(file=source))
         failed += _run_report_jobs(jobs, workers, lambda done: notify("schools", done, len(jobs)))
         written["schools"] = out / "schools"
         written["county"] = out / "county"
@@ -1182,12 +1186,16 @@ def _school_folders(schools: pd.Series) -> dict:
 
 
 def _report_jobs(students, ledger, identities, out: Path, folders: dict, proto, lang: str, min_cell: int,
-                 run: RunInfo) -> list:
-    """The report jobs ``(output, fn, args, kwargs)``: the county outputs, then one per school folder."""
+                 run: RunInfo, *, county_students=None) -> list:
+    """The report jobs ``(output, fn, args, kwargs)``: the county outputs, then one per school folder.
+
+    ``county_students``: the students with the ``file`` each came from, for the county summary's joint audit of
+    its participation and level tables (default: ``students``).
+    """
     schools_dir, county = out / "schools", out / "county"
     schools_dir.mkdir(exist_ok=True)
     county.mkdir(exist_ok=True)
-    jobs = [("county", report.write_county, (students, ledger, county),
+    jobs = [("county", report.write_county, (students if county_students is None else county_students, ledger, county),
              {"protocol": proto, "lang": lang, "min_cell": min_cell, "run": run})]
     school = students["school"].astype("string")
     for sch, name in folders.items():

@@ -7,7 +7,7 @@
   print file per class.
 - :func:`load_contacts`: the per-school contacts file (psychological teacher, phone) for the letters.
 - :func:`write_county`: ``summary.xlsx`` and a self-contained ``report.html`` with counts and rates by school x
-  grade x sex x level and participation, small counts suppressed (:func:`psyscreen.privacy.suppress_small`), no
+  grade x sex x level and participation, small counts suppressed (:func:`psyscreen.privacy.suppress_tables`), no
   identities.
 
 Text cells are made inert (:func:`psyscreen.privacy.safe_frame`) and every file is written atomically.

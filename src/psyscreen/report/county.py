@@ -1,10 +1,12 @@
 """The county summary: counts and rates by school x grade x sex x level, and participation, small counts hidden.
 
-Nothing here carries an identity: only counts. Every count from 1 to ``min_cell - 1`` is hidden (shown as
-``<5``) and further cells are hidden (shown as ``*``) so that no hidden count can be worked out from the totals
-(:func:`psyscreen.privacy.suppress_small` states the rule). A rate is blank where its count or its row total is
-hidden. The charts of ``report.html`` are drawn from the shown values only, so they reveal nothing the tables
-hide.
+Nothing here carries an identity: only counts. Every hidden cell is shown with one mark (``*``,
+:data:`psyscreen.privacy.HIDDEN`), whatever the reason it is hidden, so the mark tells a reader nothing about the
+count: counts from 1 to ``min_cell - 1`` are hidden, so is a count equal to its row's total (everyone in the row at
+one level) and every count of a row whose total is hidden, and further cells so that no hidden count can be worked
+out from the totals of the level table and the participation table read together
+(:func:`psyscreen.privacy.suppress_tables` states the rule). A rate is blank where its count or its row total is
+hidden. The charts of ``report.html`` draw the shown rates only: a hidden value is not drawn at all.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import pandas as pd
 from .. import __version__
 from .._text import map_unique
 from ..io import Sheet, atomic_write, write_workbook
-from ..privacy import add_margins, suppress_small, total_label
+from ..privacy import HIDDEN, add_margins, suppress_tables, total_label
+from ..wave import RunInfo
 from ._common import HEADERS, PathLike, check_lang, get_protocol, level_infos, resolve_levels
 from .letters import grade_label
 
@@ -31,18 +34,27 @@ _TXT = {
            "scored": "计分人数", "quarantined": "隔离待核行数", "duplicates": "重复行数", "rate": "比例",
            "part_rate": "计分率", "file": "文件", "title": "心理健康筛查 区县汇总", "by_school": "各校预警比例",
            "by_grade": "各校分年级预警比例", "county": "全区县合计",
-           "small": "<{m}：人数为 1–{m1}，已隐藏", "secondary": "*：为防止由合计反推隐藏人数而一并隐藏",
+           "hidden": "*：已隐藏。人数为 1–{m1} 的格隐藏；某一等级人数等于该行筛查人数（该行学生全在同一等级）时，"
+                     "无论多少都隐藏；一行的筛查人数被隐藏时，该行各等级人数（包括 0）全部隐藏；另有部分格"
+                     "（可能是 0）一并隐藏，使任何隐藏格都不能由合计、比例或本汇总的其他表格推算出来。"
+                     "所有隐藏格用同一个 * 表示，* 可能是 0，也可能是任何人数。",
+           "chart_note": "图中只画出表格公开的比例；被隐藏的数值不画。",
            "rate_note": "比例 = 该等级人数 / 该行筛查人数；人数或合计被隐藏时比例留空",
-           "protocol": "筛查方案", "created": "生成时间", "tool": "软件", "min_cell": "最小公开人数",
+           "protocol": "筛查方案", "created": "生成时间", "wave": "批次", "status": "批次状态", "tool": "软件", "min_cell": "最小公开人数",
            "no_identity": "本汇总不含任何学生身份信息。"},
     "en": {"total": "Total", "participation": "Participation", "levels": "Levels", "about": "About", "rows": "Rows read",
            "scored": "Scored", "quarantined": "Quarantined", "duplicates": "Duplicates", "rate": "rate",
            "part_rate": "Scored rate", "file": "File", "title": "Mental-health screening: county summary",
            "by_school": "Warning rates by school", "by_grade": "Warning rates by grade, per school",
-           "county": "County total", "small": "<{m}: a count from 1 to {m1}, hidden",
-           "secondary": "*: hidden so that a small count cannot be worked out from the totals",
+           "county": "County total",
+           "hidden": "*: hidden. A count from 1 to {m1} is hidden; a level count equal to its row's number screened "
+                     "(everyone in the row at one level) is hidden whatever its size; when a row's number screened is "
+                     "hidden, every count of the row is hidden, zeros included; further cells (zeros too) are hidden so "
+                     "that no hidden cell can be worked out from the totals, the rates or the other table of this "
+                     "summary. Every hidden cell has the same mark *: it may be 0 or any count.",
+           "chart_note": "The charts draw only the rates the tables show; hidden values are not drawn.",
            "rate_note": "rate = students at the level / students screened in the row; blank where a count or the row total is hidden",
-           "protocol": "Protocol", "created": "Created", "tool": "Tool", "min_cell": "Smallest count shown",
+           "protocol": "Protocol", "created": "Created", "wave": "Wave", "status": "Wave status", "tool": "Tool", "min_cell": "Smallest count shown",
            "no_identity": "This summary carries no student identity."},
 }
 
@@ -50,14 +62,9 @@ _LEDGER_ALIASES = {"rows_read": "rows", "rows_scored": "scored", "rows_quarantin
                    "duplicate": "duplicates"}
 
 
-def _shown(full: pd.DataFrame, hidden: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Display values: the count, "<m" for a small count, "*" for a secondary suppression (object dtype)."""
-    out = full.astype(object).copy()
-    small = (full >= 1) & (full < min_cell)
-    sec = hidden.isna() & ~small
-    out = out.mask(small.astype(bool), f"<{min_cell}")
-    out = out.mask(sec.astype(bool), "*")
-    return out
+def _shown(full: pd.DataFrame, hidden: pd.DataFrame) -> pd.DataFrame:
+    """Display values: the count, or the one mark :data:`~psyscreen.privacy.HIDDEN` for a hidden cell (object)."""
+    return full.astype(object).mask(hidden.isna().to_numpy(dtype=bool), HIDDEN)
 
 
 def _rates(hidden: pd.DataFrame, total: str) -> pd.DataFrame:
@@ -70,8 +77,14 @@ def _rates(hidden: pd.DataFrame, total: str) -> pd.DataFrame:
 
 def county_tables(students: pd.DataFrame, ledger: pd.DataFrame | None, *, protocol, lang: str = "zh",
                   min_cell: int = 5) -> dict:
-    """The county's tables, suppressed: ``levels`` (display), ``levels_rates``, ``levels_counts`` (Int64 with NA
-    for hidden cells), ``participation`` (display) and the small-count / secondary masks (used by the report)."""
+    """The county's tables, suppressed together (:func:`psyscreen.privacy.suppress_tables`).
+
+    Returns ``levels`` (display: counts, ``*`` for hidden, rates), ``levels_counts`` (Int64 with NA for hidden
+    cells), ``levels_rates``, ``levels_display``, ``participation`` (display, or None without a ledger) and
+    ``participation_counts``, the level labels and colours, and the total label. The participation table is per
+    school when the ledger has ``school``, else per file; with a ``file`` column in ``students`` each file's
+    scored count is audited against its schools' totals in the level table.
+    """
     check_lang(lang)
     p = get_protocol(protocol)
     t = _TXT[lang]
@@ -103,8 +116,10 @@ def county_tables(students: pd.DataFrame, ledger: pd.DataFrame | None, *, protoc
     counts.columns = [str(c) for c in counts.columns]
     counts.index.names = [HEADERS[lang]["school"], HEADERS[lang]["grade"], HEADERS[lang]["sex"]]
     full = add_margins(counts, total=tot)
-    hidden = suppress_small(counts, min_cell, total=tot)
-    display = _shown(full, hidden, min_cell)
+    part_counts, schools_of, part_index = _participation_counts(students, ledger, keys["school"], lang)
+    hidden, ph = suppress_tables(counts, min_cell, total=tot, participation=part_counts, scored="scored",
+                                 schools_of=schools_of)
+    display = _shown(full, hidden)
     rates = _rates(hidden, tot)
     # a long table: n, then count and rate per level
     n_label = HEADERS[lang]["n"]
@@ -116,50 +131,59 @@ def county_tables(students: pd.DataFrame, ledger: pd.DataFrame | None, *, protoc
     levels = levels.reset_index()
 
     part = None
-    if ledger is not None and len(ledger):
-        led = ledger.rename(columns=_LEDGER_ALIASES)
-        need = [c for c in ("rows", "scored", "quarantined") if c not in led.columns]
-        if need:
-            raise KeyError(f"the ledger needs the column(s) {need} (rows, scored, quarantined[, duplicates])")
-        if "duplicates" not in led.columns:
-            led = led.assign(duplicates=0)
-        by = "school" if "school" in led.columns else "file"
-        g = led.groupby(led[by].astype("string").fillna("?"), sort=True)[["scored", "quarantined", "duplicates"]].sum()
-        g = g.astype("int64")
-        g.index.name = HEADERS[lang]["school"] if by == "school" else t["file"]
-        tot_rows = add_margins(g, total=tot)
-        fixed = avoid = None
-        if by == "school":
-            # the scored count of a school is also its total in the level table: hide it here exactly when it is
-            # hidden there, and never choose it as a secondary cell here (the level table shows it anyway)
-            school_rows = [k for k in hidden.index if k[1] == tot and k[0] != tot]
-            shown_there = {k[0]: pd.notna(hidden.loc[k, tot]) for k in school_rows}
-            fixed = pd.DataFrame(False, index=tot_rows.index, columns=tot_rows.columns)
-            avoid = fixed.copy()
-            for s, ok in shown_there.items():
-                if s in fixed.index:
-                    fixed.loc[s, "scored"] = not ok
-                    avoid.loc[s, "scored"] = ok
-        ph = suppress_small(g, min_cell, total=tot, fixed_hidden=fixed, avoid=avoid)
-        pdisp = _shown(tot_rows, ph, min_cell)
+    if ph is not None:
+        pdisp = _shown(add_margins(part_counts, total=tot), ph)
         prate = ph["scored"].astype("Float64") / ph[tot].astype("Float64").where(ph[tot] > 0)
         part = pd.DataFrame({t["rows"]: pdisp[tot], t["scored"]: pdisp["scored"], t["quarantined"]: pdisp["quarantined"],
-                             t["duplicates"]: pdisp["duplicates"], t["part_rate"]: prate.astype(float)}).reset_index()
-    small = (full >= 1) & (full < min_cell)
+                             t["duplicates"]: pdisp["duplicates"], t["part_rate"]: prate.astype(float)})
+        part.index.name = part_index
+        part = part.reset_index()
     return {"levels": levels, "levels_counts": hidden, "levels_rates": rates, "levels_display": display,
-            "participation": part, "small": small, "level_labels": list(counts.columns),
+            "participation": part, "participation_counts": ph, "level_labels": list(counts.columns),
             "flagged_labels": [i.label for i in cats if i.flagged], "colours": {i.label: i.colour for i in cats},
             "total": tot}
 
 
+def _participation_counts(students: pd.DataFrame, ledger: pd.DataFrame | None, school: pd.Series, lang: str):
+    """Participation counts (scored, quarantined, duplicates) per school or per file, which schools each row holds
+    (to audit it with the level table), and the name of its first column.
+
+    Per school when the ledger has a ``school`` column; else per file, and the schools of a file are those of its
+    students when ``students`` has a ``file`` column (the export each student was read from). Without either, only
+    the grand totals of the two tables are tied together in the audit.
+    """
+    if ledger is None or not len(ledger):
+        return None, None, None
+    led = ledger.rename(columns=_LEDGER_ALIASES)
+    need = [c for c in ("rows", "scored", "quarantined") if c not in led.columns]
+    if need:
+        raise KeyError(f"the ledger needs the column(s) {need} (rows, scored, quarantined[, duplicates])")
+    if "duplicates" not in led.columns:
+        led = led.assign(duplicates=0)
+    by = "school" if "school" in led.columns else "file"
+    g = led.groupby(led[by].astype("string").fillna("?"), sort=True)[["scored", "quarantined", "duplicates"]].sum()
+    g = g.astype("int64")
+    g.index.name = None
+    if by == "school":
+        schools_of = {s: [s] for s in g.index}
+    elif "file" in students.columns:
+        pairs = pd.DataFrame({"f": students["file"].astype("string").to_numpy(), "s": school.reindex(students.index)
+                              .to_numpy()}).dropna().drop_duplicates()
+        schools_of = {f: list(ss) for f, ss in pairs.groupby("f", sort=False)["s"]}
+    else:
+        schools_of = None
+    return g, schools_of, HEADERS[lang]["school"] if by == "school" else _TXT[lang]["file"]
+
+
 def write_county(students: pd.DataFrame, ledger: pd.DataFrame | None, folder: PathLike, *, protocol,
-                 lang: str = "zh", min_cell: int = 5, run=None) -> dict:
+                 lang: str = "zh", min_cell: int = 5, run: RunInfo | None = None) -> dict:
     """Write ``<folder>/summary.xlsx`` and ``<folder>/report.html`` (no identities; small counts suppressed).
 
     Parameters
     ----------
     students : DataFrame
-        ``students.parquet`` (``school``, ``grade``, ``sex``, ``level``...). Only these columns are read.
+        ``students.parquet`` (``school``, ``grade``, ``sex``, ``level``...), and ``file`` (the export each student
+        was read from) when the ledger is per file. Only these columns are read.
     ledger : DataFrame or None
         One row per input file with ``rows``, ``scored``, ``quarantined`` and ``duplicates`` (or the
         ``rows_read`` / ``rows_scored`` / ``rows_quarantined`` names of :class:`psyscreen.ingest.Ledger`), and
@@ -169,13 +193,21 @@ def write_county(students: pd.DataFrame, ledger: pd.DataFrame | None, folder: Pa
     protocol : Protocol or str
     lang : {"zh", "en"}
     min_cell : int, default 5
-        Counts from 1 to ``min_cell - 1`` are hidden, with secondary suppression
-        (:func:`psyscreen.privacy.suppress_small`).
+        Counts from 1 to ``min_cell - 1`` are hidden, with group and secondary suppression
+        (:func:`psyscreen.privacy.suppress_tables`).
+    run : RunInfo, optional
+        The wave and county, named in the titles, and whether the run is complete: when it is not, both files
+        open with its notice (the files not processed, whose students are not in these counts).
 
     Returns
     -------
     dict
         ``{"summary": Path, "report": Path}``.
+
+    Examples
+    --------
+    >>> from psyscreen.wave import RunInfo
+    >>> write_county(students, ledger, "out/county", protocol="default", run=RunInfo("2026-09", county="城南区"))  # doctest: +SKIP
     """
     check_lang(lang)
     p = get_protocol(protocol)
@@ -183,19 +215,25 @@ def write_county(students: pd.DataFrame, ledger: pd.DataFrame | None, folder: Pa
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     tabs = county_tables(students, ledger, protocol=p, lang=lang, min_cell=min_cell)
+    title = run.title(t["title"], lang) if run is not None else t["title"]
+    notice = run.notice(lang) if run is not None else None
+    head = f"{title} · {notice}" if notice else title
+    hidden_note = t["hidden"].format(m1=min_cell - 1)
     rate_cols = tuple(c for c in tabs["levels"].columns if str(c).endswith(f" {t['rate']}"))
-    about = pd.DataFrame({"": [t["protocol"], t["tool"], t["created"], t["min_cell"], "", "", "", ""],
-                          " ": [f"{p.id} {p.version} ({p.name.get(lang)})", f"psyscreen {__version__}",
-                                _dt.datetime.now().isoformat(timespec="seconds"), str(min_cell),
-                                t["small"].format(m=min_cell, m1=min_cell - 1), t["secondary"], t["rate_note"],
-                                t["no_identity"]]})
-    sheets = [Sheet(t["levels"], tabs["levels"], percent=rate_cols,
-                    note=t["small"].format(m=min_cell, m1=min_cell - 1) + "; " + t["secondary"])]
+    rows = [(t["title"], title)]
+    if run is not None:
+        rows += [(t["wave"], run.label(lang)), (t["status"], notice or run.status)]
+    rows += [(t["protocol"], f"{p.id} {p.version} ({p.name.get(lang)})"), (t["tool"], f"psyscreen {__version__}"),
+             (t["created"], _dt.datetime.now().isoformat(timespec="seconds")), (t["min_cell"], str(min_cell)),
+             ("", hidden_note), ("", t["chart_note"]), ("", t["rate_note"]), ("", t["no_identity"])]
+    about = pd.DataFrame(rows, columns=["", " "])
+    sheets = [Sheet(t["levels"], tabs["levels"], percent=rate_cols, note=f"{head} · {hidden_note}")]
     if tabs["participation"] is not None:
-        sheets.append(Sheet(t["participation"], tabs["participation"], percent=(t["part_rate"],)))
-    sheets.append(Sheet(t["about"], about))
+        sheets.append(Sheet(t["participation"], tabs["participation"], percent=(t["part_rate"],),
+                            note=f"{head} · {hidden_note}"))
+    sheets.append(Sheet(t["about"], about, wrap=(" ",), note=head))
     summary = write_workbook(folder / "summary.xlsx", sheets)
-    html = _report_html(tabs, p, lang, min_cell)
+    html = _report_html(tabs, p, lang, min_cell, title, notice)
     report = atomic_write(folder / "report.html", lambda tmp: tmp.write_text(html, encoding="utf-8"))
     return {"summary": summary, "report": report}
 
@@ -212,8 +250,8 @@ def _svg(fig) -> str:
     return text[text.index("<svg"):]
 
 
-def _bars(ax, groups: list[str], series: dict, shown_text: dict, colours: dict, horizontal: bool) -> None:
-    """Grouped bars of rates; a hidden rate gets no bar, only its mark ("<5" / "*")."""
+def _bars(ax, groups: list[str], series: dict, colours: dict, horizontal: bool) -> None:
+    """Grouped bars of the shown rates; a hidden rate (NaN) is not drawn at all, and nothing marks its place."""
     k = max(len(series), 1)
     width = 0.8 / k
     pos = np.arange(len(groups))
@@ -226,11 +264,6 @@ def _bars(ax, groups: list[str], series: dict, shown_text: dict, colours: dict, 
             ax.barh(x[ok], v[ok], height=width, color=colour, label=label)
         else:
             ax.bar(x[ok], v[ok], width=width, color=colour, label=label)
-        for xi, mark in zip(x[~ok], np.asarray(shown_text[label], dtype=object)[~ok]):
-            if horizontal:
-                ax.text(0.002, xi, str(mark), va="center", ha="left", fontsize=7, color="#444444")
-            else:
-                ax.text(xi, 0.002, str(mark), va="bottom", ha="center", fontsize=7, color="#444444", rotation=90)
 
 
 def _handles(labels, colours):
@@ -240,6 +273,7 @@ def _handles(labels, colours):
 
 
 def _charts(tabs: dict, lang: str) -> list[tuple[str, str]]:
+    import matplotlib as mpl
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
 
@@ -247,19 +281,19 @@ def _charts(tabs: dict, lang: str) -> list[tuple[str, str]]:
 
     t = _TXT[lang]
     tot = tabs["total"]
-    rates, disp = tabs["levels_rates"], tabs["levels_display"]
+    rates = tabs["levels_rates"]
     flagged = tabs["flagged_labels"]
     idx = rates.index
     out = []
-    with plots._rc_context():
+    # chart text is plain text: a school called 学校$\\foo$ is drawn as written, never parsed as mathtext
+    with plots._rc_context(), mpl.rc_context({"text.parse_math": False}):
         # by school: the school subtotal rows
         sch = [k for k in idx if k[1] == tot and k[0] != tot]
         if sch:
             names = [k[0] for k in sch]
             fig = Figure(figsize=(8, 0.5 * len(sch) * max(1, len(flagged) / 2) + 1.6), layout="constrained")
             ax = fig.add_subplot()
-            _bars(ax, names, {c: rates.loc[sch, c].to_numpy() for c in flagged},
-                  {c: disp.loc[sch, c].to_numpy() for c in flagged}, tabs["colours"], horizontal=True)
+            _bars(ax, names, {c: rates.loc[sch, c].to_numpy() for c in flagged}, tabs["colours"], horizontal=True)
             ax.set_yticks(np.arange(len(names)), names)
             ax.invert_yaxis()
             ax.xaxis.set_major_formatter(PercentFormatter(1.0))
@@ -279,8 +313,7 @@ def _charts(tabs: dict, lang: str) -> list[tuple[str, str]]:
             for ax, s in zip(axes.ravel(), schools):
                 rows = [k for k in idx if k[0] == s and k[1] != tot and k[2] == tot]
                 grades = [k[1] for k in rows]
-                _bars(ax, grades, {c: rates.loc[rows, c].to_numpy() for c in flagged},
-                      {c: disp.loc[rows, c].to_numpy() for c in flagged}, tabs["colours"], horizontal=False)
+                _bars(ax, grades, {c: rates.loc[rows, c].to_numpy() for c in flagged}, tabs["colours"], horizontal=False)
                 ax.set_xticks(np.arange(len(grades)), grades)
                 ax.set_title(s, fontsize="medium")
                 ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -328,7 +361,7 @@ def _grade_heatmaps(tabs: dict, schools: list, lang: str) -> list[tuple[str, str
     return out
 
 
-def _report_html(tabs: dict, p, lang: str, min_cell: int) -> str:
+def _report_html(tabs: dict, p, lang: str, min_cell: int, title: str, notice: str | None) -> str:
     from .letters import _environment
 
     t = _TXT[lang]
@@ -350,10 +383,10 @@ def _report_html(tabs: dict, p, lang: str, min_cell: int) -> str:
     charts = _charts(tabs, lang)
     src = (resources.files("psyscreen") / "report" / "templates" / "county.html.j2").read_text("utf-8")
     return _environment().from_string(src).render(
-        t=t, lang=lang, protocol=f"{p.name.get(lang)} ({p.id} {p.version})", n=disp.loc[grand, tot],
-        county=county, labels=labels, by_school=by_school, part=part_rows, charts=charts, version=__version__,
-        created=_dt.datetime.now().isoformat(timespec="seconds"),
-        legend=[t["small"].format(m=min_cell, m1=min_cell - 1), t["secondary"], t["rate_note"], t["no_identity"]])
+        t=t, lang=lang, title=title, notice=notice, protocol=f"{p.name.get(lang)} ({p.id} {p.version})",
+        n=disp.loc[grand, tot], county=county, labels=labels, by_school=by_school, part=part_rows, charts=charts,
+        chart_note=t["chart_note"], version=__version__, created=_dt.datetime.now().isoformat(timespec="seconds"),
+        legend=[t["hidden"].format(m1=min_cell - 1), t["rate_note"], t["chart_note"], t["no_identity"]])
 
 
 def _pct(v) -> str:
