@@ -176,11 +176,12 @@ def test_letters_one_per_flagged_no_answers_names_escaped(school_out, wave):
         assert "如有疑问，请联系：孩子的班主任。" in html  # no contact known: the class teacher, not a blank line
         assert level1.action.zh not in html and "不得等到批次结束" not in html  # never the staff instruction
         assert "2026年9月" in html and "2026-09" not in html  # the wave as a person writes it
-    html = next(p for p in out["letters"] if HTML_NAME[-1] in p.name and "script" in p.name).read_text("utf-8")
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;李" in html
+    texts = [p.read_text("utf-8") for p in out["letters"]]
+    assert sum("&lt;script&gt;alert(1)&lt;/script&gt;李" in t for t in texts) == 1
     crit = sch[sch["critical"]]
-    first = next(p for p in out["letters"] if p.stem.endswith("_" + names[crit["student_key"].iloc[2]]))
-    assert level1.family.zh in first.read_text("utf-8")  # the protocol's text for parents at level 1
+    first = next(t for t in texts if f"<strong>{names[crit['student_key'].iloc[2]]}</strong>" in t)
+    assert level1.family.zh in first  # the protocol's text for parents at level 1
+    assert not [p.name for p in out["letters"] if any(n in p.name for n in flagged["student_key"].map(names))]
 
 
 def test_custom_template_and_strict_variables(tmp_path, school_out, wave):
@@ -208,7 +209,7 @@ def test_pseudonymised_keys_never_name_a_file(wave, tmp_path):
     for name in files:
         assert not re.search(r"[0-9a-f]{64}", name), name
         assert not any(str(i) in name for i in ids), name
-    assert all(re.fullmatch(r"\d+-\d+_\d{2,}_.+", p.stem) for p in out["letters"])
+    assert all(re.fullmatch(r"\d+-\d+_\d{2,}", p.stem) for p in out["letters"])
     rows = _sheet(out["classes"][0])
     assert rows[0] == ["Student id", "Name", "Warning level", "Suggested action"]
     listed = [r[0] for r in rows[1:]]
@@ -520,8 +521,11 @@ def test_one_print_file_per_class_in_seat_order_one_letter_per_page(wave, tmp_pa
         total += len(members)
     assert total == len(out["letters"])
     # the single letters are numbered in the same order: 01 is the first seat of its class
-    first = [p for p in out["letters"] if re.search(r"_01_", p.name)]
+    first = {re.fullmatch(r"2026-09_(\d+)-(\d+)_01", p.stem).groups(): p for p in out["letters"] if p.stem.endswith("_01")}
     assert len(first) == len(per_class)
+    for (g, c), path in first.items():
+        seat1 = flagged[(flagged["grade"] == int(g)) & (flagged["class"] == c)].sort_values("seat")["name"].iloc[0]
+        assert f"<strong>{seat1}</strong>" in path.read_text("utf-8") or "<" in seat1 or "=" in seat1
 
 
 def test_a_protocol_without_family_texts_never_prints_the_staff_action(wave, tmp_path):

@@ -17,9 +17,11 @@ score or reason is passed to a template, so a letter cannot disclose them.
 Files (:func:`write_letters`), in ``letters/`` of the school's folder, named for the person who prints them --
 never by student id or pseudonymous key:
 
-- ``[<wave>_]<grade>-<class>_<NN>_<name>.html``: one letter per student; ``NN`` is the student's place in the
-  class's letters (seat order when the data has a ``seat`` column, else student id order), so the files sort as
-  the class sits. A student without a name gets ``<grade>-<class>_<NN>.html``.
+- ``[<wave>_]<grade>-<class>_<NN>.html``: one letter per student; ``NN`` is the student's place in the class's
+  letters (seat order when the data has a ``seat`` column, else student id order), so the files sort as the class
+  sits and match the pages of the class's print file. The student's name is in the letter, not in its file name:
+  file names travel where a name must not (the manifest at county level, the temporary name in an error message
+  when the disk is full).
 - ``[<wave>_]<grade>-<class>_全班告知书.html`` (``_letters.html`` in English): every letter of the class in the same
   order, one per printed page (CSS ``break-after: page``), for the class teacher to print as one document.
 """
@@ -245,7 +247,7 @@ def write_letters(rows: pd.DataFrame, folder: PathLike, *, lang: str = "zh", tem
     width = cls_file.map(cls_file.value_counts()).astype(str).str.len().clip(lower=2).to_numpy()
     names = _text(rows, "name")
     nn = pd.Series([str(p).zfill(int(w)) for p, w in zip(place.tolist(), width.tolist())], dtype=object)
-    labels = (cls_file + "_" + nn + pd.Series(np.where(names != "", "_", ""), dtype=object) + names).tolist()
+    labels = (cls_file + "_" + nn).tolist()  # unique: the class's file label is unique, the place within it too
     safe = unique_file_names(labels)
 
     schools, classes, waves = _text(rows, "school"), _text(rows, "class"), _text(rows, "wave")
