@@ -339,7 +339,7 @@ def test_a_school_whose_outputs_fail_does_not_lose_the_manifest(tmp_path, monkey
     assert "schools/实验中学: OSError: File name too long" in res.output
     assert "0815701650" not in res.output and "0815701650" not in json.dumps(m)
     for school in ("阳光小学", "第一高级中学", "城南九年一贯制学校"):
-        assert (tmp_path / "o" / "schools" / school / f"{school}.xlsx").is_file()
+        assert (tmp_path / "o" / "schools" / school / f"2026-09_{school}.xlsx").is_file()
     assert (tmp_path / "o" / "county" / "summary.xlsx").is_file()
 
 
