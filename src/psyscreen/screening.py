@@ -124,6 +124,8 @@ class ScreenResult(ResultMixin):
     status : {"complete", "incomplete"}
         As in the manifest: ``incomplete`` when a file was not processed or an output could not be written.
     run : RunInfo
+    notes : tuple of str
+        What the run did not do that a person must know (e.g. an incomplete wave not imported into the archive).
         Wave, county, status and the files not processed, as every output shows them.
     """
 
@@ -137,6 +139,7 @@ class ScreenResult(ResultMixin):
     manifest: dict = field(default_factory=dict)
     status: str = "complete"
     run: Optional[RunInfo] = None
+    notes: tuple = ()
 
     @property
     def counts(self) -> dict:
@@ -742,7 +745,8 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
            norms: Optional[Union[str, Path]] = None, pseudonymise: Optional[Union[str, Path]] = None,
            lang: str = "zh", archive: Optional[Union[str, Path]] = None, reports: bool = True,
            min_cell: int = 5, progress: Optional[Callable[[str, int, int], None]] = None,
-           workers: Optional[int] = None, county: Optional[str] = None, replace: bool = False) -> ScreenResult:
+           workers: Optional[int] = None, county: Optional[str] = None, replace: bool = False,
+           contacts: Optional[Union[str, Path]] = None, allow_incomplete: bool = False) -> ScreenResult:
     """Screen one wave: read every export, score, classify, route, and write the output folder.
 
     Parameters
@@ -784,6 +788,12 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         The county (or district): in the titles of the outputs and in the manifest.
     replace : bool
         Remove the previous run's outputs from ``out`` first (only a folder that holds a psyscreen output).
+    contacts : str or Path, optional
+        A contacts file (:func:`psyscreen.report.load_contacts`: school, psychological teacher, phone): fills the
+        contact line of each school's family letters.
+    allow_incomplete : bool
+        With ``archive``: import the wave even when it is incomplete (the archive then records the schools it
+        lacks). Without it an incomplete wave is not imported, and :attr:`ScreenResult.notes` says so.
 
     Returns
     -------
@@ -815,8 +825,10 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         raise ScreenError(str(exc)) from None
     norm_table = _load_norms(norms) if norms is not None else None
     keyer = _pseudonymiser(pseudonymise)
+    contact_of = _load_contacts(contacts, lang) if contacts is not None else {}
     out = Path(out)
-    own = [Path(x) for x in inputs] + [Path(x) for x in (column_map, norms, pseudonymise, archive) if x is not None]
+    own = [Path(x) for x in inputs] + [Path(x) for x in (column_map, norms, pseudonymise, archive, contacts)
+                                       if x is not None]
     _prepare_out(out, replace, own)
     (out / _MARKER).write_text(json.dumps({"wave": wave, "started": _dt.datetime.now(_dt.timezone.utc).isoformat(
         timespec="seconds")}), encoding="utf-8")
@@ -953,6 +965,9 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     students["level_rank"] = cls["level_rank"].astype("Int64").array
     students["reasons"] = (cls["reasons"] if lang == "zh" else cls["reasons_en"]).astype("string").fillna("").to_numpy()
     students["reasons"] = students["reasons"].astype("string")
+    # the other language too, so that the growth file can show either (archive: reasons_zh / reasons_en)
+    other = "en" if lang == "zh" else "zh"
+    students[f"reasons_{other}"] = cls["reasons_en" if other == "en" else "reasons"].astype("string").fillna("").array
     students["critical"] = cls["critical"].to_numpy(dtype=bool)
     # longstring down the questionnaire: the scored items in the order of the protocol's instruments
     seq = [f"{i.id}.{it.number}" for i in insts for it in i.item_list if it.scored]
@@ -1029,7 +1044,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         # the file each student came from
         source = pd.Categorical.from_codes(students_rows["_file"].to_numpy(dtype=np.int64), [p.name for p in paths])
         jobs = _report_jobs(students, ledger, identities, out, folders, proto, lang, min_cell, run,
-                            county_students=students.assign(file=source))
+                            county_students=students.assign(file=source), contacts=contact_of)
         failed += _run_report_jobs(jobs, workers, lambda done: notify("schools", done, len(jobs)))
         written["schools"] = out / "schools"
         written["county"] = out / "county"
@@ -1053,21 +1068,45 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
                  lambda tmp: tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"))
     (out / _MARKER).unlink(missing_ok=True)
 
+    notes: list[str] = []
     if archive is not None:  # the growth file takes the finished output folder
         from .archive import import_wave
 
-        import_wave(out, archive)
-        written["archive"] = Path(archive)
+        if status == "complete" or allow_incomplete:
+            import_wave(out, archive, allow_incomplete=allow_incomplete)
+            written["archive"] = Path(archive)
+        else:
+            notes.append(_NOT_IMPORTED[lang].format(db=Path(archive).name, out=out))
+            log.warning("wave %s is incomplete: not imported into the archive", wave)
 
     log.info("wave %s (%s): %d file(s), %d row(s), %d scored, %d quarantined, %d duplicate(s), %.1f s", wave, status,
              len(ledger), totals["rows"], totals["scored"], totals["quarantined"], totals["duplicates"],
              time.perf_counter() - t0)
     return ScreenResult(out=out, paths=written, ledger=ledger, totals=totals, levels=levels,
                         critical=len(critical_table), ok=status == "complete", manifest=manifest, status=status,
-                        run=run)
+                        run=run, notes=tuple(notes))
 
 
 # ---- the run: wave, norms, status ------------------------------------------------------------------------
+
+_NOT_IMPORTED = {
+    "zh": "本批次不完整，未导入成长档案 {db}：补齐未处理的文件后重新筛查；或确认后用 "
+          "psyscreen archive import {out} --db {db} --allow-incomplete 导入（档案会记录缺少的学校）。",
+    "en": "the wave is incomplete and was NOT imported into the archive {db}: screen it again with the files not "
+          "processed, or import it knowingly with psyscreen archive import {out} --db {db} --allow-incomplete "
+          "(the archive then records the schools it lacks).",
+}
+
+
+def _load_contacts(path, lang: str) -> dict:
+    """school -> contact line, from a contacts file (:func:`psyscreen.report.load_contacts`); errors as ScreenError."""
+    from .report import ContactsError, load_contacts
+
+    try:
+        return load_contacts(path, lang=lang)
+    except ContactsError as exc:
+        raise ScreenError(str(exc)) from None
+
 
 def _wave_of(wave: Optional[str], inputs: Sequence) -> str:
     """The wave given (checked), else the name of the first input folder named like ``YYYY-MM`` (checked)."""
@@ -1186,11 +1225,12 @@ def _school_folders(schools: pd.Series) -> dict:
 
 
 def _report_jobs(students, ledger, identities, out: Path, folders: dict, proto, lang: str, min_cell: int,
-                 run: RunInfo, *, county_students=None) -> list:
+                 run: RunInfo, *, county_students=None, contacts: Optional[dict] = None) -> list:
     """The report jobs ``(output, fn, args, kwargs)``: the county outputs, then one per school folder.
 
     ``county_students``: the students with the ``file`` each came from, for the county summary's joint audit of
-    its participation and level tables (default: ``students``).
+    its participation and level tables (default: ``students``). ``contacts``: school -> the contact line of
+    its letters.
     """
     schools_dir, county = out / "schools", out / "county"
     schools_dir.mkdir(exist_ok=True)
@@ -1203,7 +1243,7 @@ def _report_jobs(students, ledger, identities, out: Path, folders: dict, proto, 
         folder = schools_dir / name
         jobs.append((f"schools/{name}", report.write_school, (students.loc[sel].reset_index(drop=True), folder),
                      {"protocol": proto, "lang": lang, "identities": identities.loc[sel].reset_index(drop=True),
-                      "run": run}))
+                      "run": run, "contact": (contacts or {}).get(str(sch))}))
     return jobs
 
 

@@ -22,6 +22,7 @@ __all__ = ["write_school"]
 
 _ITEM = re.compile(r"^[a-z][a-z0-9_]*\.\d+$")  # an item answer column (phq9.9): never written here
 _BASE = ("student_key", "school", "grade", "class", "sex", "wave", "level", "level_rank", "reasons", "reasons_en",
+         "reasons_zh",
          "critical", "retest", "careless_longstring", "careless_fast", "student_id", "name") + DROPPED_COLUMNS
 _TEXT = {
     "zh": {"workbook": "{school} 学生心理健康筛查结果（心理教师用）", "confidential": "保密：仅供心理教师使用",
