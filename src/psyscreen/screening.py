@@ -318,8 +318,90 @@ def _process_file(path: Path, number: int, insts, protocol, cmap: Optional[Colum
     return out
 
 
+NOT_SCREENED_REASON = "no answer to any scored item: not screened"
+
+
+def _mark_not_screened(o: _FileOutcome, insts) -> None:
+    """Quarantine the rows of a read file that answer no scored item of the protocol's instruments.
+
+    Such a row is a student who was not screened (absent, a blank sheet, a roster line), not a screened
+    student whose level is ``undecided``: it is quarantined with :data:`NOT_SCREENED_REASON`, so the ledger's
+    ``rows = scored + quarantined + duplicates`` counts it as not screened. Rows already quarantined for
+    another reason (an empty row, no id, an unreadable answer) keep their reason. In place, vectorised.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from psyscreen.instrument import load_instrument
+    >>> f = pd.DataFrame({**{f"gad7.{i}": [1.0, None] for i in range(1, 8)}, "_sheet": None, "_row": [2, 3],
+    ...                   "_ok": True})
+    >>> o = _FileOutcome(path=Path("a.csv"), frame=f, problems=pd.DataFrame(columns=list(PROBLEM_COLUMNS)))
+    >>> _mark_not_screened(o, [load_instrument("gad7")])
+    >>> o.frame["_ok"].tolist(), o.problems["row"].tolist()
+    ([True, False], [3])
+    """
+    if o.status != "ok" or o.frame is None or not len(o.frame):
+        return
+    scored = [f"{i.id}.{it.number}" for i in insts for it in i.item_list if it.scored]
+    ok = o.frame["_ok"].to_numpy(dtype=bool)
+    none = ok & o.frame[scored].isna().all(axis=1).to_numpy()
+    if not none.any():
+        return
+    rows = o.frame.loc[none]
+    o.frame["_ok"] = ok & ~none
+    o.problems = pd.concat([o.problems, pd.DataFrame({
+        "file": o.path.name, "sheet": rows["_sheet"].to_numpy(dtype=object),
+        "row": rows["_row"].to_numpy(dtype=np.int64), "cell": "", "column": "", "item": "", "value": "",
+        "reason": NOT_SCREENED_REASON})], ignore_index=True)
+
+
+def _critical_unreadable(frame: pd.DataFrame, insts, protocol, problems: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Rows whose answer to a critical item cannot be read (not a response code), with the reason in words.
+
+    Such a row is quarantined (its answer is not guessed), and the student also goes on the critical list: a
+    critical answer that cannot be read may be the one that matters, so it is checked the same day. Returns
+    ``{"mask": bool array, "zh": texts, "en": texts}`` aligned with ``frame`` (empty texts where not unreadable).
+    """
+    n = len(frame)
+    out = {"mask": np.zeros(n, dtype=bool), "zh": np.full(n, "", dtype=object), "en": np.full(n, "", dtype=object)}
+    if not protocol.critical.enabled:
+        return out
+    ids = protocol.critical.instruments or [i.id for i in insts if i.critical]
+    key = pd.MultiIndex.from_arrays([frame["_sheet"].astype(object).where(frame["_sheet"].notna(), None),
+                                     frame["_row"].astype(object)])
+    for inst in insts:
+        if inst.id not in ids:
+            continue
+        for c in inst.critical:
+            col = f"{inst.id}.{c.item}"
+            x = frame[col].to_numpy(dtype=float)
+            bad = ~np.isnan(x) & ~np.isin(x, inst.item_codes(c.item))  # a number that is not a code
+            p = problems.loc[problems["item"] == col] if len(problems) else problems
+            if len(p):  # text that is neither a code nor a label (NaN in the frame, located in the problems)
+                pk = pd.MultiIndex.from_arrays([p["sheet"].astype(object).where(p["sheet"].notna(), None),
+                                                p["row"].astype("Int64").astype(object)])
+                bad |= key.isin(pk)
+            if not bad.any():
+                continue
+            name = inst.abbreviation or inst.id
+            out["mask"] |= bad
+            _join_text(out["zh"], bad, f"危机条目作答无法识别（{name} 第{c.item}题）：请当天核实")
+            _join_text(out["en"], bad, f"critical item unreadable ({name} item {c.item}): check today")
+    return out
+
+
+def _join_text(acc: np.ndarray, mask: np.ndarray, text: str) -> None:
+    acc[mask] = np.where(acc[mask] == "", text, acc[mask] + "; " + text)
+
+
 def _critical_rows(frame: pd.DataFrame, insts, protocol, problems: pd.DataFrame) -> pd.DataFrame:
-    """Rows of one file with a critical answer (any row, problems masked), with the reason in words."""
+    """Rows of one file with a critical answer (any row, problems masked), with the reason in words.
+
+    A row whose answer to a critical item cannot be read (``4`` or ``x`` on PHQ-9 item 9) is on the list too,
+    at the protocol's critical level, with the reason "critical item unreadable (PHQ-9 item 9): check today":
+    until a person has read the sheet, the worst reading is assumed (it is also in the quarantine).
+    """
+    from ._text import map_unique
     from .classify import classify
     from .scoring import score
 
@@ -339,24 +421,137 @@ def _critical_rows(frame: pd.DataFrame, insts, protocol, problems: pd.DataFrame)
         col = scores.get(f"{inst.id}.critical")
         if col is not None:
             fired |= col.fillna(False).to_numpy(dtype=bool)
-    if not fired.any():
+    unread = _critical_unreadable(frame, insts, protocol, problems)
+    listed = fired | unread["mask"]
+    if not listed.any():
         return pd.DataFrame()
-    sub = scores.loc[fired]
-    cls = classify(sub, protocol, answers=items.loc[fired])
-    out = frame.loc[fired, [c for c in ("student_id", "name", "school", "grade", "class", "sex") if c in frame.columns]
-                    + ["_file", "_sheet", "_row", "_order", "_ok"]].copy()
-    out["reasons"] = cls["reasons"].to_numpy()
-    out["reasons_en"] = cls["reasons_en"].to_numpy()
-    out["level"] = cls["level"].astype("string").to_numpy()
+    sub = scores.loc[listed]
+    cls = classify(sub, protocol, answers=items.loc[listed])
+    out = frame.loc[listed, [c for c in ("student_id", "name", "school", "grade", "class", "sex", "submitted_at")
+                             if c in frame.columns] + ["_file", "_sheet", "_row", "_order", "_ok"]].copy()
+    level = cls["level"].astype("string").to_numpy(dtype=object)
+    rank = cls["level_rank"].astype("Float64").to_numpy(dtype=float, na_value=np.inf)
+    reasons = {"zh": cls["reasons"].fillna("").to_numpy(dtype=object),
+               "en": cls["reasons_en"].fillna("").to_numpy(dtype=object)}
+    bad = unread["mask"][listed]
+    if bad.any():
+        crit = protocol.level(protocol.critical.level)
+        worse = bad & (rank > crit.rank)
+        level[worse], rank[worse] = crit.code, crit.rank
+        for lang in ("zh", "en"):  # "unreadable" first; "critical item not answered" would contradict it
+            rest = map_unique(pd.Series(reasons[lang][bad], dtype="string"), _drop_not_answered).to_numpy(dtype=object)
+            head = unread[lang][listed][bad]
+            reasons[lang][bad] = np.where(rest == "", head, head + "; " + rest.astype(object))
+    out["reasons"] = reasons["zh"]
+    out["reasons_en"] = reasons["en"]
+    out["level"] = level
+    out["_rank"] = rank
     return out
 
 
-def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer) -> pd.DataFrame:
+def _drop_not_answered(text: str) -> str:
+    """A reasons string without its "critical item(s) not answered" parts (zh and en)."""
+    parts = [p for p in str(text).split("; ")
+             if p and not (p.startswith("无法判定：") and "危机条目未作答" in p)
+             and not (p.startswith("not decided: ") and "critical item(s) not answered" in p)]
+    return "; ".join(parts)
+
+
+_CRITICAL_COLUMNS = ("student_key", "student_id", "name", "school", "grade", "class", "reasons", "level", "status",
+                     "file", "row", "sources", "note")
+
+
+def _source_labels(rows: pd.DataFrame, paths: Sequence[Path], multi_sheet: set, lang: str) -> np.ndarray:
+    """``a.csv row 12`` (zh ``a.csv 第12行``) for each row; the sheet is named in workbooks with several."""
+    names = np.array([Path(p).name for p in paths], dtype=object)[rows["_file"].to_numpy(dtype=np.int64)]
+    sheet = rows["_sheet"].astype(object).where(rows["_sheet"].notna(), "").to_numpy(dtype=object)
+    named = np.isin(rows["_file"].to_numpy(dtype=np.int64), list(multi_sheet)) & (sheet != "")
+    where = np.where(named, names + np.where(named, " [" + sheet.astype(str) + "]", ""), names)
+    r = rows["_row"].to_numpy(dtype=np.int64).astype(str).astype(object)
+    return where + (" 第" + r + "行" if lang == "zh" else " row " + r)
+
+
+def _critical_sources(crit: pd.DataFrame, paths: Sequence[Path], lang: str, outcomes) -> pd.DataFrame:
+    """One entry per student of the critical rows: the row shown, its reasons, and the rows that fed it.
+
+    The ledger's duplicate rule (:data:`psyscreen.quality.DUPLICATE_RULE`) is applied to every submission of
+    the critical students read so far (``outcomes``), so the submission named as kept is the one the ledger
+    keeps. The row shown is the critical row that rule prefers; the reasons are those of every critical row of
+    the student (each said once) and the level the most urgent: a critical answer in a submission that is not
+    the kept one still reaches the list. Rows without a student id are entries of their own.
+    """
+    c = crit.reset_index(drop=True)
+    ids = c["student_id"].astype("string") if "student_id" in c else pd.Series(pd.NA, index=c.index, dtype="string")
+    ent = pd.Series(ids.to_numpy(dtype=object), index=c.index)
+    ent[ids.isna().to_numpy()] = ["\0row" + str(i) for i in np.flatnonzero(ids.isna().to_numpy())]
+    cols = ["student_id", "submitted_at", "_file", "_sheet", "_row", "_order", "_ok"]
+    frames = [o.frame for o in outcomes if getattr(o, "frame", None) is not None and o.status == "ok"]
+    wanted = set(ids.dropna())
+    parts = [f.loc[f["student_id"].isin(wanted), [x for x in cols if x in f.columns]] for f in frames
+             if "student_id" in f.columns]
+    sub = pd.concat(parts, ignore_index=True).reindex(columns=cols) if parts else pd.DataFrame(columns=cols)
+    multi_sheet = {int(f["_file"].iloc[0]) for f in frames if len(f) and f["_sheet"].nunique() > 1}
+    # the representative critical row of each student: the one the duplicate rule keeps among them
+    rep = resolve_duplicates(ids, submitted_at=c.get("submitted_at"), order=c["_order"].to_numpy(dtype=np.int64),
+                             ok=c["_ok"].to_numpy(dtype=bool)).keep
+    shown = c.loc[rep].copy()
+    shown["_ent"] = ent[rep].to_numpy()
+    # reasons of every critical row, representative first, each said once; the most urgent level
+    c["_ent"] = ent.to_numpy()
+    c["_first"] = ~rep
+    order = c.sort_values(["_ent", "_first"], kind="stable")
+    for col in ("reasons", "reasons_en"):
+        joined = order.groupby("_ent", sort=False)[col].agg(
+            lambda s: "; ".join(dict.fromkeys(p for t in s for p in str(t).split("; ") if p)))
+        shown[col] = joined.reindex(shown["_ent"]).to_numpy()
+    best = order.sort_values(["_ent", "_rank"], kind="stable").drop_duplicates("_ent")
+    shown["level"] = best.set_index("_ent")["level"].reindex(shown["_ent"]).to_numpy()
+    shown["sources"] = pd.NA
+    shown["note"] = pd.NA
+    # every submission of each critical student: several -> the sources and a note in words
+    if len(sub):
+        sub = sub.astype({"student_id": "string"}).reset_index(drop=True)
+        kept = resolve_duplicates(sub["student_id"], submitted_at=sub["submitted_at"],
+                                  order=sub["_order"].to_numpy(dtype=np.int64), ok=sub["_ok"].to_numpy(dtype=bool)).keep
+        sub["_label"] = _source_labels(sub, paths, multi_sheet, lang)
+        ckey = pd.MultiIndex.from_arrays([c["_file"].astype(np.int64), c["_sheet"].astype(object).where(c["_sheet"].notna(), None),
+                                          c["_row"].astype(np.int64)])
+        skey = pd.MultiIndex.from_arrays([sub["_file"].astype(np.int64), sub["_sheet"].astype(object).where(sub["_sheet"].notna(), None),
+                                          sub["_row"].astype(np.int64)])
+        sub["_crit"] = skey.isin(ckey)
+        sub["_kept"] = kept
+        sub = sub.sort_values("_order", kind="stable")
+        g = sub.groupby("student_id", sort=False)
+        n = g.size()
+        several = n[n > 1].index
+        if len(several):
+            s = sub[sub["student_id"].isin(several)]
+            gs = s.groupby("student_id", sort=False)
+            sep = "；" if lang == "zh" else "; "
+            sources = gs["_label"].agg(sep.join)
+            kept_at = s.loc[s["_kept"]].set_index("student_id")["_label"]
+            crit_at = s.loc[s["_crit"]].groupby("student_id", sort=False)["_label"].agg(("、" if lang == "zh" else ", ").join)
+            table = pd.DataFrame({"n": n.reindex(several), "sources": sources, "kept": kept_at.reindex(several),
+                                  "crit": crit_at.reindex(several)})
+            if lang == "zh":
+                note = ("该学号有 " + table["n"].astype(str) + " 份作答；按重复提交规则（同一学号保留最新的可计分作答）保留 "
+                        + table["kept"] + "；危机作答见 " + table["crit"])
+            else:
+                note = (table["n"].astype(str) + " submissions with this student id; the duplicate rule (latest "
+                        "scorable submission kept) keeps " + table["kept"] + "; critical answer in " + table["crit"])
+            sel = shown["_ent"].isin(several).to_numpy()
+            shown.loc[sel, "sources"] = table["sources"].reindex(shown.loc[sel, "_ent"]).to_numpy()
+            shown.loc[sel, "note"] = note.reindex(shown.loc[sel, "_ent"]).to_numpy()
+    return shown.drop(columns=["_ent"])
+
+
+def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer, outcomes=()) -> pd.DataFrame:
+    """The critical list: one row per student (duplicates resolved as the ledger does; see
+    :func:`_critical_sources`), ``sources`` and ``note`` naming the rows that fed an entry when there are several.
+    """
     if crit is None or not len(crit):
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in
-                             ("student_key", "student_id", "name", "school", "grade", "class", "reasons", "level",
-                              "status", "file", "row")})
-    c = crit.copy()
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in _CRITICAL_COLUMNS})
+    c = _critical_sources(crit, paths, lang, outcomes)
     ids = c["student_id"].astype("string") if "student_id" in c else pd.Series(pd.NA, index=c.index, dtype="string")
     out = pd.DataFrame({
         "student_key": keyer(ids) if keyer else ids,
@@ -370,6 +565,8 @@ def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer)
         "status": np.where(c["_ok"].to_numpy(dtype=bool), "scored", "quarantined"),
         "file": [Path(paths[i]).name for i in c["_file"]],
         "row": c["_row"].astype(np.int64),
+        "sources": c["sources"].astype("string"),
+        "note": c["note"].astype("string"),
     })
     return out.reset_index(drop=True)
 
@@ -500,6 +697,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     for k, path in enumerate(paths):
         notify("read", k, len(paths))
         o = _process_file(path, k, insts, proto, cmap, maps_dir)
+        _mark_not_screened(o, insts)
         outcomes.append(o)
         if o.status != "ok":
             log.warning("%s: %s (%s)", path.name, o.status, o.reason)
@@ -510,12 +708,12 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         n_crit = sum(len(x) for x in crit_parts)
         if n_crit != written_crit and time.perf_counter() - last_write > 2.0:
             _write_critical(_critical_frame(pd.concat(crit_parts, ignore_index=True) if crit_parts else None,
-                                            paths, lang, keyer), crit_path, lang, proto)
+                                            paths, lang, keyer, outcomes), crit_path, lang, proto)
             last_write, written_crit = time.perf_counter(), n_crit
         log.info("%s: read %d row(s)", path.name, o.rows_in_file)
     notify("read", len(paths), len(paths))
     crit_all = pd.concat(crit_parts, ignore_index=True) if crit_parts else None
-    critical_table = _critical_frame(crit_all, paths, lang, keyer)
+    critical_table = _critical_frame(crit_all, paths, lang, keyer, outcomes)
     _write_critical(critical_table, crit_path, lang, proto)  # complete before anything is scored
     log.info("critical list written: %d row(s)", len(critical_table))
 
