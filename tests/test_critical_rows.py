@@ -171,3 +171,30 @@ def test_not_screened_duplicate_of_a_screened_student_is_a_duplicate(tmp_path):
     assert manifest["totals"] == {"rows": 2, "scored": 1, "quarantined": 0, "duplicates": 1}
     students = pd.read_parquet(tmp_path / "out" / "students.parquet")
     assert students["level"].tolist() == ["none"]  # the answered sheet is kept, not the later blank one
+
+
+# ---- the UPI in its 60-item form (items 61-64 absent) --------------------------------------------------
+
+def test_college_screen_of_a_60_item_upi_export_scores_and_says_so(tmp_path):
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    n_yes = [20, 0, 26]  # UPI items answered yes among the plain items 1-4, 6, 7 ...: totals 20, 0 (item 25), 26
+    plain = [n for n in range(1, 61) if n not in (5, 20, 35, 50, 8, 16, 25, 26)]
+    rows = []
+    for k, sid in enumerate(["c1", "c2", "c3"]):
+        upi = {f"upi.{n}": 0 for n in range(1, 61)}
+        upi.update({f"upi.{n}": 1 for n in plain[:n_yes[k]]})
+        if sid == "c2":
+            upi["upi.25"] = 1
+        rows.append({"学号": sid, "姓名": "某", "学校": "某大学", "年级": "大一", "班级": "1", **upi,
+                     **{f"scl90.{n}": 1 for n in range(1, 91)}, **{f"phq9.{n}": 0 for n in range(1, 10)}})
+    pd.DataFrame(rows).to_csv(exports / "college.csv", index=False)
+    res = CliRunner().invoke(main, ["screen", str(exports), "--out", str(tmp_path / "out"), "--wave", "2026-09",
+                                    "--protocol", "college", "--lang", "en"])
+    assert res.exit_code == 0, res.output
+    students = pd.read_parquet(tmp_path / "out" / "students.parquet").set_index("student_key")
+    # upi.yaml: without item 64, class 1 = total >= 25 or item 25; class 2 = 20 <= total < 25; else class 3
+    assert students.loc[["c1", "c2", "c3"], "upi.category"].tolist() == [2, 1, 1]
+    assert students["upi.category.note"].str.startswith("decided without item(s) 64").all()
+    # college.yaml: UPI item 25 -> critical level 1; class 1 -> level 2; class 2 -> level 3
+    assert students.loc[["c1", "c2", "c3"], "level"].tolist() == ["level3", "level1", "level2"]

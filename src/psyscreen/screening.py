@@ -496,16 +496,20 @@ def _critical_sources(crit: pd.DataFrame, paths: Sequence[Path], lang: str, outc
                              ok=c["_ok"].to_numpy(dtype=bool)).keep
     shown = c.loc[rep].copy()
     shown["_ent"] = ent[rep].to_numpy()
-    # reasons of every critical row, representative first, each said once; the most urgent level
+    # a student with several critical rows: the reasons of all, representative first, each said once; the
+    # most urgent level (the few such students only; the others keep their row as it is)
     c["_ent"] = ent.to_numpy()
     c["_first"] = ~rep
-    order = c.sort_values(["_ent", "_first"], kind="stable")
-    for col in ("reasons", "reasons_en"):
-        joined = order.groupby("_ent", sort=False)[col].agg(
-            lambda s: "; ".join(dict.fromkeys(p for t in s for p in str(t).split("; ") if p)))
-        shown[col] = joined.reindex(shown["_ent"]).to_numpy()
-    best = order.sort_values(["_ent", "_rank"], kind="stable").drop_duplicates("_ent")
-    shown["level"] = best.set_index("_ent")["level"].reindex(shown["_ent"]).to_numpy()
+    several_rows = c["_ent"].duplicated(keep=False).to_numpy()
+    if several_rows.any():
+        order = c.loc[several_rows].sort_values(["_ent", "_first"], kind="stable")
+        sel = shown["_ent"].isin(order["_ent"]).to_numpy()
+        for col in ("reasons", "reasons_en"):
+            joined = order.groupby("_ent", sort=False)[col].agg(
+                lambda s: "; ".join(dict.fromkeys(p for t in s for p in str(t).split("; ") if p)))
+            shown.loc[sel, col] = joined.reindex(shown.loc[sel, "_ent"]).to_numpy()
+        best = order.sort_values(["_ent", "_rank"], kind="stable").drop_duplicates("_ent").set_index("_ent")
+        shown.loc[sel, "level"] = best["level"].reindex(shown.loc[sel, "_ent"]).to_numpy()
     shown["sources"] = pd.NA
     shown["note"] = pd.NA
     # every submission of each critical student: several -> the sources and a note in words
