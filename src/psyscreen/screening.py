@@ -471,6 +471,18 @@ def _source_labels(rows: pd.DataFrame, paths: Sequence[Path], multi_sheet: set, 
     return where + (" 第" + r + "行" if lang == "zh" else " row " + r)
 
 
+def _submission_columns(o: _FileOutcome, cols: list) -> dict:
+    """The columns of a read file that the duplicate rule reads, as plain arrays, made once per file and kept."""
+    cached = getattr(o, "_submissions", None)
+    if cached is None:
+        f = o.frame
+        cached = {c: (f[c].to_numpy(dtype=object, na_value=None) if c in f.columns else np.full(len(f), None, dtype=object))
+                  if c in ("student_id", "submitted_at", "_sheet") else f[c].to_numpy() for c in cols}
+        cached["_multi_sheet"] = bool(len(f)) and f["_sheet"].nunique() > 1
+        o._submissions = cached
+    return cached
+
+
 def _critical_sources(crit: pd.DataFrame, paths: Sequence[Path], lang: str, outcomes) -> pd.DataFrame:
     """One entry per student of the critical rows: the row shown, its reasons, and the rows that fed it.
 
@@ -485,15 +497,24 @@ def _critical_sources(crit: pd.DataFrame, paths: Sequence[Path], lang: str, outc
     ent = pd.Series(ids.to_numpy(dtype=object), index=c.index)
     ent[ids.isna().to_numpy()] = ["\0row" + str(i) for i in np.flatnonzero(ids.isna().to_numpy())]
     cols = ["student_id", "submitted_at", "_file", "_sheet", "_row", "_order", "_ok"]
-    frames = [o.frame for o in outcomes if getattr(o, "frame", None) is not None and o.status == "ok"]
-    wanted = set(ids.dropna())
-    parts = [f.loc[f["student_id"].isin(wanted), [x for x in cols if x in f.columns]] for f in frames
-             if "student_id" in f.columns]
-    sub = pd.concat(parts, ignore_index=True).reindex(columns=cols) if parts else pd.DataFrame(columns=cols)
-    multi_sheet = {int(f["_file"].iloc[0]) for f in frames if len(f) and f["_sheet"].nunique() > 1}
+    read = [_submission_columns(o, cols) for o in outcomes
+            if getattr(o, "frame", None) is not None and o.status == "ok" and "student_id" in o.frame.columns]
+    wanted = pd.Index(ids.dropna().unique().to_numpy(dtype=object))
+    if read:  # the critical students with several submissions: one hash lookup over the ids read so far
+        every = {c: np.concatenate([r[c] for r in read]) for c in cols}
+        hit = np.flatnonzero(wanted.get_indexer(every["student_id"]) >= 0)
+        hit = hit[pd.Series(every["student_id"][hit]).duplicated(keep=False).to_numpy()]
+        sub = pd.DataFrame({c: v[hit] for c, v in every.items()})
+    else:
+        sub = pd.DataFrame(columns=cols)
+    multi_sheet = {int(r["_file"][0]) for r in read if r["_multi_sheet"]}
     # the representative critical row of each student: the one the duplicate rule keeps among them
-    rep = resolve_duplicates(ids, submitted_at=c.get("submitted_at"), order=c["_order"].to_numpy(dtype=np.int64),
-                             ok=c["_ok"].to_numpy(dtype=bool)).keep
+    rep = np.ones(len(c), dtype=bool)
+    twice = (ids.notna() & ids.duplicated(keep=False)).to_numpy()
+    if twice.any():
+        d = c.loc[twice]
+        rep[twice] = resolve_duplicates(ids[twice], submitted_at=d.get("submitted_at"),
+                                        order=d["_order"].to_numpy(dtype=np.int64), ok=d["_ok"].to_numpy(dtype=bool)).keep
     shown = c.loc[rep].copy()
     shown["_ent"] = ent[rep].to_numpy()
     # a student with several critical rows: the reasons of all, representative first, each said once; the
@@ -567,7 +588,7 @@ def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer,
         "reasons": (c["reasons"] if lang == "zh" else c["reasons_en"]).astype("string"),
         "level": c["level"].astype("string"),
         "status": np.where(c["_ok"].to_numpy(dtype=bool), "scored", "quarantined"),
-        "file": [Path(paths[i]).name for i in c["_file"]],
+        "file": np.array([Path(p).name for p in paths], dtype=object)[c["_file"].to_numpy(dtype=np.int64)],
         "row": c["_row"].astype(np.int64),
         "sources": c["sources"].astype("string"),
         "note": c["note"].astype("string"),
