@@ -46,12 +46,25 @@ def test_hand_worked_boundaries_of_the_default_protocol():
     assert out["reasons_en"].tolist()[:4] == [
         "", "PHQ-9 total 10 (>= 10: screen positive for depression)",
         "PHQ-9 total 14 (>= 10: screen positive for depression)",
-        "PHQ-9 total 15 (>= 15: moderately severe or severe depressive symptoms); "
-        "PHQ-9 total 15 (>= 10: screen positive for depression)"]
-    assert out.loc[6, "reasons"] == "GAD-7 总分 15（≥15，重度焦虑症状）; GAD-7 总分 15（≥10，筛查阳性）"
+        "PHQ-9 total 15 (>= 15: moderately severe or severe depressive symptoms)"]
+    assert out.loc[6, "reasons"] == "GAD-7 总分 15（≥15，重度焦虑症状）"
     assert not out["critical"].any() and not out["retest"].any()
     assert list(out["level"].cat.categories) == ["level1", "level2", "level3", "invalid: re-test", "none"]
     assert out["level"].cat.ordered
+
+
+def test_a_scale_whose_bands_all_fire_is_said_once_at_the_highest():
+    # PHQ-9 total 18 passes both the >= 15 (level 2) and the >= 10 (level 3) rule of default.yaml: the reason is
+    # the highest band, once; another scale that fires is still said, each once
+    out = run([phq(18), phq(18), phq(12)], [gad(0), gad(16), gad(11)])
+    assert out["level"].astype(str).tolist() == ["level2", "level2", "level3"]
+    assert out.loc[0, "reasons"] == "PHQ-9 总分 18（≥15，中重度及以上抑郁症状）"
+    assert out.loc[0, "reasons_en"] == "PHQ-9 total 18 (>= 15: moderately severe or severe depressive symptoms)"
+    assert out.loc[1, "reasons_en"].split("; ") == [
+        "PHQ-9 total 18 (>= 15: moderately severe or severe depressive symptoms)",
+        "GAD-7 total 16 (>= 15: severe anxiety symptoms)"]
+    assert out.loc[1, "reasons"].count("PHQ-9") == 1 and out.loc[1, "reasons"].count("GAD-7") == 1
+    assert out.loc[2, "reasons"].split("; ") == ["PHQ-9 总分 12（≥10，筛查阳性）", "GAD-7 总分 11（≥10，筛查阳性）"]
 
 
 def test_critical_item_wins_whatever_the_total_with_the_answer_in_words():

@@ -25,7 +25,9 @@ How a level is decided, per student (vectorised: the only loops are over rules a
 2. A critical answer (``<id>.critical``) sets the protocol's critical level (default the top level),
    whatever the totals; the reason names the item, the answer and the instrument's message. It also
    applies on an invalid sheet unless the protocol says ``on_invalid_sheet: retest``.
-3. Every rule that holds puts the student at its level; the most urgent wins and every reason is kept.
+3. Every rule that holds puts the student at its level; the most urgent wins. Its reason is kept, and so is
+   the reason of every other rule that holds, except a rule on the same score as a more urgent one already
+   said (the bands of one scale: "PHQ-9 total 18 (>= 15 ...)" is said once, not also "(>= 10 ...)").
 4. Nothing fired: ``"invalid: re-test"`` if a sheet was invalid, NA if some rule or critical item could not
    be evaluated because data are missing, ``"none"`` otherwise. A rule more urgent than the level reached
    that could not be evaluated is reported in the reasons ("not decided ...").
@@ -131,6 +133,30 @@ def _critical_text(inst: Instrument, items: str, lang: str) -> str:
         return "; ".join(parts)
     msgs = " / ".join(c.message.get(lang) for c in inst.critical)
     return f"{_name(inst)}：{msgs}" if lang == "zh" else f"{_name(inst)}: {msgs}"
+
+
+def _first_said(said: dict, cond, fired: np.ndarray) -> np.ndarray:
+    """Where a rule's reason is new: it fired and no more urgent rule on the same scores was said already.
+
+    Rules are visited most urgent first; rules that read the same references (``phq9.total >= 15`` and
+    ``phq9.total >= 10``) form one group, so a student reads "PHQ-9 total 18 (>= 15 ...)" once, not also
+    "(>= 10 ...)". Rules on other references (another scale, or a scale together with an item) are their own.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from psyscreen.rules import parse_condition
+    >>> said = {}
+    >>> _first_said(said, parse_condition({"scale": "phq9.total", "ge": 15}), np.array([True, False])).tolist()
+    [True, False]
+    >>> _first_said(said, parse_condition({"scale": "phq9.total", "ge": 10}), np.array([True, True])).tolist()
+    [False, True]
+    """
+    group = frozenset(references(cond))
+    before = said.get(group)
+    new = fired if before is None else fired & ~before
+    said[group] = fired if before is None else before | fired
+    return new
 
 
 def classify(scores: pd.DataFrame, protocol: Union[str, Path, Protocol], *,
@@ -245,14 +271,17 @@ def classify(scores: pd.DataFrame, protocol: Union[str, Path, Protocol], *,
             pending.append((crit_rank, unknown,
                             f"无法判定：{_name(inst)} 危机条目未作答", f"not decided: {_name(inst)} critical item(s) not answered"))
 
-    # 3. rules, most urgent first (reasons then read most urgent first)
+    # 3. rules, most urgent first (reasons then read most urgent first); of the rules reading the same
+    #    scores (the bands of one scale: PHQ-9 >= 15 and >= 10), only the most urgent that fired is said
     order = sorted(p.rule_conditions(), key=lambda rc: p.level(rc[0].level).rank)
+    said: dict[frozenset, np.ndarray] = {}
     for rule, cond in order:
         rank = p.level(rule.level).rank
         value, known = evaluate(cond, resolve)
         first = resolve(*references(cond)[0])
+        new = _first_said(said, cond, value)
         for lang in ("zh", "en"):
-            _append(reasons[lang], value, _templated(rule.reason.get(lang), first, value))
+            _append(reasons[lang], new, _templated(rule.reason.get(lang), first, new))
         best[value] = np.minimum(best[value], rank)
         refs = ", ".join(dict.fromkeys(r for _, r in references(cond)))
         pending.append((rank, ~known, f"无法判定：规则 {rule.id}（{refs} 缺失或答卷无效）",

@@ -1169,8 +1169,7 @@ def normalise(raw: RawTable, instruments: Union[str, Instrument, Iterable[Union[
     targets = set(mapping.values())
     missing = {}
     for inst in insts:
-        need = [f"{inst.id}.{it.number}" for it in inst.item_list if it.scored]
-        lost = [c for c in need if c not in targets]
+        lost = [c for c in inst.required_item_columns if c not in targets]
         if lost:
             missing[inst.id] = lost
     if missing:
@@ -1190,7 +1189,7 @@ def normalise(raw: RawTable, instruments: Union[str, Instrument, Iterable[Union[
         for it in inst.item_list:
             target = f"{inst.id}.{it.number}"
             h = next((k for k, t in mapping.items() if t == target), None)
-            if h is None:  # an unscored item without a column
+            if h is None:  # an unscored or optional item without a column
                 out[target] = pd.Series(np.nan, index=src.index, dtype=float)
                 continue
             s = src[h]

@@ -89,6 +89,10 @@ class Item(_Strict):
     reverse: bool = False
     responses: Optional[str] = Field(default=None, description="name of a set in response_sets; default set if absent")
     scored: bool = True
+    optional: bool = Field(default=False, description=(
+        "the item may be absent from an export (a shorter form of the instrument, e.g. the 60-item UPI): its "
+        "column is not required, and a rule's condition on it is read as not holding where it is unanswered "
+        "(the form did not ask it); the rule's output then says it was decided without the item"))
 
 
 class Band(_Strict):
@@ -270,6 +274,23 @@ class Instrument(_Strict):
         return [f"{self.id}.{it.number}" for it in self.item_list]
 
     @property
+    def required_item_columns(self) -> list[str]:
+        """The item columns an export must have: the scored items that are not optional.
+
+        Examples
+        --------
+        >>> cols = load_instrument("upi").required_item_columns
+        >>> len(cols), "upi.64" in cols
+        (60, False)
+        """
+        return [f"{self.id}.{it.number}" for it in self.item_list if it.scored and not it.optional]
+
+    @cached_property
+    def optional_items(self) -> frozenset[int]:
+        """Numbers of the items marked ``optional: true`` (see :class:`Item`)."""
+        return frozenset(it.number for it in self.item_list if it.optional)
+
+    @property
     def scale_columns(self) -> list[str]:
         return [f"{self.id}.{s.id}" for s in self.scales]
 
@@ -433,6 +454,9 @@ def check_instrument(inst: Instrument) -> list[str]:
     for i, c in enumerate(inst.critical):
         if not 1 <= c.item <= n_items:
             problems.append(f"critical[{i}].item: item {c.item} out of range 1..{n_items}")
+        elif inst.item(c.item).optional:
+            problems.append(f"critical[{i}].item: item {c.item} is marked optional; a critical item is never "
+                            "optional (an unanswered critical item must stay 'not decided'): remove optional: true")
     problems.extend(_check_conditions(inst, n_items, scale_ids))
     return problems
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 
@@ -203,9 +203,10 @@ def references(cond: Condition) -> list[tuple[str, str]]:
 
 
 Resolver = Callable[[str, str], np.ndarray]
+Unasked = Callable[[str, str], Optional[np.ndarray]]
 
 
-def evaluate(cond: Condition, resolve: Resolver) -> tuple[np.ndarray, np.ndarray]:
+def evaluate(cond: Condition, resolve: Resolver, unasked: Optional[Unasked] = None) -> tuple[np.ndarray, np.ndarray]:
     """Evaluate a condition on whole columns with three-valued logic.
 
     Parameters
@@ -213,19 +214,37 @@ def evaluate(cond: Condition, resolve: Resolver) -> tuple[np.ndarray, np.ndarray
     cond : Condition
     resolve : callable
         ``resolve(kind, ref)`` returns a float array (NaN where the value is missing).
+    unasked : callable, optional
+        ``unasked(kind, ref)`` returns a bool array marking the rows where the reference was not asked (an
+        optional item absent from the form or left blank), or None. There a comparison is known not to
+        hold, instead of unknown: a question the form did not ask cannot have been answered yes.
 
     Returns
     -------
     value, known : numpy.ndarray of bool
         ``value`` is meaningful only where ``known``; where not known it is False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cond = parse_condition({"any": [{"scale": "total", "ge": 25}, {"item": 64, "eq": 1}]})
+    >>> cols = {("scale", "total"): np.array([10.0, 10.0]), ("item", "64"): np.array([np.nan, 1.0])}
+    >>> evaluate(cond, lambda k, r: cols[(k, r)])[1].tolist()
+    [False, True]
+    >>> evaluate(cond, lambda k, r: cols[(k, r)],
+    ...          lambda k, r: np.isnan(cols[(k, r)]) if k == "item" else None)[1].tolist()
+    [True, True]
     """
     if isinstance(cond, Compare):
         x = np.asarray(resolve(cond.kind, cond.ref), dtype=float)
         known = ~np.isnan(x)
         with np.errstate(invalid="ignore"):
             value = OPERATORS[cond.op](x, cond.value) & known
+        skipped = unasked(cond.kind, cond.ref) if unasked is not None else None
+        if skipped is not None:
+            known = known | skipped
         return value, known
-    parts = [evaluate(c, resolve) for c in cond.conditions]
+    parts = [evaluate(c, resolve, unasked) for c in cond.conditions]
     values = np.stack([p[0] for p in parts])
     knowns = np.stack([p[1] for p in parts])
     n_true = values.sum(axis=0)

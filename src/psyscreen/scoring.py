@@ -29,7 +29,7 @@ import pandas as pd
 
 from ._results import ResultMixin
 from .instrument import Instrument, load_instrument
-from .rules import evaluate
+from .rules import evaluate, references
 
 __all__ = ["score", "score_with_quarantine", "score_items", "Scored", "ResponseError", "MissingColumnsError",
            "item_matrix", "response_problems"]
@@ -103,11 +103,10 @@ def item_matrix(frame: pd.DataFrame, inst: Instrument) -> np.ndarray:
 
     A frame whose item columns are all numeric is read without a copy. Text columns are converted with
     ``pandas.to_numeric`` (text that is not a number becomes NaN here: :func:`response_problems` reports
-    it). Absent columns of unscored items become NaN; an absent scored item column raises
+    it). Absent columns of unscored or optional items become NaN; an absent required item column raises
     :class:`MissingColumnsError`.
     """
-    needed = [f"{inst.id}.{it.number}" for it in inst.item_list if it.scored]
-    missing = [c for c in needed if c not in frame.columns]
+    missing = [c for c in inst.required_item_columns if c not in frame.columns]
     if missing:
         raise MissingColumnsError(inst.id, missing)
     cols = inst.item_columns
@@ -331,13 +330,18 @@ def _score_instrument(frame: pd.DataFrame, inst: Instrument) -> tuple[pd.DataFra
                 _append_text(fired, idx, np.char.add(f"{c.item}=", np.char.mod("%g", X[idx, key.pos[c.item]])), ",")
         out[f"{inst.id}.critical"] = _nullable_bool(fired_any, fired_any | known_all)
         out[f"{inst.id}.critical_items"] = _text_column(fired, n)
+    unasked = _unasked(inst, X, key) if inst.optional_items else None
     for r in inst.rules:
         if r.when is not None:
-            v, k = evaluate(inst.conditions[f"rules.{r.id}.when"], resolve)
+            v, k = evaluate(inst.conditions[f"rules.{r.id}.when"], resolve, unasked)
             rule_values[r.id] = np.where(k, v.astype(float), np.nan)
             out[f"{inst.id}.{r.id}"] = _nullable_bool(v, k)
         else:
-            out[f"{inst.id}.{r.id}"], rule_values[r.id] = _category(inst, r, resolve, n)
+            out[f"{inst.id}.{r.id}"], rule_values[r.id] = _category(inst, r, resolve, n, unasked)
+        if unasked is not None:
+            note = _decided_without(inst, r, X, key, ~np.asarray(pd.isna(out[f"{inst.id}.{r.id}"]), dtype=bool))
+            if note is not None:
+                out[f"{inst.id}.{r.id}.note"] = note
     if inst.validity:
         v, k = evaluate(inst.conditions["validity.invalid_when"], resolve)
         out[f"{inst.id}.valid"] = _nullable_bool(~v & k, k)
@@ -362,13 +366,42 @@ def _nullable_bool(value: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArr
     return pd.arrays.BooleanArray(value & known, ~known)
 
 
-def _category(inst: Instrument, rule, resolve, n: int):
+def _unasked(inst: Instrument, X: np.ndarray, key: "_Key"):
+    """``unasked(kind, ref)`` for :func:`psyscreen.rules.evaluate`: where an optional item is unanswered."""
+    def unasked(kind: str, ref: str):
+        if kind == "item" and int(ref) in inst.optional_items:
+            return np.isnan(X[:, key.pos[int(ref)]])
+        return None
+    return unasked
+
+
+def _decided_without(inst: Instrument, rule, X: np.ndarray, key: "_Key", decided: np.ndarray):
+    """``<id>.<rule>.note``: "decided without item 64 (...)" where a rule read an unanswered optional item.
+
+    None when the rule reads no optional item. The text is built once per item, not per student.
+    """
+    conds = [c for w, c in inst.conditions.items() if w.startswith(f"rules.{rule.id}.")]
+    items = sorted({int(r) for c in conds for k, r in references(c) if k == "item" and int(r) in inst.optional_items})
+    if not items:
+        return None
+    text = np.full(len(X), "", dtype=object)
+    for num in items:
+        miss = np.isnan(X[:, key.pos[num]]) & decided
+        text[miss] = np.where(text[miss] == "", str(num), text[miss] + ", " + str(num))
+    has = text != ""
+    text[has] = ("decided without item(s) " + text[has]
+                 + " (optional: not on the export's form or not answered; read as not asked)")
+    text[~has] = None
+    return pd.array(text, dtype="string")
+
+
+def _category(inst: Instrument, rule, resolve, n: int, unasked=None):
     """First matching case wins; a row whose earlier case is unknown stays undecided (NA)."""
     decided = np.zeros(n, dtype=bool)
     blocked = np.zeros(n, dtype=bool)
     chosen = np.full(n, None, dtype=object)
     for j, case in enumerate(rule.cases):
-        v, k = evaluate(inst.conditions[f"rules.{rule.id}.cases[{j}]"], resolve)
+        v, k = evaluate(inst.conditions[f"rules.{rule.id}.cases[{j}]"], resolve, unasked)
         take = v & ~decided & ~blocked
         chosen[take] = case["value"]
         decided |= take

@@ -447,8 +447,90 @@ def _process_file(path: Path, number: int, insts, protocol, cmap: Optional[Colum
     return out
 
 
+NOT_SCREENED_REASON = "no answer to any scored item: not screened"
+
+
+def _mark_not_screened(o: _FileOutcome, insts) -> None:
+    """Quarantine the rows of a read file that answer no scored item of the protocol's instruments.
+
+    Such a row is a student who was not screened (absent, a blank sheet, a roster line), not a screened
+    student whose level is ``undecided``: it is quarantined with :data:`NOT_SCREENED_REASON`, so the ledger's
+    ``rows = scored + quarantined + duplicates`` counts it as not screened. Rows already quarantined for
+    another reason (an empty row, no id, an unreadable answer) keep their reason. In place, vectorised.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from psyscreen.instrument import load_instrument
+    >>> f = pd.DataFrame({**{f"gad7.{i}": [1.0, None] for i in range(1, 8)}, "_sheet": None, "_row": [2, 3],
+    ...                   "_ok": True})
+    >>> o = _FileOutcome(path=Path("a.csv"), frame=f, problems=pd.DataFrame(columns=list(PROBLEM_COLUMNS)))
+    >>> _mark_not_screened(o, [load_instrument("gad7")])
+    >>> o.frame["_ok"].tolist(), o.problems["row"].tolist()
+    ([True, False], [3])
+    """
+    if o.status != "ok" or o.frame is None or not len(o.frame):
+        return
+    scored = [f"{i.id}.{it.number}" for i in insts for it in i.item_list if it.scored]
+    ok = o.frame["_ok"].to_numpy(dtype=bool)
+    none = ok & o.frame[scored].isna().all(axis=1).to_numpy()
+    if not none.any():
+        return
+    rows = o.frame.loc[none]
+    o.frame["_ok"] = ok & ~none
+    o.problems = pd.concat([o.problems, pd.DataFrame({
+        "file": o.path.name, "sheet": rows["_sheet"].to_numpy(dtype=object),
+        "row": rows["_row"].to_numpy(dtype=np.int64), "cell": "", "column": "", "item": "", "value": "",
+        "reason": NOT_SCREENED_REASON})], ignore_index=True)
+
+
+def _critical_unreadable(frame: pd.DataFrame, insts, protocol, problems: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Rows whose answer to a critical item cannot be read (not a response code), with the reason in words.
+
+    Such a row is quarantined (its answer is not guessed), and the student also goes on the critical list: a
+    critical answer that cannot be read may be the one that matters, so it is checked the same day. Returns
+    ``{"mask": bool array, "zh": texts, "en": texts}`` aligned with ``frame`` (empty texts where not unreadable).
+    """
+    n = len(frame)
+    out = {"mask": np.zeros(n, dtype=bool), "zh": np.full(n, "", dtype=object), "en": np.full(n, "", dtype=object)}
+    if not protocol.critical.enabled:
+        return out
+    ids = protocol.critical.instruments or [i.id for i in insts if i.critical]
+    key = pd.MultiIndex.from_arrays([frame["_sheet"].astype(object).where(frame["_sheet"].notna(), None),
+                                     frame["_row"].astype(object)])
+    for inst in insts:
+        if inst.id not in ids:
+            continue
+        for c in inst.critical:
+            col = f"{inst.id}.{c.item}"
+            x = frame[col].to_numpy(dtype=float)
+            bad = ~np.isnan(x) & ~np.isin(x, inst.item_codes(c.item))  # a number that is not a code
+            p = problems.loc[problems["item"] == col] if len(problems) else problems
+            if len(p):  # text that is neither a code nor a label (NaN in the frame, located in the problems)
+                pk = pd.MultiIndex.from_arrays([p["sheet"].astype(object).where(p["sheet"].notna(), None),
+                                                p["row"].astype("Int64").astype(object)])
+                bad |= key.isin(pk)
+            if not bad.any():
+                continue
+            name = inst.abbreviation or inst.id
+            out["mask"] |= bad
+            _join_text(out["zh"], bad, f"危机条目作答无法识别（{name} 第{c.item}题）：请当天核实")
+            _join_text(out["en"], bad, f"critical item unreadable ({name} item {c.item}): check today")
+    return out
+
+
+def _join_text(acc: np.ndarray, mask: np.ndarray, text: str) -> None:
+    acc[mask] = np.where(acc[mask] == "", text, acc[mask] + "; " + text)
+
+
 def _critical_rows(frame: pd.DataFrame, insts, protocol, problems: pd.DataFrame) -> pd.DataFrame:
-    """Rows of one file with a critical answer (any row, problems masked), with the reason in words."""
+    """Rows of one file with a critical answer (any row, problems masked), with the reason in words.
+
+    A row whose answer to a critical item cannot be read (``4`` or ``x`` on PHQ-9 item 9) is on the list too,
+    at the protocol's critical level, with the reason "critical item unreadable (PHQ-9 item 9): check today":
+    until a person has read the sheet, the worst reading is assumed (it is also in the quarantine).
+    """
+    from ._text import map_unique
     from .classify import classify
     from .scoring import score
 
@@ -468,24 +550,162 @@ def _critical_rows(frame: pd.DataFrame, insts, protocol, problems: pd.DataFrame)
         col = scores.get(f"{inst.id}.critical")
         if col is not None:
             fired |= col.fillna(False).to_numpy(dtype=bool)
-    if not fired.any():
+    unread = _critical_unreadable(frame, insts, protocol, problems)
+    listed = fired | unread["mask"]
+    if not listed.any():
         return pd.DataFrame()
-    sub = scores.loc[fired]
-    cls = classify(sub, protocol, answers=items.loc[fired])
-    out = frame.loc[fired, [c for c in ("student_id", "name", "school", "grade", "class", "sex") if c in frame.columns]
-                    + ["_file", "_sheet", "_row", "_order", "_ok"]].copy()
-    out["reasons"] = cls["reasons"].to_numpy()
-    out["reasons_en"] = cls["reasons_en"].to_numpy()
-    out["level"] = cls["level"].astype("string").to_numpy()
+    sub = scores.loc[listed]
+    cls = classify(sub, protocol, answers=items.loc[listed])
+    out = frame.loc[listed, [c for c in ("student_id", "name", "school", "grade", "class", "sex", "submitted_at")
+                             if c in frame.columns] + ["_file", "_sheet", "_row", "_order", "_ok"]].copy()
+    level = cls["level"].astype("string").to_numpy(dtype=object)
+    rank = cls["level_rank"].astype("Float64").to_numpy(dtype=float, na_value=np.inf)
+    reasons = {"zh": cls["reasons"].fillna("").to_numpy(dtype=object),
+               "en": cls["reasons_en"].fillna("").to_numpy(dtype=object)}
+    bad = unread["mask"][listed]
+    if bad.any():
+        crit = protocol.level(protocol.critical.level)
+        worse = bad & (rank > crit.rank)
+        level[worse], rank[worse] = crit.code, crit.rank
+        for lang in ("zh", "en"):  # "unreadable" first; "critical item not answered" would contradict it
+            rest = map_unique(pd.Series(reasons[lang][bad], dtype="string"), _drop_not_answered).to_numpy(dtype=object)
+            head = unread[lang][listed][bad]
+            reasons[lang][bad] = np.where(rest == "", head, head + "; " + rest.astype(object))
+    out["reasons"] = reasons["zh"]
+    out["reasons_en"] = reasons["en"]
+    out["level"] = level
+    out["_rank"] = rank
     return out
 
 
-def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer) -> pd.DataFrame:
+def _drop_not_answered(text: str) -> str:
+    """A reasons string without its "critical item(s) not answered" parts (zh and en)."""
+    parts = [p for p in str(text).split("; ")
+             if p and not (p.startswith("无法判定：") and "危机条目未作答" in p)
+             and not (p.startswith("not decided: ") and "critical item(s) not answered" in p)]
+    return "; ".join(parts)
+
+
+_CRITICAL_COLUMNS = ("student_key", "student_id", "name", "school", "grade", "class", "reasons", "level", "status",
+                     "file", "row", "sources", "note")
+
+
+def _source_labels(rows: pd.DataFrame, paths: Sequence[Path], multi_sheet: set, lang: str) -> np.ndarray:
+    """``a.csv row 12`` (zh ``a.csv 第12行``) for each row; the sheet is named in workbooks with several."""
+    names = np.array([Path(p).name for p in paths], dtype=object)[rows["_file"].to_numpy(dtype=np.int64)]
+    sheet = rows["_sheet"].astype(object).where(rows["_sheet"].notna(), "").to_numpy(dtype=object)
+    named = np.isin(rows["_file"].to_numpy(dtype=np.int64), list(multi_sheet)) & (sheet != "")
+    where = np.where(named, names + np.where(named, " [" + sheet.astype(str) + "]", ""), names)
+    r = rows["_row"].to_numpy(dtype=np.int64).astype(str).astype(object)
+    return where + (" 第" + r + "行" if lang == "zh" else " row " + r)
+
+
+def _submission_columns(o: _FileOutcome, cols: list) -> dict:
+    """The columns of a read file that the duplicate rule reads, as plain arrays, made once per file and kept."""
+    cached = getattr(o, "_submissions", None)
+    if cached is None:
+        f = o.frame
+        cached = {c: (f[c].to_numpy(dtype=object, na_value=None) if c in f.columns else np.full(len(f), None, dtype=object))
+                  if c in ("student_id", "submitted_at", "_sheet") else f[c].to_numpy() for c in cols}
+        cached["_multi_sheet"] = bool(len(f)) and f["_sheet"].nunique() > 1
+        o._submissions = cached
+    return cached
+
+
+def _critical_sources(crit: pd.DataFrame, paths: Sequence[Path], lang: str, outcomes) -> pd.DataFrame:
+    """One entry per student of the critical rows: the row shown, its reasons, and the rows that fed it.
+
+    The ledger's duplicate rule (:data:`psyscreen.quality.DUPLICATE_RULE`) is applied to every submission of
+    the critical students read so far (``outcomes``), so the submission named as kept is the one the ledger
+    keeps. The row shown is the critical row that rule prefers; the reasons are those of every critical row of
+    the student (each said once) and the level the most urgent: a critical answer in a submission that is not
+    the kept one still reaches the list. Rows without a student id are entries of their own.
+    """
+    c = crit.reset_index(drop=True)
+    ids = c["student_id"].astype("string") if "student_id" in c else pd.Series(pd.NA, index=c.index, dtype="string")
+    ent = pd.Series(ids.to_numpy(dtype=object), index=c.index)
+    ent[ids.isna().to_numpy()] = ["\0row" + str(i) for i in np.flatnonzero(ids.isna().to_numpy())]
+    cols = ["student_id", "submitted_at", "_file", "_sheet", "_row", "_order", "_ok"]
+    read = [_submission_columns(o, cols) for o in outcomes
+            if getattr(o, "frame", None) is not None and o.status == "ok" and "student_id" in o.frame.columns]
+    wanted = pd.Index(ids.dropna().unique().to_numpy(dtype=object))
+    if read:  # the critical students with several submissions: one hash lookup over the ids read so far
+        every = {c: np.concatenate([r[c] for r in read]) for c in cols}
+        hit = np.flatnonzero(wanted.get_indexer(every["student_id"]) >= 0)
+        hit = hit[pd.Series(every["student_id"][hit]).duplicated(keep=False).to_numpy()]
+        sub = pd.DataFrame({c: v[hit] for c, v in every.items()})
+    else:
+        sub = pd.DataFrame(columns=cols)
+    multi_sheet = {int(r["_file"][0]) for r in read if r["_multi_sheet"]}
+    # the representative critical row of each student: the one the duplicate rule keeps among them
+    rep = np.ones(len(c), dtype=bool)
+    twice = (ids.notna() & ids.duplicated(keep=False)).to_numpy()
+    if twice.any():
+        d = c.loc[twice]
+        rep[twice] = resolve_duplicates(ids[twice], submitted_at=d.get("submitted_at"),
+                                        order=d["_order"].to_numpy(dtype=np.int64), ok=d["_ok"].to_numpy(dtype=bool)).keep
+    shown = c.loc[rep].copy()
+    shown["_ent"] = ent[rep].to_numpy()
+    # a student with several critical rows: the reasons of all, representative first, each said once; the
+    # most urgent level (the few such students only; the others keep their row as it is)
+    c["_ent"] = ent.to_numpy()
+    c["_first"] = ~rep
+    several_rows = c["_ent"].duplicated(keep=False).to_numpy()
+    if several_rows.any():
+        order = c.loc[several_rows].sort_values(["_ent", "_first"], kind="stable")
+        sel = shown["_ent"].isin(order["_ent"]).to_numpy()
+        for col in ("reasons", "reasons_en"):
+            joined = order.groupby("_ent", sort=False)[col].agg(
+                lambda s: "; ".join(dict.fromkeys(p for t in s for p in str(t).split("; ") if p)))
+            shown.loc[sel, col] = joined.reindex(shown.loc[sel, "_ent"]).to_numpy()
+        best = order.sort_values(["_ent", "_rank"], kind="stable").drop_duplicates("_ent").set_index("_ent")
+        shown.loc[sel, "level"] = best["level"].reindex(shown.loc[sel, "_ent"]).to_numpy()
+    shown["sources"] = pd.NA
+    shown["note"] = pd.NA
+    # every submission of each critical student: several -> the sources and a note in words
+    if len(sub):
+        sub = sub.astype({"student_id": "string"}).reset_index(drop=True)
+        kept = resolve_duplicates(sub["student_id"], submitted_at=sub["submitted_at"],
+                                  order=sub["_order"].to_numpy(dtype=np.int64), ok=sub["_ok"].to_numpy(dtype=bool)).keep
+        sub["_label"] = _source_labels(sub, paths, multi_sheet, lang)
+        ckey = pd.MultiIndex.from_arrays([c["_file"].astype(np.int64), c["_sheet"].astype(object).where(c["_sheet"].notna(), None),
+                                          c["_row"].astype(np.int64)])
+        skey = pd.MultiIndex.from_arrays([sub["_file"].astype(np.int64), sub["_sheet"].astype(object).where(sub["_sheet"].notna(), None),
+                                          sub["_row"].astype(np.int64)])
+        sub["_crit"] = skey.isin(ckey)
+        sub["_kept"] = kept
+        sub = sub.sort_values("_order", kind="stable")
+        g = sub.groupby("student_id", sort=False)
+        n = g.size()
+        several = n[n > 1].index
+        if len(several):
+            s = sub[sub["student_id"].isin(several)]
+            gs = s.groupby("student_id", sort=False)
+            sep = "；" if lang == "zh" else "; "
+            sources = gs["_label"].agg(sep.join)
+            kept_at = s.loc[s["_kept"]].set_index("student_id")["_label"]
+            crit_at = s.loc[s["_crit"]].groupby("student_id", sort=False)["_label"].agg(("、" if lang == "zh" else ", ").join)
+            table = pd.DataFrame({"n": n.reindex(several), "sources": sources, "kept": kept_at.reindex(several),
+                                  "crit": crit_at.reindex(several)})
+            if lang == "zh":
+                note = ("该学号有 " + table["n"].astype(str) + " 份作答；按重复提交规则（同一学号保留最新的可计分作答）保留 "
+                        + table["kept"] + "；危机作答见 " + table["crit"])
+            else:
+                note = (table["n"].astype(str) + " submissions with this student id; the duplicate rule (latest "
+                        "scorable submission kept) keeps " + table["kept"] + "; critical answer in " + table["crit"])
+            sel = shown["_ent"].isin(several).to_numpy()
+            shown.loc[sel, "sources"] = table["sources"].reindex(shown.loc[sel, "_ent"]).to_numpy()
+            shown.loc[sel, "note"] = note.reindex(shown.loc[sel, "_ent"]).to_numpy()
+    return shown.drop(columns=["_ent"])
+
+
+def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer, outcomes=()) -> pd.DataFrame:
+    """The critical list: one row per student (duplicates resolved as the ledger does; see
+    :func:`_critical_sources`), ``sources`` and ``note`` naming the rows that fed an entry when there are several.
+    """
     if crit is None or not len(crit):
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in
-                             ("student_key", "student_id", "name", "school", "grade", "class", "reasons", "level",
-                              "status", "file", "row")})
-    c = crit.copy()
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in _CRITICAL_COLUMNS})
+    c = _critical_sources(crit, paths, lang, outcomes)
     ids = c["student_id"].astype("string") if "student_id" in c else pd.Series(pd.NA, index=c.index, dtype="string")
     out = pd.DataFrame({
         "student_key": keyer(ids) if keyer else ids,
@@ -497,8 +717,10 @@ def _critical_frame(crit: pd.DataFrame, paths: Sequence[Path], lang: str, keyer)
         "reasons": (c["reasons"] if lang == "zh" else c["reasons_en"]).astype("string"),
         "level": c["level"].astype("string"),
         "status": np.where(c["_ok"].to_numpy(dtype=bool), "scored", "quarantined"),
-        "file": [Path(paths[i]).name for i in c["_file"]],
+        "file": np.array([Path(p).name for p in paths], dtype=object)[c["_file"].to_numpy(dtype=np.int64)],
         "row": c["_row"].astype(np.int64),
+        "sources": c["sources"].astype("string"),
+        "note": c["note"].astype("string"),
     })
     return out.reset_index(drop=True)
 
@@ -642,6 +864,7 @@ def _read_one(path: Path, number: int, insts, proto, cmap, maps_dir: Path, lang:
     """
     try:
         o = _process_file(path, number, insts, proto, cmap, maps_dir)
+        _mark_not_screened(o, insts)
         if o.status != "ok":
             return o, pd.DataFrame()
         note = _population_note(o.frame, proto, lang)
@@ -843,7 +1066,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     crit_parts: list[pd.DataFrame] = []
     crit_path = out / "critical.xlsx"
     reading = RunInfo(wave, county=county, status="in_progress")
-    _write_critical(_critical_frame(None, paths, lang, keyer), crit_path, lang, proto, run=reading)
+    _write_critical(_critical_frame(None, paths, lang, keyer, outcomes), crit_path, lang, proto, run=reading)
     last_write = time.perf_counter()
     written_crit = 0
     for k, path in enumerate(paths):
@@ -858,13 +1081,13 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         n_crit = sum(len(x) for x in crit_parts)
         if n_crit != written_crit and time.perf_counter() - last_write > 2.0:
             _write_critical(_critical_frame(pd.concat(crit_parts, ignore_index=True) if crit_parts else None,
-                                            paths, lang, keyer), crit_path, lang, proto, run=reading)
+                                            paths, lang, keyer, outcomes), crit_path, lang, proto, run=reading)
             last_write, written_crit = time.perf_counter(), n_crit
         log.info("%s: read %d row(s)", path.name, o.rows_in_file)
     notify("read", len(paths), len(paths))
     run = _run_info(wave, county, outcomes)
     crit_all = pd.concat(crit_parts, ignore_index=True) if crit_parts else None
-    critical_table = _critical_frame(crit_all, paths, lang, keyer)
+    critical_table = _critical_frame(crit_all, paths, lang, keyer, outcomes)
     _write_critical(critical_table, crit_path, lang, proto, run=run)  # complete before anything is scored
     log.info("critical list written: %d row(s)", len(critical_table))
 

@@ -131,3 +131,94 @@ def test_missing_answer_is_missing_not_no():
     # item 25 = 是 decides class 1 whatever is missing
     assert out[f"{ID}.category"].iloc[2] == 1
     assert out[f"{ID}.critical"].tolist() == [False, False, True]
+
+
+# ---- the 60-item form: items 61-64 absent (research/instruments.md 3; upi.yaml, category rule) ----------------
+# Without item 64 the category is decided on items 1-60 alone: class 1 if total >= 25 or item 25 = 是; else
+# class 2 if 20 <= total < 25 or one of 8, 16, 26 = 是; else class 3. Each sheet says it was decided without 64.
+
+NOTE = "decided without item(s) 64"
+
+
+def score60(rows):
+    frame = answer_sheet(ID, 60, [np.asarray(r)[:60] for r in rows])
+    return scoring.score(frame, [ID])
+
+
+def test_60_item_form_scores_without_the_auxiliary_columns():
+    inst = load_instrument(ID)
+    assert {it.number for it in inst.item_list if it.optional} == {61, 62, 63, 64}
+    assert f"{ID}.64" not in inst.required_item_columns and len(inst.required_item_columns) == 60
+    out = score60([blank(), np.ones(64)])
+    assert out[f"{ID}.total"].tolist() == [0.0, 56.0]
+    assert out[f"{ID}.category"].tolist() == [3, 1]       # all no: nothing fires; all yes: total 56 >= 25
+    assert out[f"{ID}.category.note"].str.startswith(NOTE).all()
+
+
+@pytest.mark.parametrize("total, category", [
+    (19, 3), (20, 2),   # class 2: 20 <= total < 25
+    (24, 2), (25, 1),   # class 1: total >= 25
+])
+def test_60_item_form_total_boundaries(total, category):
+    out = score60([yes(blank(), PLAIN[:total])])
+    assert out[f"{ID}.total"].iloc[0] == total
+    assert out[f"{ID}.category"].iloc[0] == category
+    assert out[f"{ID}.category.note"].iloc[0].startswith(NOTE)
+
+
+@pytest.mark.parametrize("items, category", [
+    ([25], 1),                  # item 25 = 是 -> class 1 (and critical)
+    ([8], 2), ([16], 2), ([26], 2),
+    ([8] + PLAIN[:24], 1),      # total 25 with item 8: class 1 first
+    (PLAIN[:19] + [16], 2),     # total 20: class 2 either way
+])
+def test_60_item_form_key_items(items, category):
+    out = score60([yes(blank(), items)])
+    assert out[f"{ID}.category"].iloc[0] == category
+    assert out[f"{ID}.critical"].iloc[0] == (25 in items)
+
+
+def test_60_item_form_missing_answer_is_still_missing():
+    row = blank()
+    row[0] = np.nan                                          # item 1 unanswered: the total needs all 56
+    out = score60([row])
+    assert pd.isna(out[f"{ID}.category"].iloc[0])             # class 1 cannot be ruled out
+    assert pd.isna(out[f"{ID}.category.note"].iloc[0])        # nothing was decided
+
+
+def test_64_item_form_reads_item_64_and_a_blank_64_as_no_request():
+    rows = np.stack([yes(blank(), [64]), blank(), blank()])
+    rows[2, 63] = np.nan                                      # item 64 left blank on the 64-item form
+    out = score(rows)
+    assert out[f"{ID}.category"].tolist() == [1, 3, 3]        # a request is class 1; blank = no request
+    assert out[f"{ID}.category.note"].isna().tolist() == [True, True, False]
+
+
+def test_a_critical_item_cannot_be_optional(tmp_path):
+    text = (load_instrument(ID).path and open(load_instrument(ID).path, encoding="utf-8").read())
+    bad = tmp_path / "upi_bad.yaml"
+    bad.write_text(text.replace("  - \"1-60\"\n", "  - \"1-24\"\n  - {number: 25, optional: true}\n  - \"26-60\"\n"),
+                   encoding="utf-8")
+    from psyscreen.instrument import InstrumentError
+
+    with pytest.raises(InstrumentError, match="critical item is never optional"):
+        load_instrument(bad)
+
+
+def test_score_command_on_a_60_item_export(tmp_path):
+    from click.testing import CliRunner
+
+    from psyscreen.cli import main
+
+    rows = [yes(blank(), PLAIN[:20]), yes(blank(), [25]), blank()]
+    export = tmp_path / "college.csv"
+    frame = answer_sheet(ID, 60, [r[:60] for r in rows]).astype(int)
+    frame.insert(0, "学号", ["c1", "c2", "c3"])
+    frame.to_csv(export, index=False)
+    out = tmp_path / "scores.csv"
+    res = CliRunner().invoke(main, ["score", str(export), "-i", ID, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert table[f"{ID}.total"].tolist() == [20.0, 1.0, 0.0]
+    assert table[f"{ID}.category"].tolist() == [2, 1, 3]
+    assert table[f"{ID}.category.note"].str.startswith(NOTE).all()

@@ -49,7 +49,7 @@ def suggest(export: Path, protocol: str, output: Path) -> None:
 
     targets = set(sug["target"])
     for inst in _instruments(protocol):
-        lost = [f"{inst.id}.{it.number}" for it in inst.item_list if it.scored and f"{inst.id}.{it.number}" not in targets]
+        lost = [c for c in inst.required_item_columns if c not in targets]
         missing += lost
     if missing:
         click.echo(f"items with no column: {', '.join(missing[:16])}{' ...' if len(missing) > 16 else ''}")

@@ -24,14 +24,14 @@ HEADERS = {
         "school": "学校", "grade": "年级", "class": "班级", "sex": "性别", "student_id": "学号", "student_key": "学生编码",
         "name": "姓名", "level": "预警等级", "level_rank": "等级序号", "critical": "危机作答", "reasons": "原因",
         "action": "建议措施", "wave": "批次", "n": "筛查人数", "careless_longstring": "疑似规律作答",
-        "careless_fast": "疑似作答过快", "retest": "需重测", "seat": "座号", "sources": "来源（文件与行）",
+        "careless_fast": "疑似作答过快", "retest": "需重测", "seat": "座号",
     },
     "en": {
         "school": "School", "grade": "Grade", "class": "Class", "sex": "Sex", "student_id": "Student id",
         "student_key": "Student key", "name": "Name", "level": "Warning level", "level_rank": "Level rank",
         "critical": "Critical answer", "reasons": "Reasons", "action": "Suggested action", "wave": "Wave",
         "n": "Screened", "careless_longstring": "Longstring answers", "careless_fast": "Too fast", "retest": "Re-test",
-        "seat": "Seat", "sources": "Source (file, row)",
+        "seat": "Seat",
     },
 }
 

@@ -22,8 +22,8 @@ def write_critical(students_critical: pd.DataFrame, path: PathLike, *, lang: str
     """Write ``critical.xlsx``: one row per student with a critical answer, for action the same day.
 
     Columns: school, grade, class, student id (``student_id`` when the frame has it, else ``student_key``),
-    name (when the frame has it), level, the reasons in words and, when the frame has a ``sources`` column, the
-    files and rows that fed the student's row. Sorted by school, grade, class. Text cells
+    name (when the frame has it), level and the reasons in words; ``sources`` and ``note`` when the frame has
+    them filled (a student whose entry several submissions fed). Sorted by school, grade, class. Text cells
     are made inert (:func:`psyscreen.privacy.safe_frame`) and the file is written atomically.
 
     Parameters
@@ -76,12 +76,16 @@ def write_critical(students_critical: pd.DataFrame, path: PathLike, *, lang: str
     reasons = "reasons_en" if lang == "en" and "reasons_en" in df.columns else "reasons"
     if reasons in df.columns:
         out[h["reasons"]] = df[reasons].astype("string")
-    if "sources" in df.columns:  # the export files and rows behind a student's row, when more than one fed it
-        out[h["sources"]] = df["sources"].astype("string")
+    # one row per student: where several submissions fed it, the rows (and why this one is shown)
+    for col, head in (("sources", {"zh": "来源（同一学号多份作答）", "en": "Sources (several submissions)"}),
+                      ("note", {"zh": "说明", "en": "Note"})):
+        if col in df.columns and df[col].notna().any():
+            out[head[lang]] = df[col].astype("string")
     sort = [h[c] for c in ("school", "grade", "class") if h[c] in out.columns]
     if sort and len(out):
         out = out.sort_values(sort, kind="stable")
+    wrap = tuple(c for c in (h["reasons"], "说明", "Note") if c in out.columns)
     note = run.title(_TITLE[lang], lang) if run is not None else None
     alert = run.notice(lang) if run is not None else None
     return write_workbook(path, [Sheet("critical" if lang == "en" else "危机作答", out.reset_index(drop=True),
-                                       wrap=(h["reasons"],), note=note, alert=alert)])
+                                       wrap=wrap, note=note, alert=alert)])
