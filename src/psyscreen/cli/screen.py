@@ -132,7 +132,7 @@ def closing_lines(res, lang: str = "zh") -> list[tuple[str, bool]]:
 
 
 def _run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archive, min_cell, debug, *,
-         workers=None, county=None, replace=False) -> int:
+         workers=None, county=None, replace=False, contacts=None, allow_incomplete=False) -> int:
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
@@ -156,16 +156,18 @@ def _run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archi
 
             res = run_screen(list(inputs), protocol=protocol, wave=wave, out=out, column_map=map_path, norms=norms,
                              pseudonymise=pseudonymise, lang=lang, archive=archive, min_cell=min_cell,
-                             progress=progress, workers=workers, county=county, replace=replace)
+                             progress=progress, workers=workers, county=county, replace=replace,
+                             contacts=contacts, allow_incomplete=allow_incomplete)
     except (ScreenError, NormError) as exc:
         raise click.UsageError(_one_line(exc)) from None
     except click.ClickException:
         raise
     except Exception as exc:
+        from ..archive import ArchiveError
         from ..ingest import IngestError
         from ..instrument import InstrumentError
 
-        if isinstance(exc, (IngestError, InstrumentError, OSError)):
+        if isinstance(exc, (IngestError, InstrumentError, ArchiveError, OSError)):
             raise click.ClickException(_one_line(exc)) from None
         if debug:
             raise
@@ -197,6 +199,8 @@ def _run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archi
     con.print(lv)
     for line, to_err in closing_lines(res, lang):
         click.echo(line, err=to_err)
+    for note in res.notes:
+        click.echo(note, err=True)
     return 0 if res.ok else 1
 
 
@@ -219,14 +223,20 @@ def _run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archi
               "folders, tables and county outputs. critical.xlsx keeps names and raw ids on purpose: it is for the "
               "county center's action the same day.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--contacts", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
+              help="Contacts per school (CSV/xlsx: school, name, phone): the contact line of the family letters.")
 @click.option("--archive", type=click.Path(dir_okay=False, path_type=Path), metavar="DB",
-              help="Also import the wave into this growth-file archive.")
+              help="Also import the wave into this growth-file archive (a complete wave only, unless "
+              "--allow-incomplete).")
+@click.option("--allow-incomplete", is_flag=True,
+              help="With --archive: import the wave even if some files were not processed (the archive records "
+              "the schools it lacks).")
 @click.option("--min-cell", default=5, show_default=True, help="County summary: suppress counts below this.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes writing the school folders (default: one per CPU).")
 @click.option("--debug", is_flag=True, help="Show the traceback of an unexpected error.")
-def screen(inputs, protocol, wave, county, out, replace, map_path, norms, pseudonymise, lang, archive, min_cell,
-           workers, debug) -> None:
+def screen(inputs, protocol, wave, county, out, replace, map_path, norms, pseudonymise, lang, contacts, archive,
+           allow_incomplete, min_cell, workers, debug) -> None:
     """Screen one wave: EXPORT files or folders -> critical list, school folders, county summary, manifest.
 
     The output folder gets index.html, which says which file goes to whom. With --pseudonymise, critical.xlsx
@@ -237,7 +247,8 @@ def screen(inputs, protocol, wave, county, out, replace, map_path, norms, pseudo
       psyscreen screen exports/2026-09 --protocol default --wave 2026-09 --map map.csv --out out/2026-09
     """
     sys.exit(_run(inputs, protocol, wave, out, map_path, norms, pseudonymise, lang, archive, min_cell, debug,
-                  workers=workers, county=county, replace=replace))
+                  workers=workers, county=county, replace=replace, contacts=contacts,
+                  allow_incomplete=allow_incomplete))
 
 
 @click.command("demo")
