@@ -232,6 +232,10 @@ def test_quarantine_and_duplicates_are_written_for_people(tmp_path, lang):
     q = pd.read_excel(res.paths["quarantine"], header=1, dtype=str, engine="calamine")
     assert list(q.columns) == expect[1]  # every column kept, labelled in the language
     assert len(q) == res.totals["quarantined"] == 1
+    # the reason in the language too (the sample's one: an answer that is not a response code of PHQ-9 item 4)
+    reason = q.iloc[0, -1]
+    assert (reason.startswith("不是 PHQ-9 第4题的作答代码") if lang == "zh" else
+            reason.startswith("not a response code of phq9 item 4")), reason
     d = pd.read_excel(res.paths["duplicates"], header=1, dtype=str, engine="calamine")
     assert len(d) == res.totals["duplicates"] and d.shape[1] == 6
     # the parquet tables keep the codes

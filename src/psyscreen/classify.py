@@ -69,6 +69,21 @@ def _name(inst: Instrument) -> str:
     return inst.abbreviation or inst.id
 
 
+def _ref_words(ref: str, insts: dict, lang: str) -> str:
+    """A score or answer reference in words: ``gad7.total`` -> ``GAD-7 总分``, ``phq9.9`` -> ``PHQ-9 第9题``."""
+    iid, _, name = ref.partition(".")
+    inst = insts.get(iid)
+    if inst is None:
+        return ref
+    if name.isdigit():
+        return f"{_name(inst)} 第{name}题" if lang == "zh" else f"{_name(inst)} item {name}"
+    try:
+        label = inst.scale(name).name.get(lang)
+    except (KeyError, AttributeError):
+        return ref
+    return f"{_name(inst)} {label}" if label else ref
+
+
 def _as_float(col: pd.Series) -> np.ndarray:
     """A score, flag or band column as floats (NaN = missing; a band by its position)."""
     if isinstance(col.dtype, pd.CategoricalDtype):
@@ -283,15 +298,24 @@ def classify(scores: pd.DataFrame, protocol: Union[str, Path, Protocol], *,
         for lang in ("zh", "en"):
             _append(reasons[lang], new, _templated(rule.reason.get(lang), first, new))
         best[value] = np.minimum(best[value], rank)
-        refs = ", ".join(dict.fromkeys(r for _, r in references(cond)))
-        pending.append((rank, ~known, f"无法判定：规则 {rule.id}（{refs} 缺失或答卷无效）",
-                        f"not decided: rule {rule.id} ({refs} missing or invalid)"))
+        refs = list(dict.fromkeys(r for _, r in references(cond)))
+        zh = "、".join(_ref_words(r, insts, "zh") for r in refs)
+        en = ", ".join(_ref_words(r, insts, "en") for r in refs)
+        pending.append((rank, ~known, f"无法判定：{zh} 缺失（作答不全）或答卷无效", f"not decided: {en} missing "
+                        "(items not answered) or invalid"))
 
     # 4. what could not be decided, where it matters (a more urgent level than the one reached)
+    #    (said once: the rules reading the same scores give the same words)
     undecided = np.zeros(n, dtype=bool)
+    told: dict[str, np.ndarray] = {}
     for rank, unknown, zh, en in sorted(pending, key=lambda t: t[0]):
         matters = unknown & (rank < best) & ~any_invalid  # on an invalid sheet the re-test reason says it
         undecided |= matters
+        if zh in told:
+            matters = matters & ~told[zh]
+            told[zh] |= matters
+        else:
+            told[zh] = matters.copy()
         _append(reasons["zh"], matters, zh)
         _append(reasons["en"], matters, en)
     for iid, bad in invalid.items():

@@ -1435,6 +1435,10 @@ def _write_for_people(frame: pd.DataFrame, path: Path, kind: str, run: RunInfo, 
         f["kept_row"] = f["kept_row"].astype("Int64")
     if "rule" in f.columns:
         f["rule"] = t["rule"]
+    if "reason" in f.columns:
+        from .report._reasons import reasons_in
+
+        f["reason"] = reasons_in(f["reason"], lang)
     f = f.rename(columns=t["columns"])
     note = " ".join(x for x in (run.title(t["title"], lang), t["note"], run.notice(lang)) if x)
     return write_workbook(path, [Sheet(t["sheet"], f.reset_index(drop=True), wrap=(t["columns"].get("reason", ""),),
