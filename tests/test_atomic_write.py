@@ -70,8 +70,10 @@ def test_dotted_names_keep_only_a_real_extension_on_the_temporary_file(tmp_path,
 
 def test_letters_in_a_full_folder_fail_without_a_student_id(tmp_path, monkeypatch):
     _fail_replace(monkeypatch)
-    rows = pd.DataFrame({"student_key": [SID], "name": ["学生"], "school": ["一中"], "grade": [8], "class": ["1"],
-                         "level_label": ["一级"], "action": ["今天联系"], "colour": ["#c00000"]})
+    rows = pd.DataFrame({"student_key": [SID], "student_id": [SID], "name": ["学生"], "school": ["一中"],
+                         "grade": [8], "class": ["1"], "class_file": ["8-1"], "class_title": ["8年级1班"],
+                         "wave": ["2026-09"], "level_label": ["一级"], "action": ["请今天联系班主任"],
+                         "colour": ["#c00000"]})
     with pytest.raises(OSError) as info:
         write_letters(rows, tmp_path / "letters")
     assert SID not in str(info.value) and "letters" in str(info.value)

@@ -28,8 +28,10 @@ def critical_rows(path: Path) -> list[dict]:
     """The critical list as header -> value dicts (text as a person reads it)."""
     ws = openpyxl.load_workbook(path).worksheets[0]
     rows = list(ws.iter_rows(values_only=True))
-    head = rows[0]
-    return [dict(zip(head, r)) for r in rows[1:]]
+    # the title (and, for an incomplete run, the notice) lines stand above the header: one filled cell each
+    at = next(i for i, r in enumerate(rows) if sum(v is not None for v in r) > 1)
+    head = rows[at]
+    return [dict(zip(head, r)) for r in rows[at + 1:]]
 
 
 def sheet_row(sid, name, phq, gad, when="2026-09-10 09:00", school="一中", klass="1"):
@@ -115,7 +117,7 @@ def test_unreadable_critical_answer_is_quarantined_and_on_the_critical_list(tmp_
     code, output = run_screen(exports, tmp_path / "out", "--lang", lang)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["totals"]["quarantined"] == 4 and manifest["totals"]["scored"] == 1
-    quarantine = pd.read_excel(tmp_path / "out" / "quarantine.xlsx", dtype=str, engine="openpyxl")
+    quarantine = pd.read_excel(tmp_path / "out" / "quarantine.xlsx", dtype=str, engine="openpyxl", header=1)
     assert quarantine.shape[0] >= 4
     rows = critical_rows(tmp_path / "out" / "critical.xlsx")
     id_col, reason_col, level_col = (("学号", "原因", "预警等级") if lang == "zh" else
@@ -151,9 +153,9 @@ def test_a_row_with_no_answer_is_not_screened_not_undecided(tmp_path):
     assert manifest["inputs"][0]["quarantined"] == 1
     students = pd.read_parquet(tmp_path / "out" / "students.parquet")
     assert len(students) == 2 and "0302" not in set(students["student_key"])
-    quarantine = pd.read_excel(tmp_path / "out" / "quarantine.xlsx", dtype=str, engine="openpyxl")
+    quarantine = pd.read_excel(tmp_path / "out" / "quarantine.xlsx", dtype=str, engine="openpyxl", header=1)
     reasons = quarantine.iloc[:, -1].tolist()
-    assert any("no answer to any scored item: not screened" in str(r) for r in reasons)
+    assert any("所有计分题目均未作答：视为未参加筛查" in str(r) for r in reasons)  # the reason, in the run's language
     assert sum("not screened" in str(r) for r in reasons) == 1
 
 

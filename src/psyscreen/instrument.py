@@ -774,7 +774,7 @@ def schema_problems(exc: ValidationError, model, text: str = "") -> list[str]:
     >>> [p for p in problems if p.startswith("items")]  # doctest: +NORMALIZE_WHITESPACE
     ["items[0] (line 3): an item is written as a number (4), a range in quotes ('1-90'), or a mapping
       {number: 1, zh: ..., en: ...}; 'texte' is not a known field; the fields here are number, zh, en, reverse,
-      responses, scored"]
+      responses, scored, optional"]
     """
     try:
         root = yaml.compose(text) if text else None
