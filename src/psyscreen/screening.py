@@ -1353,9 +1353,7 @@ def _load_norms(path: Union[str, Path]):
 
     path = Path(path)
     try:
-        if path.suffix.lower() in (".xlsx", ".xlsm"):
-            return NormTable.from_excel(path)
-        return NormTable.from_json(path)
+        return NormTable.read(path)  # told by the file's bytes, not its name
     except NormError as exc:
         raise ScreenError(f"--norms: {exc}") from None
     except (UnicodeDecodeError, OSError, ValueError) as exc:
