@@ -31,11 +31,11 @@ ROUTES = {
         ("summary", "county/summary.xlsx", "教育行政部门、学校领导", "按学校、年级、性别汇总的人数与比例；小计数已隐去，不含任何学生身份",
          "批次结束后"),
         ("report", "county/report.html", "教育行政部门、学校领导", "汇总报告（图表），小计数已隐去，不含任何学生身份", "批次结束后"),
-        ("schools", "schools/<学校>/<学校>.xlsx", "学校心理教师", "本校全部学生的预警等级、原因与量表分数（保密）",
+        ("schools", "schools/<学校>/<批次>_<学校>.xlsx", "学校心理教师", "本校全部学生的预警等级、原因与量表分数（保密）",
          "批次结束后，经学校交付"),
         ("classes", "schools/<学校>/classes/", "班主任", "本班需关注的学生：姓名、等级与建议措施（无分数、无作答、无原因）",
          "由学校心理教师交付"),
-        ("letters", "schools/<学校>/letters/", "家长", "每名需关注学生一封告家长书：等级与建议措施", "由学校交付家长"),
+        ("letters", "schools/<学校>/letters/", "家长", "每名需关注学生一封告家长书（另有每班一个可直接打印的合集）：等级与给家长的建议", "由学校交付家长"),
         ("quarantine", "quarantine.xlsx", "数据管理人员", "未能计分的作答（文件、工作表、行、列、原因），更正后重新筛查",
          "尽快"),
         ("duplicates", "duplicates.xlsx", "数据管理人员", "同一学号的重复提交及保留的那一份", "尽快"),
@@ -48,12 +48,12 @@ ROUTES = {
          "and sex; small counts suppressed; no student's identity", "after the wave"),
         ("report", "county/report.html", "education bureau, school leadership", "the summary report (charts); small "
          "counts suppressed; no student's identity", "after the wave"),
-        ("schools", "schools/<school>/<school>.xlsx", "the school's psychological teacher", "every student of the "
+        ("schools", "schools/<school>/<wave>_<school>.xlsx", "the school's psychological teacher", "every student of the "
          "school with level, reasons and scale scores (confidential)", "after the wave, through the school"),
         ("classes", "schools/<school>/classes/", "class teachers", "the students of their class who need attention: "
          "name, level and suggested action (no scores, answers or reasons)", "through the psychological teacher"),
-        ("letters", "schools/<school>/letters/", "families", "one letter per student who needs attention: level and "
-         "suggested action", "handed out by the school"),
+        ("letters", "schools/<school>/letters/", "families", "one letter per student who needs attention (and one "
+         "printable file per class): level and what the family can do", "handed out by the school"),
         ("quarantine", "quarantine.xlsx", "data staff", "answers that could not be scored (file, sheet, row, column, "
          "reason): fix them, then screen again", "soon"),
         ("duplicates", "duplicates.xlsx", "data staff", "repeated submissions of one student id, and the one kept",
