@@ -22,7 +22,7 @@ Examples
 >>> info.title("筛查结果汇总", "zh")
 '城南区 2026年9月 筛查结果汇总'
 >>> print(info.notice("zh"))
-本批次不完整：1 个文件未处理（共 412 行未读取），其学生未被评估，也未检查危机作答：实验中学.csv（stopped，412 行）。
+本批次不完整：1 个文件未处理（共 412 行未读取），其学生未被评估，也未检查危机作答：实验中学.csv（已停止，412 行）。
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from typing import Optional
 __all__ = ["parse_wave", "wave_label", "WaveError", "RunInfo", "NotProcessed", "STATUSES"]
 
 STATUSES = ("complete", "incomplete", "in_progress")
+FILE_STATUS = {"zh": {"stopped": "已停止", "unreadable": "无法读取", "skipped": "已跳过"},
+               "en": {}}  # the status of a file not processed, as a person reads it
 _WAVE = re.compile(r"(\d{4})-(\d{2})")
 
 
@@ -141,8 +143,9 @@ class RunInfo:
         if self.status == "in_progress":
             return ("本名单仍在生成中：仍有文件未读取完，名单尚不完整。" if lang == "zh" else
                     "This list is still being written: not every file has been read yet, so it is not complete.")
-        files = "；".join(f"{p.file}（{p.status}，{p.rows_in_file} 行）" for p in self.not_processed) if lang == "zh" \
-            else "; ".join(f"{p.file} ({p.status}, {p.rows_in_file} rows)" for p in self.not_processed)
+        say = FILE_STATUS.get(lang, {})
+        files = "；".join(f"{p.file}（{say.get(p.status, p.status)}，{p.rows_in_file} 行）" for p in self.not_processed) \
+            if lang == "zh" else "; ".join(f"{p.file} ({p.status}, {p.rows_in_file} rows)" for p in self.not_processed)
         n, rows = len(self.not_processed), self.rows_not_read
         if lang == "zh":
             return (f"本批次不完整：{n} 个文件未处理（共 {rows} 行未读取），其学生未被评估，也未检查危机作答："

@@ -18,7 +18,7 @@ from typing import Iterable, Mapping, Optional
 
 from .. import __version__
 from ..io import atomic_write
-from ..wave import RunInfo
+from ..wave import FILE_STATUS, RunInfo
 from ._common import PathLike, check_lang
 
 __all__ = ["write_index", "index_html", "ROUTES"]
@@ -66,7 +66,7 @@ ROUTES = {
 _TXT = {
     "zh": {"title": "筛查结果目录", "status": "批次状态", "complete": "完整：全部文件均已读取并处理。",
            "incomplete": "不完整", "file": "文件", "reader": "交给谁", "holds": "内容", "when": "何时",
-           "wave": "批次", "county": "区县", "not_processed": "未处理的文件", "rows": "行数", "reason": "原因",
+           "wave": "批次", "county": "区县", "not_processed": "未处理的文件", "rows": "行", "reason": "原因",
            "failed": "未能生成的输出（请查看日志后重新筛查）",
            "pseudo": "本批次使用了 --pseudonymise（学号已替换为编码）：学校文件夹、汇总与数据表只含编码；"
                      "但 critical.xlsx 有意保留姓名与原始学号，因为它用于县（区）中心当天的危机处置。"
@@ -122,7 +122,8 @@ def index_html(run: RunInfo, *, lang: str = "zh", pseudonymised: bool = False,
             box.append(f"<p>{escape(notice)}</p>")
         if run.not_processed:
             box.append(f"<p>{t['not_processed']}:</p><ul>")
-            box += [f"<li>{escape(p.file)} ({escape(p.status)}, {int(p.rows_in_file)} {t['rows']}): "
+            box += [f"<li>{escape(p.file)} ({escape(FILE_STATUS.get(lang, {}).get(p.status, p.status))}, "
+                    f"{int(p.rows_in_file)} {t['rows']}): "
                     f"{escape(p.reason)}</li>" for p in run.not_processed]
             box.append("</ul>")
         if failed:
