@@ -625,6 +625,9 @@ def locate_definition(name_or_path, folder: Path, kind: str, error: type[Instrum
     return str(resolved), hashlib.sha256(resolved.read_bytes()).hexdigest()
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's safe loader: the same types, 10x faster
+
+
 def read_definition(path: str, digest: str, model: type[BaseModel], error: type[InstrumentError], folder: Path):
     """Read a YAML definition file and validate it against a pydantic ``model``.
 
@@ -633,7 +636,7 @@ def read_definition(path: str, digest: str, model: type[BaseModel], error: type[
     ``folder`` must carry the id of its file name.
     """
     try:
-        data = yaml.safe_load(Path(path).read_bytes().decode("utf-8"))
+        data = yaml.load(Path(path).read_bytes().decode("utf-8"), Loader=_SAFE_LOADER)
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise error(path, [f"not readable YAML (UTF-8): {exc}"]) from None
     if not isinstance(data, dict):
