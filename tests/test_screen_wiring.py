@@ -67,3 +67,23 @@ def test_students_table_carries_reasons_in_both_languages_for_the_archive(tmp_pa
     h = _invoke("history", key, "--db", tmp_path / "county.db", "--lang", "en")
     assert h.exit_code == 0 and flagged["reasons"].iloc[0][:8] not in h.output  # not the Chinese reasons
     assert flagged["reasons_en"].iloc[0].split(" (")[0] in h.output
+
+
+def test_why_a_file_stopped_is_said_in_the_chosen_language(tmp_path):
+    exports = tmp_path / "2026-09"
+    exports.mkdir()
+    shutil.copy(SAMPLE / "2026-09" / "实验中学.csv", exports)
+    (exports / "说明.txt").write_text("各校请于九月底前上传导出文件。\n", encoding="utf-8")
+    zh = _invoke("screen", exports, "--out", tmp_path / "zh", "--workers", "1")
+    assert zh.exit_code == 1
+    assert "PHQ-9：9 个题目列未对应" in zh.output and "建议的列对应表" in zh.output
+    assert "not mapped" not in zh.output and "不是导出文件" in zh.output
+    page = (tmp_path / "zh" / "index.html").read_text(encoding="utf-8")
+    assert "个题目列未对应" in page and "not mapped" not in page
+    en = _invoke("screen", exports, "--out", tmp_path / "en", "--lang", "en", "--workers", "1")
+    assert "phq9: 9 item column(s) not mapped" in en.output and "未对应" not in en.output
+    # the manifest keeps the reason as the program wrote it, in either run
+    import json
+
+    m = json.loads((tmp_path / "zh" / "manifest.json").read_text(encoding="utf-8"))
+    assert "item column(s) not mapped" in m["not_processed"][0]["reason"]

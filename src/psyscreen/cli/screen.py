@@ -92,6 +92,8 @@ def closing_lines(res, lang: str = "zh") -> list[tuple[str, bool]]:
     list line says that those files were not checked for critical answers (never "act on it today" as if the
     list were complete).
     """
+    from ..report._reasons import file_reason_in
+
     say = _SAY[lang]
     run = res.run
     lines: list[tuple[str, bool]] = []
@@ -100,10 +102,10 @@ def closing_lines(res, lang: str = "zh") -> list[tuple[str, bool]]:
     if missed:
         lines.append((say["incomplete"].format(n=len(missed)), True))
         lines += [(say["file_line"].format(file=p.file, status=say.get(p.status, p.status), rows=p.rows_in_file,
-                                           reason=p.reason), True) for p in missed]
+                                           reason=file_reason_in(p.reason, lang)), True) for p in missed]
     for r in led:
         if r["status"] == "skipped":
-            lines.append((say["skipped_line"].format(file=r["file"], reason=r["reason"]), True))
+            lines.append((say["skipped_line"].format(file=r["file"], reason=file_reason_in(r["reason"], lang)), True))
         elif r["status"] == "ok" and r["reason"]:
             lines.append((say["warning_line"].format(file=r["file"], reason=r["reason"]), True))
     failed = res.manifest.get("failed_outputs") or []

@@ -20,6 +20,7 @@ from .. import __version__
 from ..io import atomic_write
 from ..wave import FILE_STATUS, RunInfo
 from ._common import PathLike, check_lang
+from ._reasons import file_reason_in
 
 __all__ = ["write_index", "index_html", "ROUTES"]
 
@@ -124,7 +125,7 @@ def index_html(run: RunInfo, *, lang: str = "zh", pseudonymised: bool = False,
             box.append(f"<p>{t['not_processed']}:</p><ul>")
             box += [f"<li>{escape(p.file)} ({escape(FILE_STATUS.get(lang, {}).get(p.status, p.status))}, "
                     f"{int(p.rows_in_file)} {t['rows']}): "
-                    f"{escape(p.reason)}</li>" for p in run.not_processed]
+                    f"{escape(file_reason_in(p.reason, lang))}</li>" for p in run.not_processed]
             box.append("</ul>")
         if failed:
             box.append(f"<p>{t['failed']}:</p><ul>" + "".join(f"<li>{escape(f)}</li>" for f in failed) + "</ul>")
