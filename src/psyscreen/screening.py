@@ -19,8 +19,9 @@ closing table. The flow (DESIGN.md, "The flow of one screening wave"):
    (:mod:`psyscreen.demographics`); a row with an answer that is not a response code or label, or without a
    student id, is quarantined (file, sheet, row, column, value, reason).
 4. **critical answers first**: as soon as a file is read, rows with a critical answer (any row: scored,
-   quarantined or a duplicate) go to ``DIR/critical.xlsx``, rewritten as the batch goes and complete before
-   any scoring of the batch starts.
+   quarantined or a duplicate) go to ``DIR/critical.xlsx``, rewritten as the batch goes (at most every 2 s,
+   and never more than a fifth of the reading time), marked "still being written" until complete, and
+   complete before any scoring of the batch starts.
 5. **duplicates** (:func:`psyscreen.quality.resolve_duplicates`, latest scorable submission kept);
    **careless responding** flagged (longstring, too fast), not deleted.
 6. **score**, **norm** (``norms=``: ``.pr``/``.t`` columns), **classify** with the protocol.
@@ -88,6 +89,7 @@ log = logging.getLogger("psyscreen.screening")
 
 INPUT_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods", ".sav", ".parquet")
 LEDGER_COLUMNS = ("file", "sha256", "rows", "scored", "quarantined", "duplicates", "status", "reason")
+_CRITICAL_EVERY = 2.0  # seconds: the critical list is rewritten at most this often while files are read
 _ORDER_BASE = 10_000_000  # order key = file number * base + row number
 
 
@@ -1069,6 +1071,8 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     _write_critical(_critical_frame(None, paths, lang, keyer, outcomes), crit_path, lang, proto, run=reading)
     last_write = time.perf_counter()
     written_crit = 0
+    pause = _CRITICAL_EVERY  # seconds between rewrites: at least 2 s, and 4x the last rewrite took
+
     for k, path in enumerate(paths):
         notify("read", k, len(paths))
         o, c = _read_one(path, k, insts, proto, cmap, maps_dir, lang)
@@ -1079,10 +1083,13 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
         if len(c):
             crit_parts.append(c)
         n_crit = sum(len(x) for x in crit_parts)
-        if n_crit != written_crit and time.perf_counter() - last_write > 2.0:
+        if n_crit != written_crit and time.perf_counter() - last_write > pause:
+            began = time.perf_counter()
             _write_critical(_critical_frame(pd.concat(crit_parts, ignore_index=True) if crit_parts else None,
                                             paths, lang, keyer, outcomes), crit_path, lang, proto, run=reading)
             last_write, written_crit = time.perf_counter(), n_crit
+            # a large county's list takes a while to write: rewriting it costs at most a fifth of the reading time
+            pause = max(_CRITICAL_EVERY, 4 * (last_write - began))
         log.info("%s: read %d row(s)", path.name, o.rows_in_file)
     notify("read", len(paths), len(paths))
     run = _run_info(wave, county, outcomes)
