@@ -79,20 +79,20 @@ def _clean(value) -> str:
 
 
 def _read(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() in (".xlsx", ".xls", ".xlsm"):
-        return pd.read_excel(path, dtype=object, engine="calamine", header=None)
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes nearly anything
-        raise ContactsError(path, ["not readable as UTF-8 or GB18030 text: save it as CSV (UTF-8) or xlsx"])
-    from io import StringIO
+    """The file as text cells, its first row holding the headers (:func:`psyscreen.ingest.read_table`: the
+    encoding of a CSV detected as for an export; an xlsx read with calamine)."""
+    from ..ingest import IngestError, read_table
 
-    return pd.read_csv(StringIO(text), dtype=str, header=None, keep_default_na=False, skip_blank_lines=False)
+    try:
+        raw = read_table(path, header_row=1)
+    except IngestError as exc:
+        if "the table is empty" in str(exc):
+            return pd.DataFrame()
+        raise ContactsError(path, [f"{exc}: save it as CSV or xlsx with the columns school/学校, name/联系人, "
+                                   "phone/电话"]) from None
+    head = pd.DataFrame([list(raw.source_headers)], index=[raw.header_row])
+    body = raw.frame.set_axis(range(raw.frame.shape[1]), axis=1)
+    return pd.concat([head.set_axis(range(head.shape[1]), axis=1), body]).astype(object)
 
 
 def load_contacts(path: Union[str, Path], *, lang: str = "zh") -> dict[str, str]:
@@ -148,7 +148,7 @@ def load_contacts(path: Union[str, Path], *, lang: str = "zh") -> dict[str, str]
         cell = {k: _clean(table.iat[r, j]) for k, j in where.items()}
         if not any(cell.values()):
             continue  # a blank row
-        row = r + 1  # as the spreadsheet numbers it
+        row = int(table.index[r])  # as the spreadsheet numbers it
         school, name, phone = cell["school"], cell.get("name", ""), cell.get("phone", "")
         if not school:
             problems.append(f"row {row}, column {head['school']}: no school name; write the school as in the exports")
