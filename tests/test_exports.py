@@ -87,3 +87,22 @@ def test_bad_arguments_are_refused(tmp_path):
         read_exports(tmp_path / "empty")
     with pytest.raises(ExportsError, match="say what to read"):
         read_exports(SAMPLE / "2026-09", protocol=None)
+
+
+def test_a_blank_sheet_and_a_broken_file_are_read_as_screen_reads_them(tmp_path):
+    """The same per-file reader as screen: a row with no answer is not screened, a failing file is that file's."""
+    folder = tmp_path / "2026-09"
+    folder.mkdir()
+    head = "学号,姓名,学校,年级,班级,性别," + ",".join(f"phq9.{i}" for i in range(1, 10)) + "," + \
+        ",".join(f"gad7.{i}" for i in range(1, 8))
+    answered = ",".join(["1"] * 16)
+    blank = ",".join([""] * 16)
+    (folder / "一中.csv").write_text(f"{head}\n0001,甲,一中,8,1,男,{answered}\n0002,乙,一中,8,1,女,{blank}\n",
+                                     encoding="utf-8")
+    (folder / "坏.xlsx").write_bytes(b"PK\x03\x04 not a workbook")
+    with pytest.warns(ExportsWarning):
+        got = read_exports(folder, protocol="default")
+    assert got.frame["student_id"].tolist() == ["0001"]
+    led = got.ledger.set_index("file")
+    assert led.loc["一中.csv", "quarantined"] == 1 and led.loc["坏.xlsx", "status"] == "unreadable"
+    assert got.quarantine["reason"].str.contains("not screened").any()

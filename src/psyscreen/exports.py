@@ -220,7 +220,7 @@ def read_exports(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protoc
     """
     from .ingest import PROBLEM_COLUMNS
     from .quality import DUPLICATE_RULE, resolve_duplicates
-    from .screening import _process_file, find_inputs
+    from .screening import find_inputs, read_file
 
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
@@ -235,7 +235,7 @@ def read_exports(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protoc
     maps = Path(maps_dir) if maps_dir is not None else Path(tempfile.gettempdir()) / "psyscreen-maps"
     item_cols = [c for i in insts for c in i.item_columns]
 
-    outcomes = [_process_file(p, k, insts, suggest_for, cmap, maps) for k, p in enumerate(paths)]
+    outcomes = [read_file(p, k, insts, suggest_for, cmap, maps) for k, p in enumerate(paths)]
     good = [o.frame for o in outcomes if o.status == "ok" and o.frame is not None]
     if good:
         rows = pd.concat(good, ignore_index=True)

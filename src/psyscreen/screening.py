@@ -858,31 +858,47 @@ def _population_note(frame: pd.DataFrame, proto, lang: str) -> Optional[str]:
 
 # ---- reading one file, isolated ------------------------------------------------------------------------
 
-def _read_one(path: Path, number: int, insts, proto, cmap, maps_dir: Path, lang: str) -> tuple[_FileOutcome, pd.DataFrame]:
-    """Read, map, normalise one file and find its critical answers; any failure is this file's, not the run's.
+_FAILED_FILE = ("the file could not be read or processed ({kind}); its students were not screened: check the file "
+                "(open and save it again, or export it anew)")
 
-    An exception of any kind (MemoryError included) makes the file ``unreadable`` with a reason that names the
-    kind of failure only (an exception's message may quote a cell), and the other files are screened.
+
+def read_file(path: Path, number: int, insts, proto, cmap, maps_dir: Path) -> _FileOutcome:
+    """Read, map and normalise one export as a screening does; any failure is this file's, not the run's.
+
+    :func:`_process_file`, then rows with no answer to any scored item set aside as not screened. An exception
+    of any kind (MemoryError included) makes the file ``unreadable`` with a reason that names the kind of
+    failure only (an exception's message may quote a cell). Shared by :func:`screen` and
+    :func:`psyscreen.read_exports`.
     """
     try:
         o = _process_file(path, number, insts, proto, cmap, maps_dir)
         _mark_not_screened(o, insts)
-        if o.status != "ok":
-            return o, pd.DataFrame()
-        note = _population_note(o.frame, proto, lang)
-        if note:
-            o.notes.append(note)
-        return o, _critical_rows(o.frame, insts, proto, o.problems)
+        return o
     except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the county
         o = _FileOutcome(path=path, status="unreadable",
-                         reason=f"the file could not be read or processed ({type(exc).__name__}); its students were "
-                                "not screened: check the file (open and save it again, or export it anew)")
+                         reason=_FAILED_FILE.format(kind=type(exc).__name__))
         try:
             o.sha256 = _sha256(path)
         except OSError:
             pass
         log.warning("%s: unreadable (%s)", path.name, type(exc).__name__)
+        return o
+
+
+def _read_one(path: Path, number: int, insts, proto, cmap, maps_dir: Path, lang: str) -> tuple[_FileOutcome, pd.DataFrame]:
+    """:func:`read_file`, the population check, and the file's critical answers (isolated the same way)."""
+    o = read_file(path, number, insts, proto, cmap, maps_dir)
+    if o.status != "ok":
         return o, pd.DataFrame()
+    try:
+        note = _population_note(o.frame, proto, lang)
+        if note:
+            o.notes.append(note)
+        return o, _critical_rows(o.frame, insts, proto, o.problems)
+    except Exception as exc:  # noqa: BLE001 - one file's failure must not stop the county
+        log.warning("%s: unreadable (%s)", path.name, type(exc).__name__)
+        return _FileOutcome(path=path, sha256=o.sha256, status="unreadable",
+                            reason=_FAILED_FILE.format(kind=type(exc).__name__)), pd.DataFrame()
 
 
 # ---- the report writers ----------------------------------------------------------------------------
