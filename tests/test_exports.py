@@ -106,3 +106,12 @@ def test_a_blank_sheet_and_a_broken_file_are_read_as_screen_reads_them(tmp_path)
     led = got.ledger.set_index("file")
     assert led.loc["一中.csv", "quarantined"] == 1 and led.loc["坏.xlsx", "status"] == "unreadable"
     assert got.quarantine["reason"].str.contains("not screened").any()
+
+
+def test_a_row_without_a_school_takes_its_files_school_or_the_file_name():
+    from psyscreen.screening import fill_school
+
+    school = pd.Series(["一中", None, "一中", None, None], dtype="string")
+    files = np.array([0, 0, 0, 1, 1])
+    got = fill_school(school, files, ["一中导出", "二中"])
+    assert got.tolist() == ["一中", "一中", "一中", "二中", "二中"]

@@ -148,19 +148,6 @@ def _column_map(column_map, insts):
         raise ExportsError(str(exc)) from None
 
 
-def _fill_school(frame: pd.DataFrame, file_stems: Sequence[str]) -> pd.Series:
-    """A row without a school gets the school most rows of its file name, else the file's name (as screen does)."""
-    school = frame["school"].astype("string")
-    missing = school.isna()
-    if not missing.any():
-        return school
-    named = pd.DataFrame({"f": frame["_file"].to_numpy(), "s": school}).dropna()
-    usual = named.groupby("f")["s"].agg(lambda x: x.value_counts().index[0]) if len(named) else pd.Series(dtype=object)
-    fno = pd.Series(frame["_file"].to_numpy(), index=frame.index)
-    fallback = pd.Series({k: usual.get(k, file_stems[k]) for k in fno.unique()})
-    return school.where(~missing, fno.map(fallback).astype("string"))
-
-
 def _keys(file: pd.Series, sheet: pd.Series, row: pd.Series) -> pd.Series:
     """``file|sheet|row`` as one text key per row (vectorised), to match rows across tables."""
     return (pd.Series(np.asarray(file, dtype=object)).astype("string") + "\x1f"
@@ -220,7 +207,7 @@ def read_exports(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protoc
     """
     from .ingest import PROBLEM_COLUMNS
     from .quality import DUPLICATE_RULE, resolve_duplicates
-    from .screening import find_inputs, read_file
+    from .screening import fill_school, find_inputs, read_file
 
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
@@ -253,7 +240,7 @@ def read_exports(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protoc
     is_dup = ~np.asarray(dup.keep, dtype=bool)
     kept = ok & ~is_dup
     names = [p.name for p in paths]
-    rows["school"] = _fill_school(rows, [p.stem for p in paths])
+    rows["school"] = fill_school(rows["school"], rows["_file"].to_numpy(), [p.stem for p in paths])
 
     frame = rows.loc[kept, list(_PEOPLE + _WHEN) + item_cols].reset_index(drop=True)
     frame["grade"] = frame["grade"].astype("Int64")

@@ -858,6 +858,22 @@ def _population_note(frame: pd.DataFrame, proto, lang: str) -> Optional[str]:
 
 # ---- reading one file, isolated ------------------------------------------------------------------------
 
+def fill_school(school: pd.Series, file_numbers: np.ndarray, file_stems: Sequence[str]) -> pd.Series:
+    """A row without a school gets the school most rows of its file name, else (no school column) the file's name.
+
+    Looked up once per file, not per student. Shared by :func:`screen` and :func:`psyscreen.read_exports`.
+    """
+    school = school.astype("string")
+    missing = school.isna()
+    if not missing.any():
+        return school
+    fno = pd.Series(np.asarray(file_numbers), index=school.index)
+    named = pd.DataFrame({"f": fno, "s": school}).dropna()
+    usual = named.groupby("f")["s"].agg(lambda x: x.value_counts().index[0]) if len(named) else pd.Series(dtype=object)
+    fallback = pd.Series({k: usual.get(k, file_stems[k]) for k in fno.unique()}, dtype="string")
+    return school.where(~missing, fno.map(fallback).astype("string"))
+
+
 _FAILED_FILE = ("the file could not be read or processed ({kind}); its students were not screened: check the file "
                 "(open and save it again, or export it anew)")
 
@@ -1185,14 +1201,7 @@ def screen(inputs: Union[str, Path, Sequence[Union[str, Path]]], *, protocol: Un
     })
     students = students.astype({"student_key": "string", "school": "string", "class": "string", "sex": "string",
                                 "wave": "string", "grade": "Int64"})
-    missing_school = students["school"].isna()
-    if missing_school.any():
-        # a row without a school: the school most rows of its file name, else (no school column) the file's name
-        fno = students_rows["_file"].to_numpy()
-        named = pd.DataFrame({"f": fno, "s": students["school"]}).dropna()
-        usual = named.groupby("f")["s"].agg(lambda x: x.value_counts().index[0]) if len(named) else pd.Series(dtype=object)
-        fill = pd.Series([usual.get(i, paths[i].stem) for i in fno], dtype="string")
-        students.loc[missing_school, "school"] = fill[missing_school.to_numpy()].to_numpy()
+    students["school"] = fill_school(students["school"], students_rows["_file"].to_numpy(), [p.stem for p in paths])
     score_cols = [c for c in scores.columns if c not in ("incomplete",)]
     for c in score_cols:
         col = scores[c]
