@@ -198,7 +198,7 @@ def test_cfa_fit_and_loadings_equal_lavaan(expected, reference_dir, tmp_path):
     fit = sheet(out, "fit").iloc[0]
     for key in FIT:
         assert fit[key] == pytest.approx(ref["fit"][key], abs=1e-3, rel=1e-6), key
-    assert fit["n"] == ref["n"]
+    assert fit["ntotal"] == ref["n"]
     std = sheet(out, "std_loadings")
     got = {f"{f}=~{i}": e for f, i, e in zip(std["factor"], std["item"], std["estimate"])}
     assert set(got) == set(ref["std_loadings"])

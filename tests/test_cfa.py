@@ -84,8 +84,8 @@ def test_rmsea_ci_brackets_rmsea_and_inverts_noncentral_chisq(fit: CFAResult) ->
 def test_fit_is_dict_like(fit: CFAResult) -> None:
     d = dict(fit.fit)
     assert d["chisq"] == fit.fit.chisq
-    assert {"chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea_ci_low", "rmsea_ci_high", "srmr",
-            "aic", "bic", "loglik", "n"} <= set(fit.fit.keys())
+    assert {"chisq", "df", "pvalue", "cfi", "tli", "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "srmr",
+            "aic", "bic", "logl", "ntotal"} <= set(fit.fit.keys())
     with pytest.raises(KeyError):
         fit.fit["gfi"]
 
@@ -266,3 +266,26 @@ def test_full_parameter_table_matches_lavaan(fit: CFAResult) -> None:
 def test_labels_residual_covariance_std_lv_match_lavaan(hs: pd.DataFrame) -> None:
     ref = EXTRA["hs_rescov_label_stdlv"]
     compare_with_lavaan(cfa(hs, ref["model"], std_lv=True), ref)
+
+
+# tests/data/lavaan_fitmeasures.json: every fitMeasures() figure of three lavaan fits
+# (tests/data/lavaan_fitmeasures.R, lavaan 0.6.14)
+FIT_MEASURES = json.loads((Path(__file__).resolve().parent / "data" / "lavaan_fitmeasures.json").read_text())
+COMPUTED = {"npar", "fmin", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "baseline.pvalue", "cfi", "tli",
+            "nnfi", "rfi", "nfi", "pnfi", "ifi", "rni", "logl", "unrestricted.logl", "aic", "bic", "ntotal", "bic2",
+            "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "rmsea.ci.level", "rmsea.pvalue", "rmsea.close.h0",
+            "rmsea.notclose.pvalue", "rmsea.notclose.h0", "srmr", "srmr_bentler", "mfi", "ecvi"}
+
+
+@pytest.mark.parametrize("name", sorted(FIT_MEASURES))
+def test_fit_measures_under_lavaan_names_equal_lavaan(name: str) -> None:
+    ref = FIT_MEASURES[name]
+    group = ref["group"] if isinstance(ref["group"], str) else None
+    data = pd.read_csv(REF / "cfa.csv") if group is None else pd.read_csv(REF / "invariance.csv")
+    res = cfa(data, ref["model"], group=None if group is None else "group", group_equal=ref["group_equal"])
+    assert COMPUTED <= set(res.fit)
+    for key in COMPUTED:
+        assert res.fit[key] == pytest.approx(ref["fit"][key], abs=1e-6, rel=1e-6), key
+    # attribute access by lavaan's name with '_' for '.', and the short names of earlier versions
+    assert res.fit.rmsea_ci_lower == res.fit["rmsea.ci.lower"] == res.fit.rmsea_ci_low
+    assert res.fit.loglik == res.fit["logl"] and res.fit.n == res.fit["ntotal"]

@@ -187,8 +187,8 @@ def _cfa_section(res) -> Section:
     fit = _one_row(res.fit.to_dict())
     f = res.fit
     text = (f"chi2({f.df}) = {f.chisq:.2f}, p = {f.pvalue:.3g}; CFI = {f.cfi:.3f}, TLI = {f.tli:.3f}, "
-            f"RMSEA = {f.rmsea:.3f} (90% CI {f.rmsea_ci_low:.3f} to {f.rmsea_ci_high:.3f}), SRMR = {f.srmr:.3f}; "
-            f"n = {f.n}. R: lavaan::cfa, fitMeasures.")
+            f"RMSEA = {f.rmsea:.3f} (90% CI {f.rmsea_ci_lower:.3f} to {f.rmsea_ci_upper:.3f}), SRMR = {f.srmr:.3f}; "
+            f"n = {f.ntotal}. R: lavaan::cfa, fitMeasures.")
     tables = [_table("fit", fit), _table("std_loadings", res.std_loadings), _table("reliability", res.reliability),
               _table("parameters", res.params)]
     return Section("Confirmatory factor analysis", text, tables)
@@ -325,9 +325,11 @@ def _flat(frame: pd.DataFrame, index: bool) -> pd.DataFrame:
 #: Columns holding a proportion (0-1), shown as a percentage.
 _RATES = {"sensitivity", "specificity", "ppv", "npv", "floor", "ceiling", "group_fraction", "ci_level", "quantile"}
 #: Columns holding a p value.
-_P_VALUES = {"p", "pvalue", "cr_p", "delta_pvalue", "p_value"}
+_P_VALUES = {"p", "pvalue", "cr_p", "delta_pvalue", "p_value", "baseline.pvalue", "rmsea.pvalue",
+             "rmsea.notclose.pvalue"}
 #: Columns on the scale of scores or of test statistics: two decimals.
-_TWO = {"chisq", "baseline_chisq", "delta_chisq", "aic", "bic", "loglik", "cr", "z", "mean", "sd", "mean_high",
+_TWO = {"chisq", "baseline_chisq", "baseline.chisq", "delta_chisq", "aic", "bic", "bic2", "loglik", "logl",
+        "unrestricted.logl", "cr", "z", "mean", "sd", "mean_high",
         "mean_low", "threshold", "score", "pr", "t", "tn", "cut_high", "cut_low", "min", "max"}
 
 #: Excel number format -> the same display in Python (for the HTML tables).
@@ -357,7 +359,7 @@ def number_format(name: str, values: Any) -> Union[str, None]:
     x = num.dropna().to_numpy(dtype=float)
     x = x[np.isfinite(x)]
     key = str(name).lower()
-    base = key.rsplit(" ", 1)[-1]
+    base = _unsuffixed(key.rsplit(" ", 1)[-1])
     if base in _RATES or key.startswith("prop_"):
         return "0.0%" if x.size == 0 or ((x >= 0) & (x <= 1)).all() else "0.000"
     if base in _P_VALUES:
@@ -395,6 +397,14 @@ _ZH_LABELS = {
     "fa_threshold": "因子临界值", "cfi": "CFI", "tli": "TLI", "rmsea": "RMSEA", "rmsea_ci_low": "RMSEA 90%CI 下限",
     "rmsea_ci_high": "RMSEA 90%CI 上限", "srmr": "SRMR", "aic": "AIC", "bic": "BIC", "loglik": "对数似然",
     "npar": "参数个数", "baseline_chisq": "基线模型 χ²", "baseline_df": "基线模型自由度", "n_groups": "组数",
+    # lavaan's fitMeasures names
+    "fmin": "拟合函数最小值", "baseline.chisq": "基线模型 χ²", "baseline.df": "基线模型自由度",
+    "baseline.pvalue": "基线模型 p 值", "nnfi": "NNFI", "rfi": "RFI", "nfi": "NFI", "pnfi": "PNFI", "ifi": "IFI",
+    "rni": "RNI", "logl": "对数似然", "unrestricted.logl": "饱和模型对数似然", "ntotal": "人数", "bic2": "样本校正 BIC",
+    "rmsea.ci.lower": "RMSEA 90%CI 下限", "rmsea.ci.upper": "RMSEA 90%CI 上限", "rmsea.ci.level": "RMSEA 置信水平",
+    "rmsea.pvalue": "RMSEA≤0.05 检验 p 值", "rmsea.close.h0": "近似拟合检验 RMSEA 界值",
+    "rmsea.notclose.pvalue": "RMSEA≥0.08 检验 p 值", "rmsea.notclose.h0": "不良拟合检验 RMSEA 界值",
+    "srmr_bentler": "SRMR（Bentler）", "mfi": "MFI", "ecvi": "ECVI", "ngroups": "组数",
     "estimate": "估计值", "se": "标准误", "omega": "组合信度", "ave": "平均方差抽取量", "lhs": "左侧", "op": "关系",
     "rhs": "右侧", "label": "标签", "free": "自由参数", "est": "估计值", "z": "z", "std_all": "标准化估计值",
     "std_all_se": "标准化估计标准误", "step": "步骤", "group_equal": "等同约束", "delta_chisq": "Δχ²",
@@ -429,7 +439,21 @@ def label(name: Any, lang: str = "en", table: str = "") -> str:
     text = str(name)
     if lang != "zh":
         return text
-    return _ZH_BY_TABLE.get((table, text)) or _ZH_LABELS.get(text, text)
+    found = _ZH_BY_TABLE.get((table, text)) or _ZH_LABELS.get(text)
+    if found is None and _unsuffixed(text) != text:  # lavaan's robust variants: cfi.scaled, rmsea.robust ...
+        base, suffix = text.rsplit(".", 1)
+        found = f"{_ZH_LABELS.get(base, base)}（{_ZH_SUFFIX[suffix]}）"
+    return found or text
+
+
+#: lavaan's suffixes of the fit measures of a robust estimator, and how they read in Chinese.
+_ZH_SUFFIX = {"scaled": "校正", "robust": "稳健"}
+
+
+def _unsuffixed(name: str) -> str:
+    """A fit measure's name without lavaan's ``.scaled`` / ``.robust`` suffix (its format and label are the base's)."""
+    base, _, suffix = name.rpartition(".")
+    return base if base and suffix in _ZH_SUFFIX else name
 
 
 def title(text: str, lang: str = "en") -> str:

@@ -18,7 +18,9 @@ Multi-group models (``group=``) with equality constraints (``group_equal=``) use
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -82,47 +84,71 @@ class IdentificationError(CFAError):
 # --------------------------------------------------------------------------------------------
 # results
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FitMeasures(ResultMixin):
-    """Fit measures as lavaan's ``fitMeasures()`` reports them (ML, default options).
+# short attribute names kept for the fields the results had before they were keyed by lavaan's names
+_FIT_ALIASES = {
+    "rmsea_ci_low": "rmsea.ci.lower",
+    "rmsea_ci_high": "rmsea.ci.upper",
+    "loglik": "logl",
+    "n": "ntotal",
+    "baseline_chisq": "baseline.chisq",
+    "baseline_df": "baseline.df",
+    "n_groups": "ngroups",
+}
 
-    Dict-like: ``fit["cfi"]``, ``fit.keys()`` and ``dict(fit)`` work as well as ``fit.cfi``.
+
+@dataclass(frozen=True, eq=False)
+class FitMeasures(Mapping, ResultMixin):
+    """Fit measures keyed by lavaan's own names, as ``lavaan::fitMeasures()`` prints them.
+
+    A read-only mapping: ``fit["cfi"]``, ``fit["rmsea.ci.lower"]``, ``fit["chisq.scaled"]`` (robust
+    estimators), ``dict(fit)``; attribute access turns ``_`` into ``.`` (``fit.cfi``,
+    ``fit.chisq_scaled``, ``fit.rmsea_ci_lower``). The short names of earlier versions still work
+    (``fit.rmsea_ci_low``, ``fit.loglik``, ``fit.n``, ``fit.baseline_chisq``). ``ngroups`` is not a
+    fitMeasures name; it is the number of groups (lavaan's ``lavInspect(fit, "ngroups")``).
+
+    Examples
+    --------
+    >>> fm = FitMeasures({"chisq": 85.3, "df": 24, "cfi": 0.931, "rmsea.ci.lower": 0.071, "logl": -3737.7})
+    >>> fm["cfi"], fm.rmsea_ci_lower, fm.rmsea_ci_low, fm.loglik
+    (0.931, 0.071, 0.071, -3737.7)
+    >>> list(fm)[:2]
+    ['chisq', 'df']
     """
 
-    chisq: float
-    df: int
-    pvalue: float
-    cfi: float
-    tli: float
-    rmsea: float
-    rmsea_ci_low: float
-    rmsea_ci_high: float
-    srmr: float
-    aic: float
-    bic: float
-    loglik: float
-    n: int
-    npar: int
-    baseline_chisq: float
-    baseline_df: int
-    n_groups: int = 1
+    values: Mapping[str, Any]
 
-    def keys(self) -> list[str]:
-        return list(asdict(self))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", MappingProxyType(dict(self.values)))
+
+    def _key(self, name: str) -> str:
+        if name in self.values:
+            return name
+        name = _FIT_ALIASES.get(name, name)
+        return name if name in self.values else name.replace("_", ".")
 
     def __getitem__(self, key: str) -> Any:
-        if key not in self.keys():
-            raise KeyError(key)
-        return getattr(self, key)
+        return self.values[self._key(key)]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "values":
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no fit measure {name!r}; available: {list(self.values)}") from None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.keys())
+        return iter(self.values)
 
     def __len__(self) -> int:
-        return len(self.keys())
+        return len(self.values)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.values.items())
+        return f"FitMeasures({shown})"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.values)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"value": pd.Series(self.to_dict(), dtype=object)})
@@ -547,10 +573,6 @@ def _fit_measures(model: _Model, sample: _Sample, obj: _Objective) -> FitMeasure
     diag = np.diagonal(sample.S, axis1=1, axis2=2)
     base_chisq = float(sample.n @ (np.log(diag).sum(1) - sample.logdet_S))
     base_df = G * p * (p - 1) // 2
-    t1 = max(chisq - df, 0.0)
-    t2 = max(chisq - df, base_chisq - base_df, 0.0)
-    cfi = 1.0 if t2 == 0 else 1.0 - t1 / t2
-    tli = ((base_chisq / base_df) - (chisq / df)) / ((base_chisq / base_df) - 1.0) if df > 0 else 1.0
     rmsea = float(np.sqrt(max(chisq - df, 0.0) / (N * df)) * np.sqrt(G)) if df > 0 else 0.0
     ci_lo, ci_hi = _rmsea_ci(chisq, df, N, G)
     # SRMR (Bentler): residuals standardised by the observed sds, diagonal included, per group,
@@ -566,13 +588,50 @@ def _fit_measures(model: _Model, sample: _Sample, obj: _Objective) -> FitMeasure
     quad = np.einsum("gi,gij,gj->g", d, obj.sinv, d)
     trace = np.einsum("gij,gji->g", sample.S, obj.sinv)
     loglik = float(-0.5 * sample.n @ (p * np.log(2 * np.pi) + obj.logdet + trace + quad))
-    aic = -2 * loglik + 2 * q
-    bic = -2 * loglik + q * np.log(N)
-    return FitMeasures(
-        chisq=chisq, df=int(df), pvalue=pvalue, cfi=float(cfi), tli=float(tli), rmsea=rmsea,
-        rmsea_ci_low=ci_lo, rmsea_ci_high=ci_hi, srmr=srmr, aic=float(aic), bic=float(bic),
-        loglik=loglik, n=N, npar=int(q), baseline_chisq=base_chisq, baseline_df=int(base_df), n_groups=G,
-    )
+    unrestricted = float(-0.5 * sample.n @ (p * np.log(2 * np.pi) + sample.logdet_S + p))
+    return FitMeasures({
+        "npar": int(q), "fmin": chisq / (2 * N), "chisq": chisq, "df": int(df), "pvalue": pvalue,
+        **_incremental(chisq, df, base_chisq, base_df),
+        "logl": loglik, "unrestricted.logl": unrestricted,
+        "aic": float(-2 * loglik + 2 * q), "bic": float(-2 * loglik + q * np.log(N)),
+        "ntotal": N, "bic2": float(-2 * loglik + q * np.log((N + 2) / 24)),
+        "rmsea": rmsea, "rmsea.ci.lower": ci_lo, "rmsea.ci.upper": ci_hi, "rmsea.ci.level": 0.90,
+        **_rmsea_tests(chisq, df, N, G),
+        "srmr": srmr, "srmr_bentler": srmr,
+        "mfi": float(np.exp(-0.5 * (chisq - df) / N)), "ecvi": float((chisq + 2 * q) / N),
+        "ngroups": G,
+    })
+
+
+def _incremental(chisq: float, df: int, base_chisq: float, base_df: int) -> dict[str, float]:
+    """The baseline test and the incremental indices, by lavaan's formulas (``fitMeasures``)."""
+    t1 = max(chisq - df, 0.0)
+    t2 = max(chisq - df, base_chisq - base_df, 0.0)
+    cfi = 1.0 if t2 == 0 else 1.0 - t1 / t2
+    per_df = chisq / df if df > 0 else 0.0
+    base_per_df = base_chisq / base_df
+    tli = (base_per_df - per_df) / (base_per_df - 1.0) if df > 0 else 1.0
+    nfi = (base_chisq - chisq) / base_chisq
+    return {
+        "baseline.chisq": base_chisq, "baseline.df": int(base_df),
+        "baseline.pvalue": float(stats.chi2.sf(base_chisq, base_df)),
+        "cfi": float(cfi), "tli": float(tli), "nnfi": float(tli),
+        "rfi": float((base_per_df - per_df) / base_per_df),
+        "nfi": float(nfi), "pnfi": float(df / base_df * nfi),
+        "ifi": float((base_chisq - chisq) / (base_chisq - df)),
+        "rni": float(1.0 - (chisq - df) / (base_chisq - base_df)),
+    }
+
+
+def _rmsea_tests(chisq: float, df: int, N: int, G: int) -> dict[str, float]:
+    """Tests of close fit (RMSEA <= 0.05) and of not-close fit (RMSEA >= 0.08), as lavaan."""
+    if df < 1:
+        return {"rmsea.pvalue": float("nan"), "rmsea.close.h0": 0.05,
+                "rmsea.notclose.pvalue": float("nan"), "rmsea.notclose.h0": 0.08}
+    close = stats.ncx2.sf(chisq, df, N * df * 0.05**2 / G)
+    notclose = stats.ncx2.cdf(chisq, df, N * df * 0.08**2 / G)
+    return {"rmsea.pvalue": float(close), "rmsea.close.h0": 0.05,
+            "rmsea.notclose.pvalue": float(notclose), "rmsea.notclose.h0": 0.08}
 
 
 # --------------------------------------------------------------------------------------------
