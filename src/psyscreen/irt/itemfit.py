@@ -308,7 +308,7 @@ def itemfit(params: ItemParams, data, *, latent_mean: float = 0.0, latent_var: f
     >>> x = (rng.random(probs.shape) < probs).astype(float)
     >>> fit = itemfit(p, x)
     >>> fit.table["df"].tolist()
-    [3, 3, 3, 3, 3]
+    [2, 2, 2, 2, 2]
     >>> bool((fit.table["p"] > 0.001).all())
     True
     """
