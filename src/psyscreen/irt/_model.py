@@ -133,11 +133,15 @@ def trace(params: ItemParams, theta) -> np.ndarray:
     [[[0.2689, 0.4621, 0.2689]]]
     """
     theta = np.atleast_1d(np.asarray(theta, dtype=float))
-    n_items, k_max = params.n_items, params.k_max
-    a, d = params.a, params.d
+    return trace_arrays(params.model, params.a, params.d, params.n_cat, theta)
+
+
+def trace_arrays(model: str, a: np.ndarray, d: np.ndarray, n_cat: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """:func:`trace` on bare arrays (the engine's inner loop)."""
+    n_items, k_max = a.size, int(n_cat.max())
     kk = np.arange(k_max)
-    valid = kk[None, :] < params.n_cat[:, None]  # (items, k_max)
-    if params.model == "Rasch":
+    valid = kk[None, :] < n_cat[:, None]  # (items, k_max)
+    if model == "Rasch":
         # partial credit: log P(k) = k * a * theta + d_k - log sum, d_0 = 0
         dd = np.concatenate([np.zeros((n_items, 1)), np.nan_to_num(d[:, : k_max - 1], nan=0.0)], axis=1)
         z = kk[None, None, :] * (a[:, None, None] * theta[None, :, None]) + dd[:, None, :]
