@@ -169,15 +169,15 @@ def dif(items: pd.DataFrame, group, *, model: str = "graded", which_par: str = "
 
     Examples
     --------
-    >>> rng = np.random.default_rng(5)
-    >>> sex = np.repeat(["F", "M"], 600)
-    >>> theta = rng.normal(size=1200)
-    >>> shift = np.where(sex == "M", 1.2, 0.0)                  # item x4 is harder for boys
-    >>> data = pd.DataFrame({f"x{i}": (1.5 * theta + rng.logistic(size=1200) > c + (shift if i == 4 else 0))
-    ...                      .astype(int) for i, c in enumerate([-1.0, -0.5, 0.0, 0.5, 0.0])})
-    >>> res = dif(data, sex, model="2PL")
-    >>> res.flagged
-    ['x4']
+    >>> rng = np.random.default_rng(2)
+    >>> sex = np.repeat(["F", "M"], 1000)
+    >>> theta = rng.normal(size=2000)
+    >>> harder = np.where(sex == "M", 1.0, 0.0)                 # item x3 is harder for boys at equal theta
+    >>> data = pd.DataFrame({f"x{i}": (1.5 * theta + rng.logistic(size=2000) > c + (harder if i == 3 else 0))
+    ...                      .astype(int) for i, c in enumerate(np.linspace(-1, 1, 8))})
+    >>> res = dif(data, sex, model="2PL", p_adjust="holm")
+    >>> res.flagged, int(res.table["df"].iloc[0])
+    (['x3'], 2)
     """
     from psyscreen.irt import fit
 
