@@ -133,3 +133,18 @@ def test_m2_refuses_missing_answers(reference_dir):
     holed.iloc[0, 0] = np.nan
     with pytest.raises(M2Error, match="complete answers"):
         m2(params, holed, latent_var=var)
+
+
+def test_from_a_fit_of_the_engine(reference_dir):
+    # the whole path: fit (psyscreen.irt.fit, the latent variance of a Rasch fit included) -> S-X2 and M2;
+    # estimates agree with mirt's to ~1e-3, so the statistics agree to a few hundredths
+    from psyscreen.irt import fit
+
+    for name in ("lsat7_rasch", "science_graded"):
+        ref, data, _, _ = load(reference_dir, name)
+        res = fit(data, FITS[name], se=False)
+        table = itemfit(res, data).table
+        np.testing.assert_allclose(table["S_X2"], ref["itemfit_S_X2"]["S_X2"], atol=0.05)
+        stat = m2(res, data, type="C2")
+        exp = ref["M2"] if name == "lsat7_rasch" else ref["M2"]["C2"]
+        assert stat.M2 == pytest.approx(exp["M2"], abs=0.05) and stat.df == exp["df"]

@@ -22,3 +22,10 @@ __all__ = [
     "IRTGroupError",
     "IRTConvergenceError",
 ]
+
+# item fit, model fit and DIF (their own modules; the function names shadow the module names on purpose)
+from psyscreen.irt.dif import DIFResult, dif  # noqa: E402
+from psyscreen.irt.itemfit import ItemFitResult, itemfit  # noqa: E402
+from psyscreen.irt.m2 import M2Result, m2  # noqa: E402
+
+__all__ += ["itemfit", "ItemFitResult", "m2", "M2Result", "dif", "DIFResult"]

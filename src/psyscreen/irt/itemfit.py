@@ -40,7 +40,7 @@ from psyscreen._results import ResultMixin
 from psyscreen.irt._model import ItemParams, encode, trace
 
 __all__ = ["itemfit", "ItemFitResult", "ItemFitError", "summed_score_likelihood", "latent_quadrature",
-           "n_free_item_params", "as_codes"]
+           "n_free_item_params", "as_codes", "unwrap"]
 
 
 class ItemFitError(ValueError):
@@ -98,6 +98,19 @@ def n_free_item_params(params: ItemParams) -> np.ndarray:
     """Free parameters per item as mirt counts them: slope + K-1 intercepts (Rasch: K-1 intercepts)."""
     extra = 0 if params.model == "Rasch" else 1
     return params.n_cat - 1 + extra
+
+
+def unwrap(model, latent_mean: float | None, latent_var: float | None) -> tuple[ItemParams, float, float]:
+    """ItemParams and the latent mean/variance from an :class:`IRTResult` (single group) or ItemParams."""
+    if isinstance(model, ItemParams):
+        return model, 0.0 if latent_mean is None else latent_mean, 1.0 if latent_var is None else latent_var
+    if hasattr(model, "group_params") and hasattr(model, "latent"):
+        if len(model.group_params) != 1:
+            raise ItemFitError("item and model fit are for a single-group fit; fit each group on its own")
+        lat = model.latent.iloc[0]
+        return (model.params, float(lat["mean"]) if latent_mean is None else latent_mean,
+                float(lat["var"]) if latent_var is None else latent_var)
+    raise ItemFitError(f"expected a fitted IRTResult or ItemParams, not {type(model).__name__}")
 
 
 def as_codes(params: ItemParams, data) -> np.ndarray:
@@ -277,19 +290,20 @@ class ItemFitResult(ResultMixin):
         return self.table.copy()
 
 
-def itemfit(params: ItemParams, data, *, latent_mean: float = 0.0, latent_var: float = 1.0,
+def itemfit(params, data, *, latent_mean: float | None = None, latent_var: float | None = None,
             mincell: float = 1.0, n_points: int = 61, lim: tuple[float, float] = (-6.0, 6.0)) -> ItemFitResult:
     """S-X2 item fit (Orlando & Thissen) of every item, as R mirt ``itemfit(mod)``.
 
     Parameters
     ----------
-    params : ItemParams
-        Estimated item parameters (single group).
+    params : IRTResult or ItemParams
+        A single-group fit of :func:`psyscreen.irt.fit`, or its item parameters.
     data : pandas.DataFrame or numpy.ndarray
         The responses the model was fitted to: a DataFrame with the items as columns (coded as
         :func:`psyscreen.irt.encode` codes them), or an array of codes 0..K-1 with NaN for missing.
-    latent_mean, latent_var : float
-        The latent distribution (mirt estimates the variance for Rasch models; pass it here).
+    latent_mean, latent_var : float, optional
+        The latent distribution (default: the fit's, N(0, 1) for ItemParams; mirt estimates the variance of
+        Rasch models).
     mincell : float
         Minimum expected count per cell before collapsing (mirt's ``mincell``, default 1).
     n_points, lim : int, tuple
@@ -312,6 +326,7 @@ def itemfit(params: ItemParams, data, *, latent_mean: float = 0.0, latent_var: f
     >>> bool((fit.table["p"] > 0.001).all())
     True
     """
+    params, latent_mean, latent_var = unwrap(params, latent_mean, latent_var)
     codes = as_codes(params, data)
     notes: list[str] = []
     complete = ~np.isnan(codes).any(axis=1)

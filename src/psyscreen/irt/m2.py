@@ -39,7 +39,7 @@ from scipy import optimize, stats
 
 from psyscreen._results import ResultMixin, one_row
 from psyscreen.irt._model import ItemParams, trace
-from psyscreen.irt.itemfit import ItemFitError, as_codes, latent_quadrature
+from psyscreen.irt.itemfit import ItemFitError, as_codes, latent_quadrature, unwrap
 
 __all__ = ["m2", "M2Result", "M2Error"]
 
@@ -242,21 +242,22 @@ def _srmsr(params: ItemParams, var: float, mean: float, codes: np.ndarray, n_poi
     return float(np.sqrt(np.mean((r_obs - r_model)[iu] ** 2)))
 
 
-def m2(params: ItemParams, data, *, type: str = "M2*", latent_mean: float = 0.0, latent_var: float = 1.0,
+def m2(params, data, *, type: str = "M2*", latent_mean: float | None = None, latent_var: float | None = None,
        n_points: int = 61, lim: tuple[float, float] = (-6.0, 6.0), ci: float = 0.90) -> M2Result:
     """Limited-information goodness of fit of a fitted unidimensional IRT model, as R mirt ``M2(mod, type=)``.
 
     Parameters
     ----------
-    params : ItemParams
-        The estimated item parameters (single group).
+    params : IRTResult or ItemParams
+        A single-group fit of :func:`psyscreen.irt.fit`, or its item parameters.
     data : pandas.DataFrame or numpy.ndarray
         The responses the model was fitted to (see :func:`psyscreen.irt.itemfit.as_codes`); no missing answers
         (mirt refuses them too).
     type : {"M2*", "C2"}
         Which margins (see the module docstring). For binary items both are Maydeu-Olivares & Joe's M2.
-    latent_mean, latent_var : float
-        The latent distribution (for Rasch models mirt estimates the variance; it counts as a parameter).
+    latent_mean, latent_var : float, optional
+        The latent distribution (default: the fit's; N(0, 1) for ItemParams). For Rasch models mirt estimates
+        the variance; it counts as a parameter.
     n_points, lim : int, tuple
         Quadrature (mirt: 61 points on [-6, 6]).
     ci : float
@@ -279,6 +280,7 @@ def m2(params: ItemParams, data, *, type: str = "M2*", latent_mean: float = 0.0,
         raise M2Error(f"type must be 'M2*' or 'C2', not {type!r} (mirt's plain 'M2' is for binary items, "
                       "where it equals 'M2*')")
     try:
+        params, latent_mean, latent_var = unwrap(params, latent_mean, latent_var)
         codes = as_codes(params, data)
     except ItemFitError as exc:
         raise M2Error(str(exc)) from None
