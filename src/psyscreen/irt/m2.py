@@ -17,16 +17,18 @@ margins - number of free parameters. Which margins (mirt's ``type``):
 
 With them: ``RMSEA = sqrt(max(M2 - df, 0) / (df (N - 1)))`` and its 90% interval from the noncentral
 chi-square (``sqrt(lambda / (df N))`` at the noncentralities that put M2 at the 95th and 5th percentiles,
-with N, not N - 1, as mirt has it), ``SRMSR`` (the root mean square of observed minus model-implied inter-item correlations), and the
-limited-information ``TLI`` and ``CFI`` against mirt's null model (every slope 0, each item's intercepts
-free; its margins are fitted exactly by the observed cumulative proportions, so the null model needs no
-iterations).
+with N, not N - 1, as mirt has it), ``SRMSR`` (the root mean square of observed minus model-implied
+inter-item correlations), and the limited-information ``TLI`` and ``CFI`` against mirt's null model (every
+slope 0, each item's intercepts free; its margins are fitted exactly by the observed cumulative proportions,
+so the null model needs no iterations; M2 does not move with the intercepts to first order anyway).
 
 The model's margins and ``Xi`` are integrals over mirt's fixed quadrature (61 equally spaced nodes on
 [-6, 6], normal weights with the model's latent mean and variance); the Jacobian is taken by central
 differences of the margins in the parameters (the margins are smooth and cheap, and the statistic is
 invariant to the step to far below the reported precision). Owned here because no Python library computes
-M2/C2 (mirt's statistic is checked against the stored mirt figures in tests/test_irt_itemfit.py).
+M2/C2 against mirt (checked against the stored mirt figures in tests/test_irt_itemfit.py). For polytomous
+items ``"M2*"`` uses the item means and cross products (Cai & Hansen's reduced margins); the stored mirt
+references could check only its refusal for Science (too few df), not a value.
 """
 
 from __future__ import annotations
