@@ -128,11 +128,15 @@ def _observed(codes: np.ndarray, n_cat: np.ndarray, type_: str) -> np.ndarray:
     return np.concatenate([np.array(out, dtype=float), cross[iu]])
 
 
+def _conditional(G: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """E[s | theta_q] = prod_i E[g_si(X_i) | theta_q], shape (n_stats, n_nodes); one batched matmul per item."""
+    cond = np.matmul(G.transpose(1, 0, 2), P.transpose(0, 2, 1))   # (items, stats, nodes)
+    return np.prod(cond, axis=0)
+
+
 def _margins(params: ItemParams, G: np.ndarray, nodes: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Model-implied E[s] = sum_q w_q prod_i E[g_si(X_i) | theta_q]."""
-    P = trace(params, nodes)                                   # (items, nodes, k)
-    cond = np.einsum("sik,iqk->siq", G, P)                     # E[g_si | theta_q]
-    return np.prod(cond, axis=1) @ w
+    return _conditional(G, trace(params, nodes)) @ w
 
 
 def _xi(params: ItemParams, G: np.ndarray, nodes: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -146,7 +150,7 @@ def _xi(params: ItemParams, G: np.ndarray, nodes: np.ndarray, w: np.ndarray) -> 
             gi = G[:, i, :]
             prod *= (gi * P[i, q]) @ gi.T
         second += w[q] * prod
-    mean = np.prod(np.einsum("sik,iqk->siq", G, P), axis=1) @ w
+    mean = _conditional(G, P) @ w
     return second - np.outer(mean, mean)
 
 
