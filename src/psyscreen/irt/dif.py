@@ -214,7 +214,7 @@ def dif(items: pd.DataFrame, group, *, model: str = "graded", which_par: str = "
     for j, item in enumerate(names):
         anchors = [n for n in names if n != item]
         free = fit(frame, model, groups=labels.to_numpy(), invariance=_invariance(which_par, anchors),
-                   **fit_kwargs)
+                   **{"allow_nonconvergence": True, **fit_kwargs})   # one item's refit failing is reported, not fatal
         if not free.converged:
             notes.append(f"item {item!r}: the model with its parameters freed did not converge")
         x2 = max(2.0 * (free.loglik - baseline.loglik), 0.0)
