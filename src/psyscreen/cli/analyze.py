@@ -17,6 +17,7 @@ Examples:
   psyscreen analyze roc data.csv --score phq9.total --criterion diagnosis -o roc.html
   psyscreen analyze norms wave.xlsx --scales phq9.total --by grade,sex -o norms.xlsx --json norms.json
   psyscreen analyze reliability export.csv --map column_map.csv --instrument phq9 -o phq9.xlsx
+  psyscreen analyze irt wave.xlsx --instrument phq9 --group sex -o phq9_irt.html
 """
 
 from __future__ import annotations
@@ -559,6 +560,110 @@ def norms_cmd(data, output, sheet, debug, scales, by, min_stratum, json_path, de
 
     _run("Norms", data, output, {"scales": scales, "by": by, "min_stratum": min_stratum}, debug, compute, sheet,
          allowed=(".xlsx", ".json", ".html"))
+
+
+def _cutoffs(instrument: Optional[str], scale: Optional[str], cutoffs: Optional[str]) -> tuple[list[float], str]:
+    """Raw cutoffs from --cutoffs, else the lower bounds of the instrument scale's bands (all but the lowest)."""
+    if cutoffs:
+        try:
+            return [float(c) for c in _split(cutoffs)], "--cutoffs"
+        except ValueError:
+            raise click.ClickException(f"--cutoffs must be numbers separated by commas, not {cutoffs!r}") from None
+    if not instrument:
+        return [], ""
+    from ..instrument import load_instrument
+
+    inst = load_instrument(instrument)
+    sc = inst.scale(scale) if scale else inst.scales[0]
+    lows = []
+    for band in sc.bands[1:]:
+        op, value = band.lower
+        if op == "ge":
+            lows.append(float(value))
+        elif op == "gt":                               # a total above v starts at the next whole score
+            lows.append(float(np.floor(value) + 1))
+    return lows, f"{inst.id}.{sc.id} bands"
+
+
+@analyze.command("irt")
+@_common
+@_item_options
+@click.option("--model", "irt_model", type=click.Choice(["graded", "2PL", "Rasch"]), default="graded",
+              show_default=True, help="Graded response (ordinal items), 2PL (binary) or Rasch/partial credit.")
+@click.option("--group", help="A group column (e.g. sex, urban/rural): adds likelihood-ratio DIF per item.")
+@click.option("--cutoffs", metavar="X,...", help="Cutoffs on the total score (default: the instrument's bands).")
+@click.option("--cutoff-scale", type=click.Choice(["raw", "theta"]), default="raw", show_default=True,
+              help="Whether --cutoffs are total scores or thetas.")
+@click.option("--p-adjust", type=click.Choice(["none", "holm", "BH"]), default="holm", show_default=True,
+              help="Adjustment of the DIF p values over items.")
+def irt_cmd(data, output, sheet, debug, items, reverse, lo, hi, instrument, scale, irt_model, group, cutoffs,
+            cutoff_scale, p_adjust):
+    """Item response theory: item parameters, S-X2 item fit, M2/C2 model fit, information at the cutoffs, DIF.
+
+    psyscreen.irt.fit (mirt::mirt), itemfit (mirt::itemfit), m2 (mirt::M2), dif (mirt::DIF scheme "drop");
+    the HTML report adds the item characteristic and information curves.
+    """
+    def compute(frame):
+        from .. import irt
+        from ..analysis_report import Section, Table
+        from ..irt.m2 import M2Error
+        from ..irt.plots import information_curves, item_characteristic_curves
+
+        spec = _items_spec(frame, items, reverse, instrument, scale, lo, hi)
+        x = frame[spec["columns"]].copy()
+        for col in spec["reverse"]:
+            x[col] = (spec["min"] if spec["min"] is not None else x[col].min()) + (
+                spec["max"] if spec["max"] is not None else x[col].max()) - x[col]
+        res = irt.fit(x, irt_model)
+        lang = click.get_current_context().meta.get(_LANG_KEY) or "en"
+        out = [Section("IRT model", f"{irt_model} model fitted by marginal maximum likelihood (EM, {res.quadpts} "
+                                    f"quadrature points on {res.theta_lim[0]:g}..{res.theta_lim[1]:g}); standard "
+                                    "errors from the observed information (Oakes). Slopes a and thresholds b "
+                                    "(IRT metric) beside mirt's slope-intercept a1, d.",
+                       [Table("irt_fit", res.summary()), Table("irt_items", res.to_frame())])]
+        complete = x.dropna()
+        fit_tables, fit_text = [], []
+        try:
+            stat = irt.m2(res, complete, type="M2*" if int(res.params.n_cat.max()) == 2 else "C2")
+            fit_tables.append(Table("irt_m2", stat.to_frame()))
+            fit_text.append(f"{stat.type} on {stat.n} complete answer sheets.")
+        except M2Error as exc:                       # e.g. too few items for its degrees of freedom
+            fit_text.append(f"No M2: {exc}.")
+        item_fit = irt.itemfit(res, x)
+        fit_tables.append(Table("irt_itemfit", item_fit.to_frame()))
+        fit_text.append("S-X2 (Orlando & Thissen) per item; p < .05 flags an item whose observed answers at each "
+                        "total score depart from the model's.")
+        out.append(Section("Model and item fit", " ".join(fit_text), fit_tables))
+        cuts, where = _cutoffs(instrument, scale, cutoffs)
+        figures = []
+        if cuts:
+            at = res.information_at(cuts, scale=cutoff_scale)
+            thetas = at.attrs["theta"]
+            out.append(Section("Information at the cutoffs",
+                               f"Item and test information where the scale decides (cutoffs from {where}); a "
+                               "test information of 10 is a standard error of about 0.32 (reliability ~ .90).",
+                               [Table("irt_cutoffs", at, index=True)]))
+        else:
+            thetas = None
+        figures.append(("Information", information_curves(res, cutoffs=thetas, lang=lang)))
+        figures.append(("Item characteristic curves", item_characteristic_curves(res, lang=lang)))
+        out.append(Section("Curves", "Category probabilities per item, test information and its standard error.",
+                           figures=figures))
+        if group:
+            _need_columns(frame, [group], "group column")
+            d = irt.dif(x, frame[group].to_numpy(), model=irt_model, p_adjust=p_adjust)
+            out.append(Section(
+                "Differential item functioning",
+                f"Likelihood-ratio DIF by {group} (reference group {d.reference}): each item's parameters freed in "
+                "turn against the fully invariant multiple-group model (mirt DIF, scheme 'drop'); p adjusted "
+                f"({p_adjust}). SIDS/UIDS: signed/unsigned expected item-score difference (reference minus focal) "
+                "over the focal group's trait distribution; ESSD: SIDS in pooled SDs (Meade 2010).",
+                [Table("irt_dif", d.to_frame())]))
+        return out
+
+    _run("Item response theory", data, output,
+         {"items": items, "instrument": instrument, "scale": scale, "reverse": reverse, "model": irt_model,
+          "group": group, "cutoffs": cutoffs}, debug, compute, sheet)
 
 
 COMMANDS = [analyze]
