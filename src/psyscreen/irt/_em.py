@@ -148,7 +148,7 @@ def _squarem(st, state, r, v2, patterns, nodes, ll_before):
     if np.any(cand.var <= 0):
         return state, base
     ll_cand = _loglik(st, cand, patterns, nodes)
-    ll_cur = _loglik(st, state, patterns, nodes)
-    if np.isfinite(ll_cand) and ll_cand >= ll_cur:
+    # EM never lowers the likelihood, so beating the last E-step's value keeps the sequence monotone
+    if np.isfinite(ll_cand) and ll_cand >= ll_before:
         return cand, cand_vec
     return state, base

@@ -22,6 +22,7 @@ class Patterns:
     freq: np.ndarray
     inverse: np.ndarray
     onehot: sparse.csr_matrix  # (n_patterns, n_items * k_max): 1 where item j answered k
+    onehot_t: sparse.csr_matrix  # its transpose, stored row-major for the expected counts
 
     @property
     def n(self) -> float:
@@ -42,14 +43,19 @@ def collapse(codes: np.ndarray, k_max: int, weights: np.ndarray | None = None) -
     onehot = sparse.csr_matrix(
         (np.ones(rows.size), (rows, cols * k_max + uniq[rows, cols])), shape=(n_pat, n_items * k_max)
     )
-    return Patterns(uniq.astype(np.int64), freq, inverse, onehot)
+    return Patterns(uniq.astype(np.int64), freq, inverse, onehot, onehot.T.tocsr())
 
 
-def pattern_loglik(x: np.ndarray, log_trace: np.ndarray) -> np.ndarray:
+def pattern_loglik(x: np.ndarray, log_trace: np.ndarray, onehot: sparse.csr_matrix | None = None) -> np.ndarray:
     """log P(pattern | theta_q) for every pattern and node: shape (n_patterns, n_nodes).
 
-    ``log_trace`` is (n_items, n_nodes, k_max); a missing answer (-1) adds nothing.
+    ``log_trace`` is (n_items, n_nodes, k_max); a missing answer (-1) adds nothing. With the patterns' one-hot
+    matrix this is one sparse-dense product (one term per answered item).
     """
+    if onehot is not None:
+        n_items, n_nodes, k_max = log_trace.shape
+        flat = np.ascontiguousarray(log_trace.transpose(0, 2, 1).reshape(n_items * k_max, n_nodes))
+        return np.asarray(onehot @ flat)
     n_items, n_nodes, k_max = log_trace.shape
     out = np.zeros((x.shape[0], n_nodes))
     for j in range(n_items):
@@ -88,14 +94,15 @@ def estep(patterns: Patterns, probs: np.ndarray, prior: np.ndarray):
         Posterior weights per pattern (rows sum to 1).
     """
     n_items, n_nodes, k_max = probs.shape
-    ll = pattern_loglik(patterns.x, _safe_log(probs))
-    ll += _safe_log(prior)[None, :]
-    top = ll.max(axis=1, keepdims=True)
-    post = np.exp(ll - top)
+    post = pattern_loglik(patterns.x, _safe_log(probs), patterns.onehot)
+    post += _safe_log(prior)[None, :]
+    top = post.max(axis=1, keepdims=True)
+    post -= top
+    np.exp(post, out=post)
     marg = post.sum(axis=1, keepdims=True)
-    post /= marg
     loglik = float(patterns.freq @ (np.log(marg[:, 0]) + top[:, 0]))
+    post *= (1.0 / marg)
     weighted = post * patterns.freq[:, None]
-    counts = np.asarray(patterns.onehot.T @ weighted).reshape(n_items, k_max, n_nodes)
+    counts = np.asarray(patterns.onehot_t @ weighted).reshape(n_items, k_max, n_nodes)
     node_mass = weighted.sum(axis=0)
     return loglik, counts, node_mass, post

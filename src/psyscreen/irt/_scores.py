@@ -148,7 +148,8 @@ def scores(result, items: pd.DataFrame, method: str = "EAP", *, groups=None, qua
             continue
         mean, var = float(result.latent["mean"].iloc[g]), float(result.latent["var"].iloc[g])
         pat = collapse(codes[rows], int(n_cat.max()))
-        ll = pattern_loglik(pat.x, np.log(np.maximum(trace_arrays(params.model, params.a, params.d, n_cat, nodes), 1e-300)))
+        ll = pattern_loglik(pat.x, np.log(np.maximum(trace_arrays(params.model, params.a, params.d, n_cat, nodes), 1e-300)),
+                           pat.onehot)
         post = np.exp(ll - ll.max(axis=1, keepdims=True)) * prior_weights(nodes, mean, var)[None, :]
         post /= post.sum(axis=1, keepdims=True)
         eap = post @ nodes
