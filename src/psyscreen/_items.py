@@ -40,7 +40,7 @@ _NON_ITEM_NAMES = frozenset({
     "county", "ethnicity", "race", "birthday", "birth", "dob", "phone",
     "学号", "编号", "序号", "姓名", "年龄", "性别", "年级", "班级", "学校", "民族", "日期", "学段", "区县",
 })
-_ID_SUFFIX = re.compile(r"(^|[_.\s-])(id|no|code)$", re.IGNORECASE)
+_ID_SUFFIX = re.compile(r"[_.\s-]id$", re.IGNORECASE)
 
 
 def _small_integers(values: np.ndarray) -> bool:

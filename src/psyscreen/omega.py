@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from psyscreen._blas import small_blas
-from psyscreen._items import emit, select_items
+from psyscreen._items import correlation_input, emit, select_items
 from psyscreen._results import ResultMixin, one_row
 from psyscreen.validity.efa import (
     FactorAnalysisError,
@@ -211,6 +211,7 @@ def omega(
     if not isinstance(data, pd.DataFrame):
         raise OmegaError(f"data must be a pandas DataFrame of item columns, got {type(data).__name__}")
     if n_obs is None:
+        correlation_input(data, None, error=OmegaError)  # refuses a correlation matrix given without n_obs
         frame = _reverse(select_items(data, items, error=OmegaError), reverse, min, max)
         inp = _item_input(frame, list(frame.columns), min_items=3)
     else:

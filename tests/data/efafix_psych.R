@@ -63,13 +63,14 @@ out$heywood_thurstone4 <- list(communality = unname(h4$communality), heywood = c
 # 4. a correlation or covariance matrix with n.obs ----------------------------------------------------
 mat <- function(R, k, n.obs) {
   f <- fa(R, k, n.obs = n.obs, fm = "minres", rotate = "oblimin")
-  b <- cortest.bartlett(R, n = n.obs)
-  set.seed(1); pa <- fa.parallel(R, n.obs = n.obs, fa = "both", plot = FALSE)
-  om <- suppressMessages(omega(R, k, n.obs = n.obs, fm = "minres", plot = FALSE))
+  Rc <- cov2cor(R)  # cortest.bartlett, KMO, fa.parallel and omega read a covariance matrix as rows of data
+  b <- cortest.bartlett(Rc, n = n.obs)
+  set.seed(1); pa <- fa.parallel(Rc, n.obs = n.obs, fa = "both", plot = FALSE)
+  om <- suppressMessages(omega(Rc, k, n.obs = n.obs, fm = "minres", plot = FALSE))
   list(names = colnames(R), n_obs = n.obs, matrix = unname(R), loadings_columns = colnames(f$loadings),
        loadings = unname(unclass(f$loadings)), communality = unname(f$communality), phi = unname(f$Phi),
        chisq = f$STATISTIC, dof = f$dof, pvalue = f$PVAL, rmsea = unname(f$RMSEA[1]), tli = f$TLI, bic = f$BIC,
-       bartlett = list(chisq = b$chisq, df = b$df, p = b$p.value), kmo = KMO(R)$MSA, kmo_items = unname(KMO(R)$MSAi),
+       bartlett = list(chisq = b$chisq, df = b$df, p = b$p.value), kmo = KMO(Rc)$MSA, kmo_items = unname(KMO(Rc)$MSAi),
        pc_values = pa$pc.values, fa_values = pa$fa.values,
        omega_h = om$omega_h, omega_total = om$omega.tot)
 }
