@@ -13,11 +13,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["SMALL_P", "small_blas"]
 
 SMALL_P = 200  # matrices at least this wide gain from BLAS threads
+_controller: ThreadpoolController | None = None  # finding the BLAS libraries takes ~5 ms: once per process
+
+
+def _blas() -> ThreadpoolController:
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
 
 
 @contextmanager
@@ -34,5 +42,5 @@ def small_blas(p: int | None = None) -> Iterator[None]:
     if p is not None and p >= SMALL_P:
         yield
         return
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas().limit(limits=1, user_api="blas"):
         yield

@@ -184,7 +184,9 @@ def _item_input(data, items=None, n_obs=None, *, min_items: int = 2) -> _Input:
     frame = select_items(data, items, error=FactorAnalysisError)
     x, names = _complete_items(frame, min_items=min_items)
     dropped = len(frame) - x.shape[0]
-    return _Input(x, _correlation(x), names, int(x.shape[0]), dropped, dropped_message(dropped, len(frame)))
+    with small_blas(len(names)):
+        r = _correlation(x)
+    return _Input(x, r, names, int(x.shape[0]), dropped, dropped_message(dropped, len(frame)))
 
 
 # --------------------------------------------------------------------------------------------------
