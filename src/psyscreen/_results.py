@@ -19,7 +19,19 @@ class ResultMixin:
 
     def _repr_html_(self) -> str:
         title = html.escape(type(self).__name__)
-        return f"<div><strong>{title}</strong>{self.to_frame().to_html()}</div>"
+        return f"<div><strong>{title}</strong>{self.to_frame().to_html()}{_notes_html(self)}</div>"
+
+
+def _notes_html(result) -> str:
+    """Rows used and dropped, and the warnings, of a result that has them (``n_used``, ``n_dropped``, ``warnings``)."""
+    parts = []
+    if getattr(result, "n_used", None) is not None and getattr(result, "n_dropped", None) is not None:
+        parts.append(f"<p>rows used: {result.n_used:,}; rows dropped: {result.n_dropped:,}</p>")
+    warnings = getattr(result, "warnings", None) or ()
+    if warnings:
+        items = "".join(f"<li>{html.escape(str(w))}</li>" for w in warnings)
+        parts.append(f"<p>Warnings:</p><ul>{items}</ul>")
+    return "".join(parts)
 
 
 def one_row(**columns) -> pd.DataFrame:

@@ -231,6 +231,17 @@ def _norms_section(res) -> Section:
     return Section("Norms", text, [_table("norms", res.table_), _table("lookup", res.lookup_)], figures)
 
 
+def _with_warnings(section: Section, result: Any) -> Section:
+    """Add the result's ``warnings`` (rows dropped, Heywood cases, ...) to its section: a table and the text."""
+    warns = [str(w) for w in (getattr(result, "warnings", None) or ())]
+    if not warns or any(t.name.endswith("warnings") for t in section.tables):
+        return section
+    name = f"{section.tables[0].name}_warnings"[:31] if section.tables else "warnings"
+    section.tables.append(_table(name, pd.DataFrame({"warning": warns})))
+    section.text = (section.text + " Warnings: " + " ".join(warns)).strip()
+    return section
+
+
 def sections_for(result: Any) -> list[Section]:
     """The report sections for one result object of psyscreen's statistics.
 
@@ -255,7 +266,7 @@ def sections_for(result: Any) -> list[Section]:
     }
     for cls in type(result).__mro__:
         if cls.__name__ in builders:
-            return [builders[cls.__name__](result)]
+            return [_with_warnings(builders[cls.__name__](result), result)]
     if hasattr(result, "to_frame"):
         return [Section(type(result).__name__, "", [_table(type(result).__name__.lower()[:31], result.to_frame())])]
     raise TypeError(f"no report layout for {type(result).__name__}; pass a DataFrame or a Section instead.")
@@ -388,7 +399,7 @@ _ZH_LABELS = {
     "omega_limit": "ω极限", "ECV": "共同方差解释比例", "n_factors": "因子数", "g": "一般因子", "h2": "共同度",
     "u2": "独特性", "p2": "一般因子占比", "statistic": "统计量", "cr": "决断值", "cr_df": "决断值自由度",
     "cr_p": "决断值 p", "mean_high": "高分组平均数", "mean_low": "低分组平均数", "floor": "地板效应",
-    "ceiling": "天花板效应", "n_dropped": "剔除人数", "n_high": "高分组人数", "n_low": "低分组人数",
+    "ceiling": "天花板效应", "n_dropped": "剔除人数", "n_used": "使用人数", "n_high": "高分组人数", "n_low": "低分组人数",
     "cut_high": "高分组临界分", "cut_low": "低分组临界分", "equal_var": "方差齐性", "warning": "提示",
     "factor": "因子", "position": "序号", "observed": "实际特征值", "common": "共同因子特征值", "MSA": "取样适切性",
     "chisq": "χ²", "df": "自由度", "p": "p 值", "pvalue": "p 值", "n_components": "成分数", "n_iter": "模拟次数",

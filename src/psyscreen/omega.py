@@ -19,6 +19,11 @@ the listwise complete cases:
 
 With ``n_factors = 1`` the model is the one-factor minres fit and ``omega_total`` is the model-based
 ``(sum l)^2 / ((sum l)^2 + sum u)``; ``omega_h`` is not defined (NaN).
+
+Warnings, with psych's meaning, go through :func:`warnings.warn` and into ``OmegaResult.warnings``: rows
+dropped (listwise), an ultra-Heywood case in the factor analysis (a communality above 1, psych::fa's
+warning), a Heywood case (a communality of 1), and two group factors (psych's schmid: "Three factors are
+required for identification -- general factor loadings set to be equal").
 """
 
 from __future__ import annotations
@@ -29,12 +34,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from psyscreen._blas import small_blas
+from psyscreen._items import correlation_input, emit, select_items
 from psyscreen._results import ResultMixin, one_row
 from psyscreen.validity.efa import (
     FactorAnalysisError,
-    _complete_items,
-    _correlation,
     _fa_matrix,
+    _heywood_messages,
+    _item_input,
     _oblimin,
     _smc,
 )
@@ -65,7 +72,7 @@ class OmegaResult(ResultMixin):
     ecv : float
         Explained common variance of the general factor (NaN with one factor).
     n : int
-        Listwise complete cases used.
+        Listwise complete cases used (``n_obs`` for a matrix); also ``n_used``.
     n_factors : int
     loadings : DataFrame
         Schmid-Leiman solution, one row per item: ``g``, ``F1*``.. (group factors), ``h2``, ``u2``, ``p2``
@@ -79,6 +86,10 @@ class OmegaResult(ResultMixin):
         loading) omega ``total``, ``general`` and ``group``.
     key : Series
         +1 or -1 per item: -1 where psych's flip reflected the item.
+    n_dropped : int
+        Rows left out because an item was unanswered (listwise).
+    warnings : tuple of str
+        What the analysis warned about: rows dropped, (ultra-)Heywood cases, two group factors.
     """
 
     omega_h: float
@@ -94,11 +105,18 @@ class OmegaResult(ResultMixin):
     phi: pd.DataFrame
     groups: pd.DataFrame
     key: pd.Series
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_used(self) -> int:
+        return self.n
 
     def to_frame(self) -> pd.DataFrame:
         """The coefficients as one row."""
         return one_row(omega_h=self.omega_h, omega_total=self.omega_total, alpha=self.alpha, G6=self.g6,
-                       omega_limit=self.omega_limit, ECV=self.ecv, n=self.n, n_factors=self.n_factors)
+                       omega_limit=self.omega_limit, ECV=self.ecv, n=self.n, n_factors=self.n_factors,
+                       n_used=self.n, n_dropped=self.n_dropped)
 
 
 def _reverse(items: pd.DataFrame, reverse: Iterable[str], lo: float | None, hi: float | None) -> pd.DataFrame:
@@ -129,24 +147,29 @@ def _general_loadings(phi: np.ndarray) -> np.ndarray:
 
 
 def omega(
-    items: pd.DataFrame,
+    data: pd.DataFrame,
     n_factors: int = 3,
     reverse: Iterable[str] = (),
     *,
     min: float | None = None,  # noqa: A002 - the names psych uses for the item range
     max: float | None = None,  # noqa: A002
     flip: bool = True,
+    items=None,
+    n_obs: int | None = None,
 ) -> OmegaResult:
     """McDonald's omega_h and omega_total from a Schmid-Leiman solution, as psych::omega.
 
     Parameters
     ----------
-    items : DataFrame
-        One numeric column per item. Rows with any missing item are dropped (listwise complete cases).
+    data : DataFrame
+        One numeric column per item. Rows with any missing item are dropped (listwise complete cases; one
+        warning says how many). Or a correlation or covariance matrix with ``n_obs``, as
+        ``psych::omega(R, n.obs = n_obs)``.
     n_factors : int
         Number of group factors (psych's ``nfactors``, default 3). With 1, the one-factor model's
         omega_total is returned and omega_h is NaN; with 2, the general loadings are set equal
-        (psych's ``option = "equal"``), which psych warns is under-identified.
+        (psych's ``option = "equal"``: both ``sqrt(|phi_12|)``), which psych warns is under-identified; so
+        does this function.
     reverse : iterable of str
         Items to reverse first, as ``min + max - x``. With ``flip=True`` (the default) this does not change
         omega or alpha: items that load negatively on the general factor are reflected anyway.
@@ -155,6 +178,11 @@ def omega(
         each reversed item (as psych::reverse.code).
     flip : bool
         Reflect items that load negatively on the general factor (psych's ``flip = TRUE``).
+    items : list of column labels or str, optional
+        The item columns of ``data``, or an instrument id (``"phq9"``). Without it, a frame with columns
+        that are plainly not items (text, id, age, gender, grade, class, school, ...) is refused.
+    n_obs : int, optional
+        The number of respondents behind a correlation matrix given as ``data`` (required with one).
 
     Returns
     -------
@@ -180,22 +208,40 @@ def omega(
     """
     if isinstance(n_factors, bool) or not isinstance(n_factors, (int, np.integer)) or n_factors < 1:
         raise OmegaError(f"n_factors must be a positive integer, got {n_factors!r}")
-    if not isinstance(items, pd.DataFrame):
-        raise OmegaError(f"items must be a pandas DataFrame of item columns, got {type(items).__name__}")
-    items = _reverse(items, reverse, min, max)
-    x, names = _complete_items(items, min_items=3)
+    if not isinstance(data, pd.DataFrame):
+        raise OmegaError(f"data must be a pandas DataFrame of item columns, got {type(data).__name__}")
+    if n_obs is None:
+        correlation_input(data, None, error=OmegaError)  # refuses a correlation matrix given without n_obs
+        frame = _reverse(select_items(data, items, error=OmegaError), reverse, min, max)
+        inp = _item_input(frame, list(frame.columns), min_items=3)
+    else:
+        inp = _item_input(data, items, n_obs, min_items=3)
+    names, r = inp.names, inp.r
+    if n_obs is not None:  # a matrix: reversing an item changes the sign of its correlations
+        unknown = [str(c) for c in ([reverse] if isinstance(reverse, str) else reverse) if c not in names]
+        if unknown:
+            raise OmegaError(f"items to reverse are not among the item columns: {', '.join(unknown)}")
+        sign = np.where(np.isin(names, [reverse] if isinstance(reverse, str) else list(reverse)), -1.0, 1.0)
+        r = r * np.outer(sign, sign)
     p, k = len(names), int(n_factors)
     if k >= p:
         raise OmegaError(f"n_factors must be smaller than the number of items ({p}), got {k}")
-    r = _correlation(x)
 
     # Schmid-Leiman (psych::schmid)
-    orth = _fa_matrix(r, k, "minres", "varimax").loadings
-    if k == 1:
-        pattern, phi, gload = orth, np.eye(1), np.ones(1)
-    else:
-        pattern, phi = _oblimin(orth)
-        gload = _general_loadings(phi)
+    with small_blas(p):
+        orth = _fa_matrix(r, k, "minres", "varimax")
+        if k == 1:
+            pattern, phi, gload = orth.loadings, np.eye(1), np.ones(1)
+        else:
+            pattern, phi = _oblimin(orth.loadings)
+            gload = _general_loadings(phi)
+    notes = inp.warnings + _heywood_messages(orth.communality, names)
+    if k == 2:
+        notes += (f"two group factors do not identify the general factor: its loadings on them are set equal "
+                  f"(sqrt(|phi12|) = {gload[0]:.3f}), so omega_h rests on that constraint (psych: 'Three "
+                  "factors are required for identification -- general factor loadings set to be equal. Proceed "
+                  "with caution'); prefer 3 or more group factors",)
+    orth = orth.loadings
     g = pattern @ gload
     h2 = np.sum(orth**2, axis=1)
     u2 = 1.0 - h2
@@ -249,11 +295,13 @@ def omega(
         g6=float(g6),
         omega_limit=omega_limit,
         ecv=ecv,
-        n=int(x.shape[0]),
+        n=inp.n_used,
         n_factors=k,
         loadings=sl,
         general_loadings=pd.Series(gload, index=factor_names, name="g"),
         phi=pd.DataFrame(phi, index=factor_names, columns=factor_names),
         groups=groups,
         key=pd.Series(key.astype(int), index=names, name="key"),
+        n_dropped=inp.n_dropped,
+        warnings=emit(notes),
     )

@@ -14,6 +14,11 @@ psyscreen              R
 :func:`omega`          ``psych::omega`` (lives in :mod:`psyscreen.omega`)
 =====================  ==========================================================
 
+Input: answers, one column per item; name the items with ``items=`` (a list, or an instrument id such as
+``"phq9"``) when the frame carries other columns (id, age, gender, ...), which are refused otherwise.
+Warnings (rows left out, items that correlate negatively with the scale) go through :func:`warnings.warn` and
+into the result's ``warnings``.
+
 The module does no file I/O and never prints.
 """
 
@@ -28,9 +33,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._items import dropped_message, emit, select_items
 from ._results import ResultMixin, one_row
-
 from .omega import omega  # psych::omega lives in omega.py; psyscreen.reliability.omega is the public name
+from .validity.efa import _smc  # psych::smc, one for the package
 
 __all__ = [
     "AlphaResult",
@@ -152,14 +158,35 @@ def _cov2cor(C: np.ndarray) -> np.ndarray:
     return R
 
 
-def _smc(M: np.ndarray) -> np.ndarray:
-    """Squared multiple correlation of each variable with all the others (psych::smc on a correlation matrix)."""
-    R = _cov2cor(M)
-    try:
-        inv = np.linalg.inv(R)
-    except np.linalg.LinAlgError:
-        inv = np.linalg.pinv(R)
-    return 1.0 - 1.0 / np.diag(inv)
+def _rows(data: pd.DataFrame, nan_policy: str) -> tuple[int, int, tuple[str, ...]]:
+    """Rows used and left out, and the warning about the latter (not yet warned).
+
+    Listwise: the rows with every item answered. Pairwise: the rows with at least one item answered (each
+    covariance uses the rows that answered both of its items); a row with no answer at all is left out.
+    """
+    answered = data.notna()
+    used = int(answered.all(axis=1).sum()) if nan_policy == "listwise" else int(answered.any(axis=1).sum())
+    dropped = len(data) - used
+    return used, dropped, dropped_message(dropped, len(data), nan_policy)
+
+
+def _negative_items(R: np.ndarray, names) -> tuple[str, ...]:
+    """psych's check: items with a negative loading on the first principal component of ``R`` (the total).
+
+    ``psych::alpha`` (and ``splitHalf(check.keys = TRUE)``) compute ``principal(x)`` and warn that the items
+    whose loading is negative "were negatively correlated with the total scale and probably should be
+    reversed"; the component is reflected so that its loadings sum to a positive number, as psych does.
+    """
+    values, vectors = np.linalg.eigh(R)
+    first = vectors[:, -1] * np.sqrt(max(values[-1], 0.0))
+    if first.sum() < 0:
+        first = -first
+    bad = [str(names[i]) for i in np.flatnonzero(first < 0)]
+    if not bad:
+        return ()
+    return (f"item(s) {', '.join(bad)} correlate negatively with the total scale (a negative loading on its first "
+            "principal component): they probably should be reversed; pass them in reverse=[...] (psych: 'Some items "
+            "were negatively correlated with the total scale and probably should be reversed')",)
 
 
 def _alpha_raw(C: np.ndarray) -> float:
@@ -212,8 +239,8 @@ class AlphaResult(ResultMixin):
     ci_level : float
         Confidence level of ``ci``.
     n : int
-        Rows the statistics rest on (all rows for ``"pairwise"``, as psych's Feldt CI uses; complete rows for
-        ``"listwise"``).
+        Rows the statistics rest on, also ``n_used``: for ``"pairwise"`` the rows with at least one answer
+        (psych's Feldt CI counts every row, rows without any answer too); for ``"listwise"`` the complete rows.
     n_items : int
     nan_policy : str
     items : pandas.DataFrame
@@ -224,6 +251,10 @@ class AlphaResult(ResultMixin):
         The range used for reversing.
     range_inferred : bool
         True when ``min``/``max`` were not given and were taken from the observed data.
+    n_dropped : int
+        Rows left out: without a complete set of answers (``"listwise"``) or without any answer (``"pairwise"``).
+    warnings : tuple of str
+        What the analysis warned about: rows left out, items that correlate negatively with the scale.
     """
 
     alpha: float
@@ -240,11 +271,18 @@ class AlphaResult(ResultMixin):
     min: float = float("nan")
     max: float = float("nan")
     range_inferred: bool = False
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_used(self) -> int:
+        return self.n
 
     def to_frame(self) -> pd.DataFrame:
-        """One-row summary: alpha, std_alpha, g6, average_r, ci_low, ci_high, n, n_items."""
+        """One-row summary: alpha, std_alpha, g6, average_r, ci_low, ci_high, n, n_items, n_used, n_dropped."""
         return one_row(alpha=self.alpha, std_alpha=self.std_alpha, g6=self.g6, average_r=self.average_r,
-                       ci_low=self.ci[0], ci_high=self.ci[1], n=self.n, n_items=self.n_items)
+                       ci_low=self.ci[0], ci_high=self.ci[1], n=self.n, n_items=self.n_items, n_used=self.n,
+                       n_dropped=self.n_dropped)
 
 
 def _feldt_ci(a: float, n: int, k: int, level: float) -> tuple[float, float]:
@@ -264,13 +302,14 @@ def _check_ci(ci: float) -> None:
 
 
 def alpha(
-    items: pd.DataFrame,
+    data: pd.DataFrame,
     reverse: Sequence[str] | str = (),
     *,
     min: float | None = None,  # noqa: A002
     max: float | None = None,  # noqa: A002
     ci: float = 0.95,
     nan_policy: str = "pairwise",
+    items: Sequence | str | None = None,
 ) -> AlphaResult:
     """Cronbach's alpha with standardized alpha, Guttman's lambda 6, alpha-if-dropped and r.drop.
 
@@ -278,7 +317,7 @@ def alpha(
 
     Parameters
     ----------
-    items : pandas.DataFrame
+    data : pandas.DataFrame
         One column per item, one row per respondent; missing answers are NaN.
     reverse : sequence of str, optional
         Items to reverse as ``min + max - x`` before the analysis.
@@ -291,8 +330,12 @@ def alpha(
         Level of the Feldt interval.
     nan_policy : {"pairwise", "listwise"}, default "pairwise"
         ``"pairwise"``: each covariance from the rows that answered both items (R's ``use = "pairwise"``,
-        psych's default); ``n`` is then the number of rows, as in psych's Feldt interval. ``"listwise"``:
-        complete cases only.
+        psych's default); ``n`` is then the number of rows with an answer, as in psych's Feldt interval.
+        ``"listwise"``: complete cases only. Rows left out are counted in ``n_dropped`` and warned about once.
+    items : list of column labels or str, optional
+        The item columns of ``data``, or an instrument id (``"phq9"``: its scored item columns). Without it,
+        a frame with columns that are plainly not items (text, id, age, gender, grade, class, school, ...) is
+        refused.
 
     Returns
     -------
@@ -304,11 +347,16 @@ def alpha(
 
     * ``alpha = k/(k-1) * (1 - tr(C)/sum(C))``; ``std_alpha`` is the same on ``R``;
     * ``average_r = (sum(R) - k) / (k (k-1))``;
-    * ``g6 = 1 - sum(1 - smc) / sum(R)``, ``smc_i = 1 - 1/(R^-1)_ii``;
+    * ``g6 = 1 - sum(1 - smc) / sum(R)``, ``smc_i = 1 - 1/(R^-1)_ii`` set to 1 above 1 and to 0 below 0, as
+      ``psych::smc`` does (a pairwise ``R`` need not be positive definite), so ``g6`` never exceeds 1;
     * ``alpha_if_dropped`` is raw alpha on ``C`` without row and column ``i``;
     * ``r_drop_i = (sum_j C_ij - C_ii) / sqrt(C_ii * sum(C_-i,-i))`` (item vs the rest of the scale).
 
     Under ``"pairwise"`` all of these use the pairwise covariance matrix, as psych does.
+
+    Items with a negative loading on the first principal component of ``R`` are named in a warning
+    ("probably should be reversed"), as ``psych::alpha`` warns when it is given no keys; here the check is
+    made on the keyed items, so an item is also named when reversing it was wrong.
 
     Feldt's interval (Feldt 1965; Feldt, Woodruff and Salih 1987), as ``psych::alpha.ci``::
 
@@ -330,7 +378,7 @@ def alpha(
     """
     _check_nan_policy(nan_policy)
     _check_ci(ci)
-    keyed = _keyed_items(items, reverse, min, max)
+    keyed = _keyed_items(select_items(data, items, error=ReliabilityInputError), reverse, min, max)
     used, C = _cov(keyed.data, nan_policy)
     k = C.shape[0]
     R = _cov2cor(C)
@@ -339,7 +387,7 @@ def alpha(
     std_a = k / (k - 1) * (1.0 - k / sum_r)
     g6 = 1.0 - (k - _smc(R).sum()) / sum_r
     av_r = (sum_r - k) / (k * (k - 1))
-    n = len(used)
+    n, n_dropped, notes = _rows(keyed.data, nan_policy)
     table = pd.DataFrame(
         {
             "alpha_if_dropped": _alpha_if_dropped(C),
@@ -364,6 +412,8 @@ def alpha(
         min=keyed.min,
         max=keyed.max,
         range_inferred=keyed.inferred_range,
+        n_dropped=n_dropped,
+        warnings=emit(notes + _negative_items(R, keyed.data.columns)),
     )
 
 
@@ -400,9 +450,13 @@ class SplitHalfResult(ResultMixin):
         True: the covariance matrix (raw item scores) was analysed; False: the correlation matrix
         (standardized items, psych's default).
     n : int
-        Rows used.
+        Rows used, also ``n_used`` (as in :class:`AlphaResult`).
     splits : numpy.ndarray
         ``4 C_AB / V_T`` of every split examined (psych's ``raw = TRUE`` output), e.g. for a histogram.
+    n_dropped : int
+        Rows left out (as in :class:`AlphaResult`).
+    warnings : tuple of str
+        What the analysis warned about: rows left out, items that correlate negatively with the scale.
     """
 
     odd_even: float
@@ -427,13 +481,19 @@ class SplitHalfResult(ResultMixin):
     n: int
     n_items: int
     splits: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_used(self) -> int:
+        return self.n
 
     def to_frame(self) -> pd.DataFrame:
-        """Two-column table: statistic, value."""
+        """Two-column table: statistic, value (the coefficients, then n_used and n_dropped)."""
         names = [
             "odd_even", "odd_even_r", "odd_even_guttman", "first_second", "first_second_r",
             "first_second_guttman", "lambda1", "lambda2", "lambda3", "lambda4", "lambda5", "lambda6",
-            "max_split", "min_split", "mean_split", "average_r",
+            "max_split", "min_split", "mean_split", "average_r", "n_used", "n_dropped",
         ]  # fmt: skip
         return pd.DataFrame({"statistic": names, "value": [getattr(self, n) for n in names]})
 
@@ -466,7 +526,7 @@ def _split_matrix(k: int, n_sample: int, rng: np.random.Generator) -> tuple[np.n
 
 
 def split_half(
-    items: pd.DataFrame,
+    data: pd.DataFrame,
     reverse: Sequence[str] | str = (),
     *,
     min: float | None = None,  # noqa: A002
@@ -475,6 +535,7 @@ def split_half(
     nan_policy: str = "pairwise",
     n_sample: int = 10000,
     random_state: int | np.random.Generator | None = 0,
+    items: Sequence | str | None = None,
 ) -> SplitHalfResult:
     """Odd-even and first-second split-half reliability, all-splits summaries and Guttman's lambdas 1-6.
 
@@ -484,7 +545,7 @@ def split_half(
 
     Parameters
     ----------
-    items : pandas.DataFrame
+    data : pandas.DataFrame
         One column per item (at least 3).
     reverse, min, max :
         As in :func:`alpha`.
@@ -498,6 +559,8 @@ def split_half(
         When there are more distinct splits than this, examine this many random splits instead (as psych).
     random_state : int, Generator or None, default 0
         Seed for the random splits (only used when not exhaustive).
+    items : list of column labels or str, optional
+        The item columns of ``data`` (or an instrument id), as in :func:`alpha`.
 
     Returns
     -------
@@ -512,7 +575,11 @@ def split_half(
     * ``lambda4 = max over splits (A, B) of 4 M_AB / V_T`` (``M_AB`` the sum of the cross block);
     * ``lambda5 = lambda1 + 2 sqrt(max_j sum_{i!=j} M_ij^2) / V_T``;
     * ``lambda6 = (V_T - tr(M) + sum(smc)) / V_T`` (smc from the correlation matrix, times the item variances
-      when ``covar=True``, as ``psych::smc(covar = TRUE)``).
+      when ``covar=True``, as ``psych::smc(covar = TRUE)``), the smc set to 1 above 1 and to 0 below 0 as
+      psych does, so ``lambda6`` never exceeds 1 on a pairwise matrix that is not positive definite.
+
+    Items with a negative loading on the first principal component are named in a warning, as
+    ``psych::splitHalf`` warns before it reverses them (``check.keys = TRUE``); here they are not reversed.
 
     For an odd number of items psych's splitHalf enumerates only ``choose(k, k %/% 2) / 2`` of the
     ``choose(k, k %/% 2)`` distinct splits (it stops half-way through the combinations); this function examines
@@ -535,8 +602,9 @@ def split_half(
     _check_nan_policy(nan_policy)
     if n_sample < 1:
         raise ReliabilityInputError(f"n_sample must be at least 1, got {n_sample}")
-    keyed = _keyed_items(items, reverse, min, max, min_items=3)
+    keyed = _keyed_items(select_items(data, items, error=ReliabilityInputError), reverse, min, max, min_items=3)
     used, C = _cov(keyed.data, nan_policy)
+    n_used, n_dropped, notes = _rows(keyed.data, nan_policy)
     k = C.shape[0]
     M = C if covar else _cov2cor(C)
     vt = M.sum()
@@ -546,8 +614,7 @@ def split_half(
     lam2 = (vt - tr + math.sqrt(k / (k - 1) * (off**2).sum())) / vt
     lam3 = k / (k - 1) * lam1
     lam5 = lam1 + 2.0 * math.sqrt((off**2).sum(axis=0).max()) / vt
-    smc = _smc(M) * (np.diag(M) if covar else 1.0)
-    lam6 = (vt - tr + smc.sum()) / vt
+    lam6 = (vt - tr + _smc(M, covar=covar).sum()) / vt
 
     rng = random_state if isinstance(random_state, np.random.Generator) else np.random.default_rng(random_state)
     A, exhaustive = _split_matrix(k, n_sample, rng)
@@ -579,9 +646,11 @@ def split_half(
         n_splits=int(len(coef)),
         exhaustive=exhaustive,
         covar=covar,
-        n=len(used),
+        n=n_used,
         n_items=k,
         splits=coef,
+        n_dropped=n_dropped,
+        warnings=emit(notes + _negative_items(_cov2cor(C), keyed.data.columns)),
     )
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from psyscreen._blas import small_blas
 from psyscreen._results import ResultMixin
 from psyscreen.validity._lavaan_syntax import ModelSyntaxError, ParTerm, parse_model
 
@@ -830,7 +831,7 @@ def cfa(
 
     obj = _Objective(mod, sample)
     x0 = _start_values(mod, sample)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), small_blas(len(mod.ov)):  # p x p matrices: one BLAS thread
         opt = optimize.minimize(
             obj.fun, x0, jac=obj.jac, hess=obj.hess, method="trust-exact",
             options={"gtol": 1e-9, "maxiter": 2000},

@@ -30,8 +30,13 @@ How psych fits (and so how we fit)
   account for (``diag(Phi L'L)``), so ``MR2`` may come first, exactly as psych prints.
 
 Missing data: the analysis uses **listwise complete cases** (rows with any missing item are dropped);
-``n`` reports how many rows were used. (psych's default is pairwise correlations; on complete data the two
-are the same.)
+``n_used`` (alias ``n``) and ``n_dropped`` say how many rows were used and left out, and dropping rows gives
+one warning. (psych's default is pairwise correlations; on complete data the two are the same.)
+
+Input: answers (one column per item; name the items with ``items=`` when the frame carries other columns,
+see :func:`psyscreen._items.select_items`), or a correlation or covariance matrix with ``n_obs=`` as
+``psych::fa(R, n.obs = )``. Warnings (rows dropped, Heywood cases) go through :func:`warnings.warn` and into
+the result's ``warnings``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from psyscreen._blas import small_blas
+from psyscreen._items import correlation_input, dropped_message, emit, select_items
 from psyscreen._results import ResultMixin, one_row
 
 __all__ = [
@@ -109,10 +116,77 @@ def _correlation(x: np.ndarray) -> np.ndarray:
     return r
 
 
-def _smc(r: np.ndarray) -> np.ndarray:
-    """Squared multiple correlations, as psych::smc (pseudo-inverse, clipped to [0, 1])."""
-    smc = 1.0 - 1.0 / np.diag(np.linalg.pinv(r, hermitian=True))
-    return np.clip(smc, 0.0, 1.0)
+def _pinv(m: np.ndarray) -> np.ndarray:
+    """psych::Pinv: the SVD pseudo-inverse, singular values below sqrt(eps) times the largest dropped."""
+    u, d, vt = np.linalg.svd(m)
+    keep = d > max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)
+    return (vt[keep].T / d[keep]) @ u[:, keep].T
+
+
+def _smc(m: np.ndarray, covar: bool = False) -> np.ndarray:
+    """Squared multiple correlations, as psych::smc on a square matrix (the one smc of the package).
+
+    ``m`` is turned into correlations, ``smc = 1 - 1 / diag(Pinv(R))`` and, as psych does, values above 1 are
+    set to 1 and values below 0 to 0 (they arise when ``R`` is not positive definite, e.g. pairwise
+    correlations). ``covar=True`` multiplies them by the variances (``psych::smc(covar = TRUE)``).
+    """
+    var = np.diag(m).astype(float)
+    s = np.sqrt(var)
+    r = m / np.outer(s, s)
+    np.fill_diagonal(r, 1.0)
+    smc = np.clip(1.0 - 1.0 / np.diag(_pinv(r)), 0.0, 1.0)
+    return smc * var if covar else smc
+
+
+def _heywood_messages(communality: np.ndarray, names: list) -> tuple[str, ...]:
+    """psych's ultra-Heywood warning (a communality above 1) and a Heywood warning (a communality of 1).
+
+    psych::fa warns "An ultra-Heywood case was detected" when a communality exceeds 1. A communality of
+    0.995 or more (1.00 as psych prints it; the uniqueness at the 0.005 floor of the fit) is a Heywood case:
+    the item is fitted without unique variance, which also makes the solution doubtful.
+    """
+    h2 = np.asarray(communality, dtype=float)
+    out = []
+    ultra = [f"{names[i]} ({h2[i]:.3f})" for i in np.flatnonzero(h2 > 1.0)]
+    if ultra:
+        out.append(f"ultra-Heywood case: communality above 1 for {', '.join(ultra)}; the solution is improper "
+                   "(psych: 'An ultra-Heywood case was detected. Examine the results carefully'); try fewer factors "
+                   "or another method")
+    heywood = [f"{names[i]} ({h2[i]:.3f})" for i in np.flatnonzero((h2 >= 0.995) & (h2 <= 1.0))]
+    if heywood:
+        out.append(f"Heywood case: communality of 1 for {', '.join(heywood)} (no unique variance left); examine "
+                   "the results carefully and consider fewer factors")
+    return tuple(out)
+
+
+@dataclass(frozen=True, eq=False)
+class _Input:
+    """The items as an analysis sees them (see :func:`_item_input`)."""
+
+    x: np.ndarray | None  # listwise complete rows; None when a matrix was given
+    r: np.ndarray  # Pearson correlations of x, or the matrix given
+    names: list
+    n_used: int
+    n_dropped: int
+    warnings: tuple[str, ...]  # about the input (rows dropped); not yet warned
+
+
+def _item_input(data, items=None, n_obs=None, *, min_items: int = 2) -> _Input:
+    """Answers (item columns by name, listwise complete rows) or a correlation/covariance matrix with n_obs."""
+    matrix = correlation_input(data, n_obs, error=FactorAnalysisError)
+    if matrix is not None:
+        if items is not None:
+            raise FactorAnalysisError("items= selects columns of answers; with a correlation matrix subset the matrix")
+        r, names = matrix
+        if len(names) < min_items:
+            raise FactorAnalysisError(f"at least {min_items} items are needed, got {len(names)}")
+        return _Input(None, r, names, int(n_obs), 0, ())
+    frame = select_items(data, items, error=FactorAnalysisError)
+    x, names = _complete_items(frame, min_items=min_items)
+    dropped = len(frame) - x.shape[0]
+    with small_blas(len(names)):
+        r = _correlation(x)
+    return _Input(x, r, names, int(x.shape[0]), dropped, dropped_message(dropped, len(frame)))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -337,10 +411,19 @@ class KMOResult(ResultMixin):
 
     ``overall`` is the overall MSA, ``items`` the MSA of each item. ``float(result)`` gives ``overall``.
     Kaiser's labels: >= .9 marvelous, .8 meritorious, .7 middling, .6 mediocre, .5 miserable, below unacceptable.
+    ``n_used`` (alias ``n``) and ``n_dropped``: rows used and left out (listwise; ``n_obs`` for a matrix);
+    ``warnings``: what the analysis warned about.
     """
 
     overall: float
     items: pd.Series
+    n: int = 0
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_used(self) -> int:
+        return self.n
 
     def __float__(self) -> float:
         return self.overall
@@ -352,18 +435,29 @@ class KMOResult(ResultMixin):
 
 @dataclass(frozen=True)
 class BartlettResult(ResultMixin):
-    """Bartlett's test that the correlation matrix is an identity matrix (psych::cortest.bartlett)."""
+    """Bartlett's test that the correlation matrix is an identity matrix (psych::cortest.bartlett).
+
+    ``n_used`` (alias ``n``): the n of the test (listwise complete rows, or ``n_obs``); ``n_dropped``: rows
+    left out (listwise); ``warnings``: what the analysis warned about.
+    """
 
     chisq: float
     df: int
     p: float
     n: int
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_used(self) -> int:
+        return self.n
 
     def to_frame(self) -> pd.DataFrame:
-        return one_row(chisq=self.chisq, df=self.df, p=self.p, n=self.n)
+        return one_row(chisq=self.chisq, df=self.df, p=self.p, n=self.n, n_used=self.n, n_dropped=self.n_dropped)
 
 
-def _kmo_matrix(r: np.ndarray, names: list[str]) -> KMOResult:
+def _kmo_matrix(r: np.ndarray, names: list[str], n: int = 0, n_dropped: int = 0,
+                warnings: tuple[str, ...] = ()) -> KMOResult:
     q = np.linalg.inv(r)
     d = 1.0 / np.sqrt(np.diag(q))
     partial = q * np.outer(d, d)
@@ -372,20 +466,22 @@ def _kmo_matrix(r: np.ndarray, names: list[str]) -> KMOResult:
     np.fill_diagonal(r0, 0.0)
     r2, q2 = np.sum(r0**2, axis=0), np.sum(partial**2, axis=0)
     overall = float(r2.sum() / (r2.sum() + q2.sum()))
-    return KMOResult(overall=overall, items=pd.Series(r2 / (r2 + q2), index=names, name="MSA"))
+    return KMOResult(overall=overall, items=pd.Series(r2 / (r2 + q2), index=names, name="MSA"), n=n,
+                     n_dropped=n_dropped, warnings=warnings)
 
 
-def _bartlett_matrix(r: np.ndarray, n: int) -> BartlettResult:
+def _bartlett_matrix(r: np.ndarray, n: int, n_dropped: int = 0, warnings: tuple[str, ...] = ()) -> BartlettResult:
     p = r.shape[0]
     sign, logdet = np.linalg.slogdet(r)
     if sign <= 0:
         raise FactorAnalysisError("the correlation matrix is singular (an item is a combination of others)")
     chisq = float(-logdet * (n - 1 - (2 * p + 5) / 6))
     df = p * (p - 1) // 2
-    return BartlettResult(chisq=chisq, df=df, p=float(stats.chi2.sf(chisq, df)), n=n)
+    return BartlettResult(chisq=chisq, df=df, p=float(stats.chi2.sf(chisq, df)), n=n, n_dropped=n_dropped,
+                          warnings=warnings)
 
 
-def kmo(items: pd.DataFrame) -> KMOResult:
+def kmo(data: pd.DataFrame, *, items=None, n_obs: int | None = None) -> KMOResult:
     """Kaiser-Meyer-Olkin measure of sampling adequacy, overall and per item.
 
     MSA = sum r_ij^2 / (sum r_ij^2 + sum q_ij^2) over i != j, where q are the partial correlations
@@ -393,8 +489,13 @@ def kmo(items: pd.DataFrame) -> KMOResult:
 
     Parameters
     ----------
-    items : DataFrame
-        One numeric column per item.
+    data : DataFrame
+        One numeric column per item, or a correlation (covariance) matrix with ``n_obs``.
+    items : list of column labels or str, optional
+        The item columns of ``data`` (a string is an instrument id such as ``"phq9"``); needed when ``data``
+        carries other columns (id, age, gender, ...), which are refused otherwise.
+    n_obs : int, optional
+        With a correlation or covariance matrix as ``data``: the number of respondents behind it.
 
     Returns
     -------
@@ -414,20 +515,24 @@ def kmo(items: pd.DataFrame) -> KMOResult:
     >>> round(kmo(x).overall, 2) > 0.5
     True
     """
-    x, names = _complete_items(items)
-    return _kmo_matrix(_correlation(x), names)
+    inp = _item_input(data, items, n_obs)
+    return _kmo_matrix(inp.r, inp.names, inp.n_used, inp.n_dropped, emit(inp.warnings))
 
 
-def bartlett(items: pd.DataFrame) -> BartlettResult:
+def bartlett(data: pd.DataFrame, *, items=None, n_obs: int | None = None) -> BartlettResult:
     """Bartlett's test of sphericity on the correlation matrix of the items.
 
     chisq = -ln|R| (n - 1 - (2p + 5) / 6) with p (p - 1) / 2 degrees of freedom; n is the number of
-    listwise complete cases.
+    listwise complete cases (or ``n_obs``).
 
     Parameters
     ----------
-    items : DataFrame
-        One numeric column per item.
+    data : DataFrame
+        One numeric column per item, or a correlation (covariance) matrix with ``n_obs``.
+    items : list of column labels or str, optional
+        The item columns of ``data`` (or an instrument id), as in :func:`kmo`.
+    n_obs : int, optional
+        With a matrix as ``data``: the number of respondents, as ``psych::cortest.bartlett(R, n = n_obs)``.
 
     Returns
     -------
@@ -447,8 +552,8 @@ def bartlett(items: pd.DataFrame) -> BartlettResult:
     >>> bartlett(x).df
     6
     """
-    x, _ = _complete_items(items)
-    return _bartlett_matrix(_correlation(x), x.shape[0])
+    inp = _item_input(data, items, n_obs)
+    return _bartlett_matrix(inp.r, inp.n_used, inp.n_dropped, emit(inp.warnings))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -479,8 +584,12 @@ class EFAResult(ResultMixin):
     kmo : KMOResult
     bartlett : BartlettResult
     n : int
-        Listwise complete cases used.
+        Listwise complete cases used (``n_obs`` for a matrix); also ``n_used``.
     method, rotation : str
+    n_dropped : int
+        Rows left out because an item was unanswered (listwise).
+    warnings : tuple of str
+        What the analysis warned about: rows dropped, Heywood and ultra-Heywood cases.
     """
 
     loadings: pd.DataFrame
@@ -496,6 +605,12 @@ class EFAResult(ResultMixin):
     method: str
     rotation: str
     unrotated: pd.DataFrame = field(repr=False)
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_used(self) -> int:
+        return self.n
 
     @property
     def n_factors(self) -> int:
@@ -510,17 +625,22 @@ class EFAResult(ResultMixin):
 
 
 def efa(
-    items: pd.DataFrame,
+    data: pd.DataFrame,
     n_factors: int,
     rotation: Rotation = "oblimin",
     method: Method = "minres",
+    *,
+    items=None,
+    n_obs: int | None = None,
 ) -> EFAResult:
     """Exploratory factor analysis of items, as psych::fa.
 
     Parameters
     ----------
-    items : DataFrame
-        One numeric column per item. Rows with any missing item are dropped (listwise complete cases).
+    data : DataFrame
+        One numeric column per item. Rows with any missing item are dropped (listwise complete cases; one
+        warning says how many). Or a correlation or covariance matrix (item labels as index and columns)
+        with ``n_obs``, as ``psych::fa(R, n.obs = n_obs)``.
     n_factors : int
         Number of factors, 1 <= n_factors < number of items.
     rotation : {"oblimin", "varimax", "promax", "quartimin", "none"}
@@ -528,6 +648,12 @@ def efa(
         (Kaiser-normalised), ``"promax"`` is psych's (Kaiser-normalised, power 4).
     method : {"minres", "ml"}
         Minimum residual (unweighted least squares) or maximum likelihood.
+    items : list of column labels or str, optional
+        The item columns of ``data``, or an instrument id (``"phq9"``: its scored item columns). Without it,
+        a frame with columns that are plainly not items (text, id, age, gender, grade, class, school, ...) is
+        refused rather than analysed.
+    n_obs : int, optional
+        The number of respondents behind a correlation matrix given as ``data`` (required with one).
 
     Returns
     -------
@@ -556,13 +682,14 @@ def efa(
         raise FactorAnalysisError(f"method must be one of {sorted(_METHOD_PREFIX)}, got {method!r}")
     if rotation not in _ROTATIONS:
         raise FactorAnalysisError(f"rotation must be one of {list(_ROTATIONS)}, got {rotation!r}")
-    x, names = _complete_items(items, min_items=3)
+    inp = _item_input(data, items, n_obs, min_items=3)
+    names, r = inp.names, inp.r
     p = len(names)
     if isinstance(n_factors, bool) or not isinstance(n_factors, (int, np.integer)) or not 1 <= n_factors < p:
         raise FactorAnalysisError(f"n_factors must be an integer from 1 to {p - 1} for {p} items, got {n_factors!r}")
     n_factors = int(n_factors)
-    r = _correlation(x)
-    fit = _fa_matrix(r, n_factors, method, rotation)
+    with small_blas(p):
+        fit = _fa_matrix(r, n_factors, method, rotation)
 
     loadings = pd.DataFrame(fit.loadings, index=names, columns=fit.names)
     phi = pd.DataFrame(fit.phi, index=fit.names, columns=fit.names)
@@ -588,12 +715,14 @@ def efa(
         structure=loadings @ phi,
         variance=variance,
         eigenvalues=eigen,
-        kmo=_kmo_matrix(r, names),
-        bartlett=_bartlett_matrix(r, x.shape[0]),
-        n=int(x.shape[0]),
+        kmo=_kmo_matrix(r, names, inp.n_used, inp.n_dropped),
+        bartlett=_bartlett_matrix(r, inp.n_used, inp.n_dropped),
+        n=inp.n_used,
         method=method,
         rotation=rotation,
         unrotated=pd.DataFrame(fit.unrotated, index=names, columns=unrotated_names),
+        n_dropped=inp.n_dropped,
+        warnings=emit(inp.warnings + _heywood_messages(fit.communality, names)),
     )
 
 
@@ -680,7 +809,8 @@ class ParallelAnalysisResult(ResultMixin):
     ``pc_observed``, ``pc_simulated`` (the mean over the simulations), ``pc_threshold`` (the
     simulated quantile used for the decision, or the mean), and the same three for ``fa_``
     (eigenvalues of the common-factor solution). ``n_factors`` and ``n_components`` count the
-    leading observed eigenvalues above the threshold.
+    leading observed eigenvalues above the threshold. ``n_used`` (alias ``n``) and ``n_dropped``: rows
+    used and left out (listwise; ``n_obs`` for a matrix); ``warnings``: what the analysis warned about.
     """
 
     eigenvalues: pd.DataFrame
@@ -690,6 +820,12 @@ class ParallelAnalysisResult(ResultMixin):
     n_iter: int
     quantile: float | None
     method: str
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def n_used(self) -> int:
+        return self.n
 
     def to_frame(self) -> pd.DataFrame:
         return self.eigenvalues
@@ -711,11 +847,14 @@ def _leading_above(observed: np.ndarray, threshold: np.ndarray) -> int:
 
 
 def parallel_analysis(
-    items: pd.DataFrame,
+    data: pd.DataFrame,
     n_iter: int = 20,
     seed: int | np.random.Generator | None = None,
     quantile: float | None = 0.95,
     method: Method = "minres",
+    *,
+    items=None,
+    n_obs: int | None = None,
 ) -> ParallelAnalysisResult:
     """Horn's parallel analysis for the number of factors and components, as psych::fa.parallel.
 
@@ -727,8 +866,9 @@ def parallel_analysis(
 
     Parameters
     ----------
-    items : DataFrame
-        One numeric column per item (listwise complete cases are used).
+    data : DataFrame
+        One numeric column per item (listwise complete cases are used), or a correlation (covariance)
+        matrix with ``n_obs`` (the simulated data sets then have ``n_obs`` rows, as psych's).
     n_iter : int
         Number of simulated data sets (psych's default is 20).
     seed : int, Generator or None
@@ -737,6 +877,10 @@ def parallel_analysis(
         Quantile of the simulated eigenvalues to beat (R's type 7 quantile); None for the mean.
     method : {"minres", "ml"}
         Factoring method for the common-factor eigenvalues.
+    items : list of column labels or str, optional
+        The item columns of ``data`` (or an instrument id), as in :func:`efa`.
+    n_obs : int, optional
+        The number of respondents behind a correlation matrix given as ``data``.
 
     Returns
     -------
@@ -766,17 +910,17 @@ def parallel_analysis(
         raise FactorAnalysisError(f"quantile must be between 0 and 1 (or None for the mean), got {quantile!r}")
     if int(n_iter) < 1:
         raise FactorAnalysisError(f"n_iter must be at least 1, got {n_iter!r}")
-    x, names = _complete_items(items, min_items=3)
-    n, p = x.shape
+    inp = _item_input(data, items, n_obs, min_items=3)
+    r, n, p = inp.r, inp.n_used, len(inp.names)
     rng = np.random.default_rng(seed)
-    r = _correlation(x)
-    pc_obs = np.linalg.eigvalsh(r)[::-1]
-    fa_obs = _common_values(r, method)
+    with small_blas(p):
+        pc_obs = np.linalg.eigvalsh(r)[::-1]
+        fa_obs = _common_values(r, method)
 
-    # one simulated data set at a time (memory stays n x p whatever n_iter is)
-    sim_r = np.stack([_correlation(rng.standard_normal((n, p))) for _ in range(int(n_iter))])
-    pc_sim = np.linalg.eigvalsh(sim_r)[:, ::-1]
-    fa_sim = np.stack([_common_values(s, method) for s in sim_r])
+        # one simulated data set at a time (memory stays n x p whatever n_iter is)
+        sim_r = np.stack([_correlation(rng.standard_normal((n, p))) for _ in range(int(n_iter))])
+        pc_sim = np.linalg.eigvalsh(sim_r)[:, ::-1]
+        fa_sim = np.stack([_common_values(s, method) for s in sim_r])
 
     def threshold(values: np.ndarray) -> np.ndarray:
         return values.mean(axis=0) if quantile is None else np.quantile(values, quantile, axis=0)
@@ -801,4 +945,6 @@ def parallel_analysis(
         n_iter=int(n_iter),
         quantile=quantile,
         method=method,
+        n_dropped=inp.n_dropped,
+        warnings=emit(inp.warnings),
     )
