@@ -137,3 +137,18 @@ def test_tetrachoric_empty_cell_follows_lavaan_zero_add():
     adjusted = polychoric_pair(t + np.array([[-0.5, 0.5], [0.5, -0.5]]), a, b)
     assert polychoric_pair(t, a, b) == pytest.approx(adjusted, abs=1e-12)
     assert abs(adjusted) < 0.999
+
+
+def test_cli_cfa_ordered_wlsmv_equals_lavaan(tmp_path):
+    from click.testing import CliRunner
+
+    from psyscreen.cli import main
+
+    r = REF["hs4"]
+    out = tmp_path / "cfa.xlsx"
+    result = CliRunner().invoke(main, ["analyze", "cfa", str(DATA / FILES["hs4"]), "--model", r["model"],
+                                       "--ordered", "all", "--estimator", "WLSMV", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    fit = pd.read_excel(out, sheet_name="fit", engine="openpyxl").iloc[0]
+    for key in ("chisq.scaled", "cfi.scaled", "rmsea.scaled", "cfi.robust", "srmr"):
+        assert fit[key] == pytest.approx(r["fit"][key], abs=1e-3), key
