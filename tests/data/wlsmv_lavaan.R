@@ -83,5 +83,27 @@ for (nm in names(cases)) {
   entry$ml_cfi <- unname(fitMeasures(mlfit, "cfi"))
   res[[nm]] <- entry
 }
+# multi-group fits (lavaan's group.equal for ordered items: "thresholds" frees the scaling factors and the
+# factor means in the later groups)
+mg <- list(
+  synthetic_configural = list(data = syn, items = paste0("y", 1:8), group = "group", equal = "none",
+                              model = cases$synthetic$model),
+  synthetic_thr_load = list(data = syn, items = paste0("y", 1:8), group = "group",
+                            equal = c("thresholds", "loadings"), model = cases$synthetic$model),
+  bfi_gender_thr_load = list(data = bfi10, items = cases$bfi$items, group = "gender",
+                             equal = c("thresholds", "loadings"), model = cases$bfi$model)
+)
+for (nm in names(mg)) {
+  cs <- mg[[nm]]
+  fit <- cfa(cs$model, data = cs$data, ordered = cs$items, estimator = "WLSMV", group = cs$group,
+             group.equal = cs$equal)
+  pe <- parameterEstimates(fit, standardized = TRUE)
+  res[[nm]] <- list(
+    model = cs$model, items = cs$items, group = cs$group, group_equal = cs$equal,
+    group_labels = lavInspect(fit, "group.label"), ntotal = lavInspect(fit, "ntotal"),
+    fit = as.list(num(fitMeasures(fit))),
+    params = data.frame(lhs = pe$lhs, op = pe$op, rhs = pe$rhs, group = pe$group, est = pe$est, se = pe$se,
+                        std_all = pe$std.all))
+}
 writeLines(toJSON(res, digits = NA, na = "null", auto_unbox = TRUE, dataframe = "columns"),
            file.path(out_dir, "wlsmv_lavaan.json"))

@@ -318,7 +318,9 @@ def fit_dwls(model: OrdinalModel, stats_: list[OrdinalStats]) -> DWLSFit:
     obs = np.stack([s.wls_obs for s in stats_])  # (G, k)
     gam = [s.gamma for s in stats_]
     W = [1.0 / np.diag(gm) for gm in gam]
-    sw = np.sqrt(np.stack(W) * fg[:, None])
+    # lavaan weighs the groups by n_g - 1 for the (D)WLS estimators (its statistic is sum (n_g - 1) F_g)
+    fw = (n - 1) / (N - G)
+    sw = np.sqrt(np.stack(W) * fw[:, None])
 
     def resid(x):
         return (sw * (obs - _implied(model, x[None])[0])).ravel()
@@ -347,7 +349,7 @@ def fit_dwls(model: OrdinalModel, stats_: list[OrdinalStats]) -> DWLSFit:
     meat = sum(fg[g] * (W[g][:, None] * D[g]).T @ gam[g] @ (W[g][:, None] * D[g]) for g in range(G))
     # lavaan uses N - G for the (D)WLS estimators: in its vcov and its test statistic
     vcov = E_inv @ meat @ E_inv / (N - G)
-    X2 = float((N - G) * sum(fg[g] * np.sum(W[g] * r[g] ** 2) for g in range(G)))
+    X2 = float(sum((n[g] - 1) * np.sum(W[g] * r[g] ** 2) for g in range(G)))
     k = obs.shape[1]
     df = int(G * k - model.q)
     fit = _fit_measures(model, stats_, x, X2, df, D, W, E_inv, gam, fg, n, obs, implied)
@@ -423,12 +425,44 @@ def _rni(X2, df, X2n, dfn, c=1.0, cn=1.0, robust=False):
     return float("nan") if abs(t2) < 1.5e-8 else 1.0 - t1 / t2
 
 
+def _nfi(X2, df, X2n, dfn):
+    """Normed fit index; NaN when the model has more df than the baseline (as lavaan)."""
+    if df > dfn or X2n == 0:
+        return float("nan")
+    return (X2n - X2) / X2n if df > 0 else 1.0
+
+
+def _rfi(X2, df, X2n, dfn):
+    if df > dfn:
+        return float("nan")
+    if df > 0 and dfn > 0:
+        t1, t2 = X2n / dfn - X2 / df, X2n / dfn
+        return 1.0 if (t1 < 0 or t2 < 0) else t1 / t2
+    return 1.0
+
+
+def _pnfi(X2, df, X2n, dfn):
+    return df / dfn * (X2n - X2) / X2n if (dfn > 0 and X2n > 0) else float("nan")
+
+
+def _ifi(X2, df, X2n):
+    t1, t2 = X2n - X2, X2n - df
+    if t2 < 0:
+        return 1.0
+    return float("nan") if abs(t2) < 1.5e-8 else t1 / t2
+
+
 def _catml(model, stats_, x, D, W, E_inv, gam, fg, n, df_dwls):
     """Savalei's (2021) robust-CFI ingredients (lavaan's lav_fit_catml_dwls): ML on the correlations."""
     G = model.n_groups
     p = len(model.ov)
     pstar = p * (p - 1) // 2
     nan = dict(XX3=np.nan, df3=np.nan, c3=np.nan, XX3n=np.nan, df3n=np.nan, c3n=np.nan)
+    # lavaan 0.6.14 drops the threshold rows for its catML fit; when thresholds are constrained equal
+    # (across groups or by labels) that fit fails and fitMeasures prints NA: so do we
+    tau_idx = [model.index[k] for k, e in enumerate(model.entries) if e.mat == "tau" and model.index[k] >= 0]
+    if len(tau_idx) != len(set(tau_idx)):
+        return nan
     for s in stats_:
         if np.linalg.eigvalsh(s.cor)[0] < np.sqrt(np.finfo(float).eps):
             return nan
@@ -472,7 +506,7 @@ def _fit_measures(model, stats_, x, X2, df, D, W, E_inv, gam, fg, n, obs, implie
     q = model.q
     X2s, sf, shift = _scaled_shifted(X2, df, W, D, E_inv, gam, fg)
     # baseline: thresholds free, correlations zero, per group
-    X2n = float(N * sum(fg[g] * np.sum(W[g][nth:] * obs[g, nth:] ** 2) for g in range(G)))
+    X2n = float(sum((n[g] - 1) * np.sum(W[g][nth:] * obs[g, nth:] ** 2) for g in range(G)))
     dfn = G * (k - nth)
     Dn = []
     for g in range(G):
@@ -486,9 +520,6 @@ def _fit_measures(model, stats_, x, X2, df, D, W, E_inv, gam, fg, n, obs, implie
     cat = _catml(model, stats_, x, D, W, E_inv, gam, fg, n, df)
     XX3, df3, c3, XX3n, c3n = cat["XX3"], cat["df3"], cat["c3"], cat["XX3n"], cat["c3n"]
 
-    def nfi(a, b):
-        return (b - a) / b
-
     out: dict[str, Any] = {
         "npar": int(q), "fmin": X2 / (2 * (N + G)), "chisq": X2, "df": int(df), "pvalue": pv,
         "chisq.scaled": X2s, "df.scaled": int(df), "pvalue.scaled": pvs, "chisq.scaling.factor": sf,
@@ -499,13 +530,11 @@ def _fit_measures(model, stats_, x, X2, df, D, W, E_inv, gam, fg, n, obs, implie
         "cfi.scaled": _cfi(X2s, df, X2ns, dfn), "tli.scaled": _tli(X2s, df, X2ns, dfn),
         "cfi.robust": _cfi(XX3, df, XX3n, dfn, c3, c3n, robust=True),
         "tli.robust": _tli(XX3, df, XX3n, dfn, c3, c3n, robust=True),
-        "nnfi": _tli(X2, df, X2n, dfn), "rfi": ((X2n / dfn) - (X2 / df)) / (X2n / dfn) if df > 0 else float("nan"),
-        "nfi": nfi(X2, X2n), "pnfi": df / dfn * nfi(X2, X2n), "ifi": (X2n - X2) / (X2n - df),
-        "rni": _rni(X2, df, X2n, dfn),
-        "nnfi.scaled": _tli(X2s, df, X2ns, dfn),
-        "rfi.scaled": ((X2ns / dfn) - (X2s / df)) / (X2ns / dfn) if df > 0 else float("nan"),
-        "nfi.scaled": nfi(X2s, X2ns), "pnfi.scaled": df / dfn * nfi(X2s, X2ns),
-        "ifi.scaled": (X2ns - X2s) / (X2ns - df), "rni.scaled": _rni(X2s, df, X2ns, dfn),
+        "nnfi": _tli(X2, df, X2n, dfn), "rfi": _rfi(X2, df, X2n, dfn), "nfi": _nfi(X2, df, X2n, dfn),
+        "pnfi": _pnfi(X2, df, X2n, dfn), "ifi": _ifi(X2, df, X2n), "rni": _rni(X2, df, X2n, dfn),
+        "nnfi.scaled": _tli(X2s, df, X2ns, dfn), "rfi.scaled": _rfi(X2s, df, X2ns, dfn),
+        "nfi.scaled": _nfi(X2s, df, X2ns, dfn), "pnfi.scaled": _pnfi(X2s, df, X2ns, dfn),
+        "ifi.scaled": _ifi(X2s, df, X2ns), "rni.scaled": _rni(X2s, df, X2ns, dfn),
         "nnfi.robust": _tli(XX3, df, XX3n, dfn, c3, c3n, robust=True),
         "rni.robust": _rni(XX3, df, XX3n, dfn, c3, c3n, robust=True),
     }
@@ -548,7 +577,7 @@ def _fit_measures(model, stats_, x, X2, df, D, W, E_inv, gam, fg, n, obs, implie
         "cn_05": float(crit[0] / (X2 / N) + 1), "cn_01": float(crit[1] / (X2 / N) + 1),
         "gfi": gfi, "agfi": 1 - (nel / df) * (1 - gfi) if df > 0 else 1.0,
         "pgfi": (df / nel) * gfi, "mfi": float(np.exp(-0.5 * (X2 - df) / N)),
-        "wrmr": float(np.sqrt(X2 / nel)),
+        "wrmr": float(np.sqrt(X2 / k)),  # lavaan counts the statistics of the first group only
         "ntotal": int(N + G), "ngroups": G, "chisq.shift.parameter": shift,
     })
     return out
@@ -610,8 +639,8 @@ def _std_all(model: OrdinalModel, thetas: np.ndarray) -> np.ndarray:
             out[:, k] = mats["nu"][:, g, i, 0] / sd_ov[:, g, i]
         elif e.mat == "alpha":
             out[:, k] = mats["alpha"][:, g, i, 0] / sd_lv[:, g, i]
-        else:  # delta: lavaan reports the scaling factor itself
-            out[:, k] = mats["delta"][:, g, i, 0]
+        else:  # delta (scaling factor): 1 in the standardized metric, as lavaan
+            out[:, k] = 1.0
     return out
 
 
