@@ -16,7 +16,7 @@ names(d) <- paste0("i", seq_len(k * per))
 write.csv(d, "benchmarks/data/wlsmv_5000x20.csv", row.names = FALSE)
 model <- paste(sapply(seq_len(k), function(j) paste0("f", j, " =~ ", paste(names(d)[fac == j], collapse = " + "))),
                collapse = "\n")
-times <- sapply(1:3, function(r) system.time(fit <- cfa(model, d, ordered = names(d), estimator = "WLSMV"))[["elapsed"]])
+times <- sapply(1:3, function(r) system.time(fit <<- cfa(model, d, ordered = names(d), estimator = "WLSMV"))[["elapsed"]])
 writeLines(toJSON(list(model = model, lavaan_seconds = median(times), lavaan_runs = times,
                        lavaan_version = as.character(packageVersion("lavaan")),
                        chisq_scaled = unname(fitMeasures(fit, "chisq.scaled")),
