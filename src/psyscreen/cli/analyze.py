@@ -401,17 +401,23 @@ def _model_text(model: str) -> str:
 @_common
 @click.option("--model", required=True, metavar="FILE|SYNTAX", help="lavaan model syntax, or a file holding it.")
 @click.option("--std-lv", is_flag=True, help="Identify factors by unit variances instead of marker loadings.")
-def cfa_cmd(data, output, sheet, debug, model, std_lv):
-    """Confirmatory factor analysis (ML): fit measures, standardized loadings, composite reliability, AVE.
+@click.option("--ordered", default=None, metavar="all|ITEMS",
+              help="Ordinal items ('all' = every model item, or a comma list): fit by WLSMV (lavaan ordered=).")
+@click.option("--estimator", type=click.Choice(["ML", "WLSMV"], case_sensitive=False), default=None,
+              help="ML (continuous items; the default) or WLSMV (the default with --ordered).")
+def cfa_cmd(data, output, sheet, debug, model, std_lv, ordered, estimator):
+    """Confirmatory factor analysis (ML or WLSMV): fit measures, standardized loadings, composite reliability, AVE.
 
-    psyscreen.validity.cfa (lavaan::cfa, fitMeasures, standardizedSolution).
+    psyscreen.validity.cfa (lavaan::cfa, fitMeasures, standardizedSolution; ordered = ..., estimator = "WLSMV").
     """
     def compute(frame):
         from ..validity import cfa
 
-        return [cfa(frame, _model_text(model), std_lv=std_lv)]
+        items = None if ordered is None else (True if ordered.strip().lower() == "all" else _split(ordered))
+        return [cfa(frame, _model_text(model), std_lv=std_lv, ordered=items, estimator=estimator)]
 
-    _run("Confirmatory factor analysis", data, output, {"model": model, "std_lv": std_lv or None}, debug,
+    _run("Confirmatory factor analysis", data, output,
+         {"model": model, "std_lv": std_lv or None, "ordered": ordered, "estimator": estimator}, debug,
          compute, sheet)
 
 

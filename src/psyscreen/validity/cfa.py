@@ -183,6 +183,10 @@ class CFAResult(ResultMixin):
         Covariance matrix of the free parameters (expected information).
     iterations : int
         Optimiser iterations.
+    n_used, n_dropped : int
+        Rows used, and rows dropped for a missing answer (listwise deletion).
+    estimator : str
+        "ML", or "WLSMV" for ordered items (then ``params`` has threshold rows ``item | t1``).
     """
 
     fit: FitMeasures
@@ -195,6 +199,9 @@ class CFAResult(ResultMixin):
     n_obs: tuple[int, ...]
     vcov: np.ndarray = field(repr=False)
     iterations: int = 0
+    n_used: int = 0
+    n_dropped: int = 0
+    estimator: str = "ML"
 
     def to_frame(self) -> pd.DataFrame:
         """The parameter table (as lavaan's ``parameterEstimates(fit, standardized = TRUE)``)."""
@@ -731,11 +738,12 @@ def cfa(
     data: pd.DataFrame,
     model: str,
     *,
-    estimator: str = "ML",
+    estimator: str | None = None,
     std_lv: bool = False,
     group: str | None = None,
     group_equal: Sequence[str] = (),
     meanstructure: bool | None = None,
+    ordered: bool | Sequence[str] | None = None,
 ) -> CFAResult:
     """Confirmatory factor analysis by maximum likelihood, as ``lavaan::cfa``.
 
@@ -749,8 +757,11 @@ def cfa(
         ``a ~~ b`` (residual or factor covariance), ``x ~ 1`` (intercept), premultipliers
         ``1*a`` (fixed), ``NA*a`` (free), ``lab*a`` (label: equal labels, equal parameters);
         ``#`` comments; newlines or ``;`` between statements.
-    estimator : {"ML"}
-        Only normal-theory maximum likelihood.
+    estimator : {"ML", "WLSMV"}, optional
+        "ML" (normal-theory maximum likelihood, the default for continuous items) or "WLSMV" (the
+        default when ``ordered`` is given): DWLS on thresholds and polychoric correlations with robust
+        standard errors and the scaled-shifted test, as ``lavaan::cfa(..., ordered = items,
+        estimator = "WLSMV")``; see :mod:`psyscreen.validity._wls`.
     std_lv : bool, default False
         Identify the factors by fixing their variances to 1 and freeing all loadings.
     group : str, optional
@@ -763,6 +774,11 @@ def cfa(
     meanstructure : bool, optional
         Estimate intercepts (default: only for a multi-group fit or when the model has ``~ 1``).
         The fit of a single-group model does not change with it.
+    ordered : bool or sequence of str, optional
+        The ordinal items (``True``: every model item), as lavaan's ``ordered =``. Their categories
+        are the sorted distinct values; rows with a missing answer are dropped (listwise, lavaan's
+        default), with one warning. ``group_equal`` may then also hold "thresholds" (lavaan then
+        frees the scaling factors and factor means in the later groups).
 
     Returns
     -------
@@ -806,12 +822,21 @@ def cfa(
     """
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if str(estimator).upper() != "ML":
-        raise ModelSpecificationError(f"estimator {estimator!r} is not supported; use 'ML'")
+    is_ordered = ordered is not None and ordered is not False
+    est = ("WLSMV" if is_ordered else "ML") if estimator is None else str(estimator).upper()
+    if est not in ("ML", "WLSMV"):
+        raise ModelSpecificationError(f"estimator {estimator!r} is not supported; use 'ML' or 'WLSMV'")
+    if est == "ML" and is_ordered:
+        raise ModelSpecificationError("ordered items need estimator='WLSMV' (ML treats items as continuous: "
+                                      "drop ordered= for an ML fit)")
+    if est == "WLSMV" and not is_ordered:
+        raise ModelSpecificationError("estimator='WLSMV' needs the ordinal items: pass ordered=True "
+                                      "(all model items) or ordered=[items]")
     group_equal = tuple(group_equal) if not isinstance(group_equal, str) else (group_equal,)
-    unknown = [t for t in group_equal if t not in GROUP_EQUAL_TYPES]
+    allowed = GROUP_EQUAL_TYPES + (("thresholds",) if est == "WLSMV" else ())
+    unknown = [t for t in group_equal if t not in allowed]
     if unknown:
-        raise ModelSpecificationError(f"group_equal {unknown} not understood; use any of {list(GROUP_EQUAL_TYPES)}")
+        raise ModelSpecificationError(f"group_equal {unknown} not understood; use any of {list(allowed)}")
     if group is not None and group not in data.columns:
         raise ModelSpecificationError(f"group column {group!r} is not in the data")
     if group is None and group_equal:
@@ -825,6 +850,12 @@ def cfa(
     # the variables, then the sample statistics per group
     probe = _build_model(terms, list(map(str, data.columns)), 1, std_lv=std_lv,
                          group_equal=(), meanstructure=bool(meanstructure))
+    if est == "WLSMV":
+        from psyscreen.validity._wls import cfa_ordinal
+
+        items = probe.ov if ordered is True else ([ordered] if isinstance(ordered, str) else list(ordered))
+        return cfa_ordinal(data.rename(columns=str), model, terms, probe.ov, probe.lv, ordered=items,
+                           group=group, group_equal=group_equal, std_lv=std_lv)
     sample, labels, _dropped = _sample_stats(data.rename(columns=str), probe.ov, group)
     mod = _build_model(terms, list(map(str, data.columns)), len(labels), std_lv=std_lv,
                        group_equal=group_equal, meanstructure=bool(meanstructure))
@@ -899,7 +930,7 @@ def cfa(
     return CFAResult(
         fit=fit, params=params.reset_index(drop=True), std_loadings=std_loadings, reliability=reliability,
         model=model, groups=tuple(labels), group_equal=group_equal, n_obs=tuple(int(v) for v in sample.n),
-        vcov=vcov, iterations=int(opt.nit),
+        vcov=vcov, iterations=int(opt.nit), n_used=int(sample.N), n_dropped=int(_dropped),
     )
 
 

@@ -1,0 +1,382 @@
+"""Sample statistics of ordinal items as lavaan computes them for WLSMV (its "two-step" estimator).
+
+lavaan (0.6.14, ``cfa(..., ordered = items, estimator = "WLSMV")``) fits an ordinal CFA not to the
+raw data but to three sample statistics, which this module computes the same way:
+
+1. **thresholds** of each item: univariate ML, i.e. ``qnorm`` of the cumulative proportions of its
+   categories (``lavInspect(fit, "sampstat")$th``);
+2. **polychoric correlations** of each pair of items by bivariate ML *given* the thresholds of step 1
+   (the two-step estimator of Olsson, 1979), with lavaan's conventions: the correlation is kept in
+   [-0.999, 0.999]; a 2 x 2 table with one empty cell gets 0.5 added to that cell (and the margins
+   kept, lavaan's ``zero.add = c(0.5, 0)``, ``zero.keep.margins = TRUE``), a 2 x 2 table with two empty
+   cells gives +-1; larger tables are used as they are;
+3. their **asymptotic covariance matrix** ``Gamma`` (lavaan's ``NACOV``, ``lavInspect(fit, "gamma")``,
+   scaled by the sample size: ``Var(stats) ~ Gamma / n``) by the estimating-equation argument of
+   Muthen (1984): with the case-wise scores ``s_i`` of the univariate likelihoods (thresholds) and of the
+   bivariate likelihoods (correlations), ``Gamma = n B^-1 (sum_i s_i s_i') B^-T``, where ``B`` is the
+   block-triangular matrix of cross-products of scores (univariate threshold blocks; the correlation
+   scores against the bivariate threshold scores; the correlation scores squared). lavaan uses the
+   outer products of scores (not the expected second derivatives) for ``B``; so does this module.
+
+The case-wise scores are built from the derivatives of each contingency-table cell, indexed by the cell
+each person falls in (no loop over persons). The bivariate normal probabilities use Genz's (2004)
+algorithm (Gauss-Legendre quadrature of Drezner and Wesolowsky's integral), accurate to ~1e-15.
+
+Why it is owned here: no Python library computes lavaan's WLSMV statistics (or its Gamma); the
+polychoric estimator here is lavaan's two-step one, kept small so that it can be unified with
+:mod:`psyscreen.validity.polychoric` (psych's ``polychoric()`` conventions) later.
+
+References: Olsson, U. (1979). Maximum likelihood estimation of the polychoric correlation coefficient.
+*Psychometrika, 44*, 443-460. Muthen, B. (1984). A general structural equation model with dichotomous,
+ordered categorical, and continuous latent variable indicators. *Psychometrika, 49*, 115-132. Genz, A.
+(2004). Numerical computation of rectangular bivariate and trivariate normal and t probabilities.
+*Statistics and Computing, 14*, 251-260.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+__all__ = ["OrdinalStats", "bivariate_normal_cdf", "ordinal_stats", "polychoric_pair"]
+
+_RHO_BOUND = 0.999
+
+
+def _gl_half(n: int) -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.polynomial.legendre.leggauss(n)
+    keep = x > 0
+    return x[keep], w[keep]
+
+
+_GL = {6: _gl_half(6), 12: _gl_half(12), 20: _gl_half(20)}
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    return special.ndtr(x)
+
+
+def _bvnu(h: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """P(X > h, Y > k) for finite h, k and |r| < 1 (Genz's bvnu), elementwise on 1-d arrays."""
+    out = np.empty(h.shape)
+    ar = np.abs(r)
+    for lo, hi, n in ((0.0, 0.3, 6), (0.3, 0.75, 12), (0.75, 1.01, 20)):
+        sel = (ar >= lo) & (ar < hi)
+        if not sel.any():
+            continue
+        x, w = _GL[n]
+        xx = np.concatenate([1 - x, 1 + x])
+        ww = np.concatenate([w, w])
+        hh, kk, rr = h[sel], k[sel], r[sel]
+        res = np.empty(hh.shape)
+        low = np.abs(rr) < 0.925
+        if low.any():
+            h1, k1, r1 = hh[low], kk[low], rr[low]
+            hk = h1 * k1
+            hs = (h1 * h1 + k1 * k1) / 2
+            asr = np.arcsin(r1) / 2
+            sn = np.sin(asr[:, None] * xx[None, :])
+            bvn = np.exp((sn * hk[:, None] - hs[:, None]) / (1 - sn**2)) @ ww
+            res[low] = bvn * asr / (2 * np.pi) + _phi(-h1) * _phi(-k1)
+        high = ~low
+        if high.any():
+            h1, k1, r1 = hh[high], kk[high].copy(), rr[high]
+            k1 = np.where(r1 < 0, -k1, k1)
+            hk = h1 * k1
+            as_ = (1 - r1) * (1 + r1)
+            a = np.sqrt(as_)
+            bs = (h1 - k1) ** 2
+            c = (4 - hk) / 8
+            d = (12 - hk) / 80
+            asr = -(bs / as_ + hk) / 2
+            bvn = np.where(asr > -100,
+                           a * np.exp(asr) * (1 - c * (bs - as_) * (1 - d * bs) / 3 + c * d * as_**2), 0.0)
+            b = np.sqrt(bs)
+            sp = np.sqrt(2 * np.pi) * _phi(-b / a)
+            bvn = np.where(hk > -100, bvn - np.exp(-hk / 2) * sp * b * (1 - c * bs * (1 - d * bs) / 3), bvn)
+            a2 = a / 2
+            xs = (a2[:, None] * xx[None, :]) ** 2
+            asr2 = -(bs[:, None] / xs + hk[:, None]) / 2
+            ok = asr2 > -100
+            sp2 = 1 + c[:, None] * xs * (1 + 5 * d[:, None] * xs)
+            rs = np.sqrt(1 - xs)
+            ep = np.exp(-(hk[:, None] / 2) * xs / (1 + rs) ** 2) / rs
+            terms = np.where(ok, np.exp(np.where(ok, asr2, 0.0)) * (sp2 - ep), 0.0)
+            bvn = (a2 * (terms @ ww) - bvn) / (2 * np.pi)
+            pos = r1 > 0
+            hmax = np.maximum(h1, k1)
+            big_l = np.where(h1 < 0, _phi(k1) - _phi(h1), _phi(-h1) - _phi(-k1))
+            bvn = np.where(pos, bvn + _phi(-hmax), np.where(h1 >= k1, -bvn, big_l - bvn))
+            res[high] = bvn
+        out[sel] = res
+    return np.clip(out, 0.0, 1.0)
+
+
+def bivariate_normal_cdf(h, k, rho) -> np.ndarray:
+    """Lower-orthant probability ``P(X <= h, Y <= k)`` of the standard bivariate normal.
+
+    Vectorised over broadcast arrays; infinite limits allowed; ``|rho| < 1``. Genz's (2004) algorithm,
+    as lavaan's ``pbivnorm`` (its own port of Genz's Fortran).
+
+    Examples
+    --------
+    >>> round(float(bivariate_normal_cdf(0.0, 0.0, 0.5)), 12)  # 1/4 + asin(0.5) / (2 pi) = 1/3
+    0.333333333333
+    """
+    h, k, rho = np.broadcast_arrays(np.asarray(h, float), np.asarray(k, float), np.asarray(rho, float))
+    shape = h.shape
+    h, k, rho = h.ravel(), k.ravel(), rho.ravel()
+    out = np.empty(h.shape)
+    fin = np.isfinite(h) & np.isfinite(k)
+    # infinite limits: an upper +inf drops out, a lower -inf gives 0
+    out[~fin] = np.where(
+        (h[~fin] == -np.inf) | (k[~fin] == -np.inf), 0.0,
+        np.where(h[~fin] == np.inf, _phi(np.where(k[~fin] == np.inf, np.inf, k[~fin])), _phi(h[~fin])),
+    )
+    if fin.any():
+        out[fin] = _bvnu(-h[fin], -k[fin], rho[fin])
+    return out.reshape(shape)
+
+
+def _bvn_density(h: np.ndarray, k: np.ndarray, rho: float) -> np.ndarray:
+    q = 1 - rho * rho
+    return np.exp(-(h * h - 2 * rho * h * k + k * k) / (2 * q)) / (2 * np.pi * np.sqrt(q))
+
+
+# --------------------------------------------------------------------------------------------
+# one pair of items: the cell probabilities and their derivatives
+# --------------------------------------------------------------------------------------------
+def _cells(a: np.ndarray, b: np.ndarray, rho: float, deriv: bool = True):
+    """Cell probabilities P (K1, K2) of a bivariate probit table and their derivatives.
+
+    ``a``, ``b``: the finite thresholds of the two items. Returns P, dP/drho, dP/da (K1-1, K1, K2)
+    and dP/db (K2-1, K1, K2).
+    """
+    A = np.concatenate([[-np.inf], a, [np.inf]])
+    B = np.concatenate([[-np.inf], b, [np.inf]])
+    F = bivariate_normal_cdf(A[:, None], B[None, :], rho)
+    P = F[1:, 1:] - F[:-1, 1:] - F[1:, :-1] + F[:-1, :-1]
+    if not deriv:
+        return P
+    Af, Bf = np.where(np.isfinite(A), A, 0.0), np.where(np.isfinite(B), B, 0.0)
+    fin = np.isfinite(A)[:, None] & np.isfinite(B)[None, :]
+    dens = np.where(fin, _bvn_density(Af[:, None], Bf[None, :], rho), 0.0)
+    dP_rho = dens[1:, 1:] - dens[:-1, 1:] - dens[1:, :-1] + dens[:-1, :-1]
+    s = np.sqrt(1 - rho * rho)
+    K1, K2 = P.shape
+    # d F(a_m, B_l) / d a_m = phi(a_m) Phi((B_l - rho a_m) / s); differenced over l
+    Ga = special.ndtr((B[None, :] - rho * a[:, None]) / s) * _npdf(a)[:, None]  # (K1-1, K2+1)
+    Da = Ga[:, 1:] - Ga[:, :-1]  # (K1-1, K2)
+    dP_a = np.zeros((K1 - 1, K1, K2))
+    m = np.arange(K1 - 1)
+    dP_a[m, m, :] = Da
+    dP_a[m, m + 1, :] = -Da
+    Gb = special.ndtr((A[:, None] - rho * b[None, :]) / s) * _npdf(b)[None, :]  # (K1+1, K2-1)
+    Db = (Gb[1:, :] - Gb[:-1, :]).T  # (K2-1, K1)
+    dP_b = np.zeros((K2 - 1, K1, K2))
+    m = np.arange(K2 - 1)
+    dP_b[m, :, m] = Db
+    dP_b[m, :, m + 1] = -Db
+    return P, dP_rho, dP_a, dP_b
+
+
+def _npdf(x: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+
+
+def polychoric_pair(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Two-step ML polychoric correlation of one contingency table, given the thresholds.
+
+    lavaan's conventions (``lav_bvord_cor_twostep_fit``, ``zero.add = c(0.5, 0)``,
+    ``zero.keep.margins = TRUE``): the estimate is kept in [-0.999, 0.999]; a 2 x 2 table with one
+    empty cell has 0.5 moved into that cell and its diagonal partner (margins kept); with two empty
+    cells the correlation is +-1. The log-likelihood ``sum n_kl log P_kl(rho)`` is maximised by
+    Fisher scoring with step halving.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([[40., 10.], [10., 40.]])
+    >>> round(polychoric_pair(t, np.array([0.0]), np.array([0.0])), 6)  # -cos(2 pi 0.4)
+    0.809017
+    """
+    table = np.asarray(table, dtype=float)
+    if table.shape == (2, 2):
+        zeros = np.flatnonzero(table.ravel() == 0)
+        if zeros.size == 2:
+            warnings.warn("two empty cells in a 2 x 2 table: the tetrachoric correlation is set to +-1",
+                          RuntimeWarning, stacklevel=3)
+            return 1.0 if table[0, 0] > 0 else -1.0
+        if zeros.size == 1:
+            add = 0.5 if zeros[0] in (0, 3) else -0.5
+            table = table + add * np.array([[1.0, -1.0], [-1.0, 1.0]])
+        if table[0, 0] * table[1, 1] == table[0, 1] * table[1, 0]:
+            return 0.0
+    n = table.sum()
+    # start: the correlation of the category scores' normal scores
+    rho = 0.0
+
+    def loglik(r: float) -> float:
+        P = _cells(a, b, r, deriv=False)
+        return float(np.sum(table[table > 0] * np.log(np.clip(P[table > 0], 1e-300, None))))
+
+    ll = loglik(rho)
+    for _ in range(200):
+        P, dP, _, _ = _cells(a, b, rho)
+        Pc = np.clip(P, 1e-300, None)
+        score = float(np.sum(table * dP / Pc))
+        info = float(n * np.sum(dP * dP / Pc))
+        step = score / info if info > 0 else 0.0
+        new = float(np.clip(rho + step, -_RHO_BOUND, _RHO_BOUND))
+        ll_new = loglik(new)
+        halvings = 0
+        while ll_new < ll - 1e-12 * abs(ll) and halvings < 40:
+            new = (rho + new) / 2
+            ll_new = loglik(new)
+            halvings += 1
+        done = abs(new - rho) < 1e-11
+        rho, ll = new, ll_new
+        if done:
+            break
+    return float(rho)
+
+
+# --------------------------------------------------------------------------------------------
+# all items: thresholds, correlations, Gamma
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OrdinalStats:
+    """lavaan's WLS sample statistics of one group of ordinal items.
+
+    Attributes
+    ----------
+    th : numpy.ndarray
+        Thresholds, item by item (item 1 t1, t2, ..., item 2 t1, ...), lavaan's order.
+    th_item : numpy.ndarray
+        The item (column index) of each threshold.
+    cor : numpy.ndarray
+        (p, p) polychoric correlation matrix.
+    gamma : numpy.ndarray
+        Asymptotic covariance (times n) of ``[th, cor[pairs]]`` (lavaan's NACOV), pairs in lavaan's
+        order ``(0,1), (0,2), ..., (0,p-1), (1,2), ...``.
+    n : int
+        Rows.
+    n_cat : tuple of int
+        Categories per item.
+    """
+
+    th: np.ndarray
+    th_item: np.ndarray
+    cor: np.ndarray
+    gamma: np.ndarray
+    n: int
+    n_cat: tuple[int, ...]
+
+    @property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        p = self.cor.shape[0]
+        return _pairs(p)
+
+    @property
+    def wls_obs(self) -> np.ndarray:
+        i, j = self.pairs
+        return np.concatenate([self.th, self.cor[i, j]])
+
+
+def _pairs(p: int) -> tuple[np.ndarray, np.ndarray]:
+    i, j = np.triu_indices(p, 1)
+    return i, j  # row-wise upper triangle = lavaan's column-wise lower triangle
+
+
+def ordinal_stats(codes: np.ndarray, n_cat: np.ndarray | None = None) -> OrdinalStats:
+    """Thresholds, two-step polychoric correlations and their NACOV for integer category codes.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        (n, p) integer codes 0 .. K_j - 1 (complete rows); every category of every item observed.
+    n_cat : array of int, optional
+        Categories per item (default: ``codes.max(0) + 1``).
+
+    Returns
+    -------
+    OrdinalStats
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.multivariate_normal([0, 0, 0], [[1, .5, .4], [.5, 1, .3], [.4, .3, 1]], size=2000)
+    >>> codes = np.digitize(z, [-0.5, 0.4, 1.2])
+    >>> st = ordinal_stats(codes)
+    >>> st.gamma.shape  # 3 items x 3 thresholds + 3 correlations
+    (12, 12)
+    >>> bool(abs(st.cor[0, 1] - 0.5) < 0.05)
+    True
+    """
+    codes = np.asarray(codes)
+    n, p = codes.shape
+    K = (codes.max(0) + 1) if n_cat is None else np.asarray(n_cat)
+    # step 1: thresholds and univariate scores
+    th_list, sc_th_cols, th_item = [], [], []
+    start = np.zeros(p + 1, dtype=int)
+    for j in range(p):
+        counts = np.bincount(codes[:, j], minlength=K[j]).astype(float)
+        cum = np.cumsum(counts)[:-1] / n
+        a = special.ndtri(cum)
+        th_list.append(a)
+        th_item += [j] * a.size
+        start[j + 1] = start[j] + a.size
+        # d log P_k / d a_m = phi(a_m) (delta_km - delta_k,m+1) / P_k
+        Pk = counts / n
+        D = np.zeros((K[j], K[j] - 1))
+        m = np.arange(K[j] - 1)
+        D[m, m] = _npdf(a) / Pk[m]
+        D[m + 1, m] = -_npdf(a) / Pk[m + 1]
+        sc_th_cols.append(D[codes[:, j]])
+    th = np.concatenate(th_list)
+    SC_TH = np.hstack(sc_th_cols)
+    nth = th.size
+
+    # step 2: correlations and bivariate scores, pair by pair
+    pi, pj = _pairs(p)
+    pstar = pi.size
+    R = np.eye(p)
+    SC_COR = np.empty((n, pstar))
+    A21 = np.zeros((pstar, nth))
+    for k, (i, j) in enumerate(zip(pi, pj)):
+        cell = codes[:, i] * K[j] + codes[:, j]
+        table = np.bincount(cell, minlength=K[i] * K[j]).reshape(K[i], K[j]).astype(float)
+        a, b = th_list[i], th_list[j]
+        rho = polychoric_pair(table, a, b)
+        R[i, j] = R[j, i] = rho
+        P, dP, dPa, dPb = _cells(a, b, rho)
+        Pc = np.where(P > 0, P, 1.0)
+        s_rho = (dP / Pc).ravel()
+        SC_COR[:, k] = s_rho[cell]
+        # A21: correlation scores against the bivariate threshold scores, from the table
+        w = table * (dP / Pc) / Pc
+        A21[k, start[i]:start[i + 1]] = np.einsum("kl,mkl->m", w, dPa)
+        A21[k, start[j]:start[j + 1]] = np.einsum("kl,mkl->m", w, dPb)
+    SC = np.hstack([SC_TH, SC_COR])
+    INNER = SC.T @ SC
+    A11 = np.zeros((nth, nth))
+    for j in range(p):
+        sl = slice(start[j], start[j + 1])
+        A11[sl, sl] = INNER[sl, sl]
+    A11_inv = np.zeros_like(A11)
+    for j in range(p):
+        sl = slice(start[j], start[j + 1])
+        A11_inv[sl, sl] = np.linalg.inv(A11[sl, sl])
+    a22 = np.diag(INNER)[nth:]
+    A22_inv = 1.0 / a22
+    Binv = np.zeros((nth + pstar, nth + pstar))
+    Binv[:nth, :nth] = A11_inv
+    Binv[nth:, :nth] = -(A22_inv[:, None] * A21) @ A11_inv
+    Binv[nth:, nth:] = np.diag(A22_inv)
+    gamma = n * (Binv @ INNER @ Binv.T)
+    return OrdinalStats(th=th, th_item=np.asarray(th_item), cor=R, gamma=(gamma + gamma.T) / 2, n=int(n),
+                        n_cat=tuple(int(v) for v in K))
