@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from psyscreen._results import ResultMixin
+from psyscreen.validity import _fiml, _robust
 from psyscreen.validity._lavaan_syntax import ModelSyntaxError, ParTerm, parse_model
 
 __all__ = [
@@ -413,6 +414,7 @@ class _Sample:
     ybar: np.ndarray  # (G, p)
     n: np.ndarray  # (G,)
     logdet_S: np.ndarray  # (G,)
+    patterns: list | None = None  # per group: the rows by pattern of missingness (_fiml.Pattern)
 
     @property
     def N(self) -> int:
@@ -669,10 +671,13 @@ def _std_all(model: _Model, thetas: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------
-def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None) -> tuple[_Sample, list, int]:
+def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None,
+                  missing: str = "listwise") -> tuple[_Sample, list, int]:
     cols = ov + ([group] if group is not None else [])
     sub = data[cols]
     complete = sub.notna().all(axis=1).to_numpy()
+    if missing == "ml":  # FIML keeps every row with a group and at least one answer
+        complete = sub[ov].notna().any(axis=1).to_numpy() & (group is None or sub[group].notna().to_numpy())
     dropped = int((~complete).sum())
     sub = sub.loc[complete]
     bad = [c for c in ov if not pd.api.types.is_numeric_dtype(sub[c]) or pd.api.types.is_bool_dtype(sub[c])]
@@ -696,6 +701,7 @@ def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None) -> tuple
     S = np.empty((G, p, p))
     ybar = np.empty((G, p))
     n = np.bincount(codes, minlength=G)
+    patterns: list = []
     for g in range(G):
         where = f"group {labels[g]!r}" if group is not None else "the data"
         if n[g] <= p:
@@ -704,9 +710,13 @@ def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None) -> tuple
                 "(and many more for a trustworthy CFA)"
             )
         Xg = X[codes == g]
-        ybar[g] = Xg.mean(0)
-        Z = Xg - ybar[g]
-        S[g] = Z.T @ Z / n[g]
+        patterns.append(_fiml.group_patterns(Xg))
+        if missing == "ml":  # the saturated (h1) moments by EM
+            ybar[g], S[g], _ = _fiml.em_saturated(patterns[g], p)
+        else:
+            ybar[g] = Xg.mean(0)
+            Z = Xg - ybar[g]
+            S[g] = Z.T @ Z / n[g]
         var = np.diag(S[g])
         const = [ov[k] for k in np.flatnonzero(var <= 1e-12 * max(1.0, float(var.max())))]
         if const:
@@ -720,7 +730,7 @@ def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None) -> tuple
                 f"correlation matrix {ev[0]:.3g}): some items are linear combinations of others"
             )
     logdet = np.linalg.slogdet(S)[1]
-    return _Sample(S, ybar, n, logdet), labels, dropped
+    return _Sample(S, ybar, n, logdet, patterns), labels, dropped
 
 
 # --------------------------------------------------------------------------------------------
@@ -735,6 +745,7 @@ def cfa(
     group: str | None = None,
     group_equal: Sequence[str] = (),
     meanstructure: bool | None = None,
+    missing: str = "listwise",
 ) -> CFAResult:
     """Confirmatory factor analysis by maximum likelihood, as ``lavaan::cfa``.
 
@@ -805,8 +816,11 @@ def cfa(
     """
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
-    if str(estimator).upper() != "ML":
-        raise ModelSpecificationError(f"estimator {estimator!r} is not supported; use 'ML'")
+    estimator = str(estimator).upper()
+    if estimator not in ("ML", "MLR"):
+        raise ModelSpecificationError(f"estimator {estimator!r} is not supported; use 'ML' or 'MLR'")
+    if missing not in ("listwise", "ml"):
+        raise ModelSpecificationError(f"missing={missing!r} is not understood; use 'listwise' or 'ml' (FIML)")
     group_equal = tuple(group_equal) if not isinstance(group_equal, str) else (group_equal,)
     unknown = [t for t in group_equal if t not in GROUP_EQUAL_TYPES]
     if unknown:
@@ -817,18 +831,20 @@ def cfa(
         raise ModelSpecificationError("group_equal needs a group column (group=...)")
     terms = parse_model(model)
     if meanstructure is None:
-        meanstructure = group is not None or any(t.op == "~1" for t in terms)
+        meanstructure = group is not None or any(t.op == "~1" for t in terms) or missing == "ml"
+    if missing == "ml" and not meanstructure:
+        raise ModelSpecificationError("missing='ml' (FIML) needs the mean structure; leave meanstructure unset")
     if not meanstructure and any(t.op == "~1" for t in terms):
         raise ModelSpecificationError("the model has intercepts ('~ 1'); they need meanstructure=True")
 
     # the variables, then the sample statistics per group
     probe = _build_model(terms, list(map(str, data.columns)), 1, std_lv=std_lv,
                          group_equal=(), meanstructure=bool(meanstructure))
-    sample, labels, _dropped = _sample_stats(data.rename(columns=str), probe.ov, group)
+    sample, labels, n_dropped = _sample_stats(data.rename(columns=str), probe.ov, group, missing)
     mod = _build_model(terms, list(map(str, data.columns)), len(labels), std_lv=std_lv,
                        group_equal=group_equal, meanstructure=bool(meanstructure))
 
-    obj = _Objective(mod, sample)
+    obj = _Objective(mod, sample) if missing == "listwise" else _fiml.FIMLObjective(mod, sample)
     x0 = _start_values(mod, sample)
     with np.errstate(all="ignore"):
         opt = optimize.minimize(
@@ -852,9 +868,10 @@ def cfa(
             "has a fixed loading or variance and enough indicators"
         )
     vcov = 2.0 / sample.N * np.linalg.inv(H)
-    se_free = np.sqrt(np.clip(np.diag(vcov), 0, None))
-
     fit = _fit_measures(mod, sample, obj)
+    if missing == "ml" or estimator == "MLR":  # observed information, FIML figures, sandwich, scaled test
+        vcov, fit = _robust.inference(mod, sample, obj, x, fit, estimator=estimator, fiml=missing == "ml")
+    se_free = np.sqrt(np.clip(np.diag(vcov), 0, None))
 
     # parameter table
     est_entries = np.array([x[k] if k >= 0 else (e.fixed or 0.0) for e, k in zip(mod.entries, mod.index)])
