@@ -26,6 +26,9 @@ covariance block of ``m`` enters, as in lavaan.
 
 from __future__ import annotations
 
+import html
+import warnings
+
 import numpy as np
 from scipy import stats
 
@@ -268,3 +271,26 @@ def inference(model, sample, obj, x: np.ndarray, fit, *, estimator: str, fiml: b
             robust = {k: v for k, v in robust.items() if not k.endswith(".robust")}
         values.update(robust)
     return vcov, FitMeasures(values)
+
+
+def dropped_rows_warning(what: str, n_used: int, n_dropped: int, missing: str) -> tuple[str, ...]:
+    """Warn once (``warnings.warn``) that an analysis dropped rows; the message, for the result's ``warnings``."""
+    if n_dropped <= 0:
+        return ()
+    total = n_used + n_dropped
+    if missing == "listwise":
+        msg = (f"{what} dropped {n_dropped} of {total} rows with a missing answer (listwise); "
+               "use missing='ml' to keep them")
+    else:
+        msg = (f"{what} dropped {n_dropped} of {total} rows with no answer on the model's variables "
+               "(or no group); FIML (missing='ml') keeps every other row")
+    warnings.warn(msg, UserWarning, stacklevel=3)
+    return (msg,)
+
+
+def html_with_header(result, what: str) -> str:
+    """HTML repr of a result with a header line: the estimator, rows used and dropped, warnings."""
+    title = html.escape(type(result).__name__)
+    head = html.escape(f"{what}; n_used = {result.n_used}, n_dropped = {result.n_dropped}")
+    warn = "".join(f"<br><em>warning: {html.escape(w)}</em>" for w in result.warnings)
+    return f"<div><strong>{title}</strong> ({head}){warn}{result.to_frame().to_html()}</div>"

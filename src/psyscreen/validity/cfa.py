@@ -180,9 +180,17 @@ class CFAResult(ResultMixin):
     n_obs : tuple of int
         Complete rows used per group (listwise deletion).
     vcov : numpy.ndarray
-        Covariance matrix of the free parameters (expected information).
+        Covariance matrix of the free parameters (expected information for ML with complete
+        data; observed information under FIML; the robust sandwich for MLR).
     iterations : int
         Optimiser iterations.
+    n_used, n_dropped : int
+        Rows of the data used by the fit and rows dropped (a missing answer under listwise
+        deletion; no answer at all, or no group, under FIML).
+    estimator, missing : str
+        "ML" or "MLR"; "listwise" or "ml" (FIML).
+    warnings : tuple of str
+        What the analysis warned about (e.g. dropped rows), also issued with ``warnings.warn``.
     """
 
     fit: FitMeasures
@@ -195,10 +203,18 @@ class CFAResult(ResultMixin):
     n_obs: tuple[int, ...]
     vcov: np.ndarray = field(repr=False)
     iterations: int = 0
+    n_used: int = 0
+    n_dropped: int = 0
+    estimator: str = "ML"
+    missing: str = "listwise"
+    warnings: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """The parameter table (as lavaan's ``parameterEstimates(fit, standardized = TRUE)``)."""
         return self.params.copy()
+
+    def _repr_html_(self) -> str:
+        return _robust.html_with_header(self, f"estimator {self.estimator}, missing {self.missing}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -759,8 +775,10 @@ def cfa(
         ``a ~~ b`` (residual or factor covariance), ``x ~ 1`` (intercept), premultipliers
         ``1*a`` (fixed), ``NA*a`` (free), ``lab*a`` (label: equal labels, equal parameters);
         ``#`` comments; newlines or ``;`` between statements.
-    estimator : {"ML"}
-        Only normal-theory maximum likelihood.
+    estimator : {"ML", "MLR"}
+        Normal-theory maximum likelihood; "MLR" adds robust (Huber-White) standard errors, the
+        Yuan-Bentler scaled chi-square (lavaan ``test = "yuan.bentler.mplus"``) and the
+        ``.scaled`` / ``.robust`` fit measures, as lavaan's ``estimator = "MLR"``.
     std_lv : bool, default False
         Identify the factors by fixing their variances to 1 and freeing all loadings.
     group : str, optional
@@ -771,8 +789,14 @@ def cfa(
         "means". With "intercepts" (and not "means") the factor means are free in every group
         but the first, as in lavaan.
     meanstructure : bool, optional
-        Estimate intercepts (default: only for a multi-group fit or when the model has ``~ 1``).
-        The fit of a single-group model does not change with it.
+        Estimate intercepts (default: only for a multi-group fit, when the model has ``~ 1`` or
+        with FIML). The fit of a single-group model does not change with it.
+    missing : {"listwise", "ml"}
+        "listwise" drops every row with a missing answer (and warns how many); "ml" is full
+        information maximum likelihood (lavaan ``missing = "ml"``): every row with at least one
+        answer is used, the saturated model is estimated by EM, standard errors come from the
+        observed information. With MLR the robust fit measures that lavaan corrects for missing
+        data (``cfi.robust``, ``rmsea.robust``...) are not reported; the ``.scaled`` ones are.
 
     Returns
     -------
@@ -915,7 +939,8 @@ def cfa(
     return CFAResult(
         fit=fit, params=params.reset_index(drop=True), std_loadings=std_loadings, reliability=reliability,
         model=model, groups=tuple(labels), group_equal=group_equal, n_obs=tuple(int(v) for v in sample.n),
-        vcov=vcov, iterations=int(opt.nit),
+        vcov=vcov, iterations=int(opt.nit), n_used=sample.N, n_dropped=n_dropped, estimator=estimator,
+        missing=missing, warnings=_robust.dropped_rows_warning("cfa", sample.N, n_dropped, missing),
     )
 
 
