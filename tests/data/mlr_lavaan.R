@@ -1,7 +1,8 @@
 # Reference figures of lavaan 0.6.14 for estimator = "MLR" and missing = "ml" (FIML), for
 # tests/test_mlr.py and tests/test_fiml.py. Run from the repository root:
 #   Rscript tests/data/mlr_lavaan.R
-# writes tests/data/mlr_lavaan.json, tests/data/hs_missing.csv (HolzingerSwineford1939 with missing
+# writes tests/data/mlr_lavaan.json, tests/data/hs.csv, tests/data/political_democracy.csv,
+# tests/data/hs_missing.csv (HolzingerSwineford1939 with missing
 # answers injected, seeded) and tests/data/bfi_ac.csv (psychTools::bfi A1-A5, C1-C5, gender with
 # their real missing answers).
 library(lavaan)
@@ -19,6 +20,8 @@ for (seed in 1:1000) {
 hs_mis <- hs
 for (k in 1:9) hs_mis[m[, k], paste0("x", k)] <- NA
 write.csv(hs_mis, "tests/data/hs_missing.csv", row.names = FALSE, na = "")
+write.csv(hs, "tests/data/hs.csv", row.names = FALSE)
+write.csv(PoliticalDemocracy, "tests/data/political_democracy.csv", row.names = FALSE)
 bfi_ac <- psychTools::bfi[, c(paste0("A", 1:5), paste0("C", 1:5), "gender")]
 write.csv(bfi_ac, "tests/data/bfi_ac.csv", row.names = FALSE, na = "")
 

@@ -396,11 +396,20 @@ def _model_text(model: str) -> str:
     return model
 
 
+def _ml_options(func):
+    """--estimator ML|MLR and --missing listwise|ml, shared by cfa and invariance."""
+    func = click.option("--missing", type=click.Choice(["listwise", "ml"]), default="listwise", show_default=True,
+                        help="listwise: drop rows with a missing answer; ml: FIML (lavaan missing='ml').")(func)
+    return click.option("--estimator", type=click.Choice(["ML", "MLR"], case_sensitive=False), default="ML",
+                        show_default=True, help="ML, or MLR (robust SEs, Yuan-Bentler scaled chi-square).")(func)
+
+
 @analyze.command("cfa")
 @_common
 @click.option("--model", required=True, metavar="FILE|SYNTAX", help="lavaan model syntax, or a file holding it.")
 @click.option("--std-lv", is_flag=True, help="Identify factors by unit variances instead of marker loadings.")
-def cfa_cmd(data, output, sheet, debug, model, std_lv):
+@_ml_options
+def cfa_cmd(data, output, sheet, debug, model, std_lv, estimator, missing):
     """Confirmatory factor analysis (ML): fit measures, standardized loadings, composite reliability, AVE.
 
     psyscreen.validity.cfa (lavaan::cfa, fitMeasures, standardizedSolution).
@@ -408,10 +417,10 @@ def cfa_cmd(data, output, sheet, debug, model, std_lv):
     def compute(frame):
         from ..validity import cfa
 
-        return [cfa(frame, _model_text(model), std_lv=std_lv)]
+        return [cfa(frame, _model_text(model), std_lv=std_lv, estimator=estimator, missing=missing)]
 
-    _run("Confirmatory factor analysis", data, output, {"model": model, "std_lv": std_lv or None}, debug,
-         compute, sheet)
+    _run("Confirmatory factor analysis", data, output,
+         {"model": model, "std_lv": std_lv or None, "estimator": estimator, "missing": missing}, debug, compute, sheet)
 
 
 @analyze.command("invariance")
@@ -421,7 +430,8 @@ def cfa_cmd(data, output, sheet, debug, model, std_lv):
 @click.option("--steps", default="configural,metric,scalar,strict", show_default=True,
               help="Steps to fit, in order.")
 @click.option("--std-lv", is_flag=True, help="Identify factors by unit variances instead of marker loadings.")
-def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv):
+@_ml_options
+def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv, estimator, missing):
     """Measurement invariance across groups: configural, metric, scalar, strict, with delta CFI/RMSEA.
 
     psyscreen.validity.invariance (lavaan group.equal).
@@ -430,9 +440,11 @@ def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv):
         from ..validity import invariance
 
         _need_columns(frame, [group], "group column")
-        return [invariance(frame, _model_text(model), group, steps=_split(steps), std_lv=std_lv)]
+        return [invariance(frame, _model_text(model), group, steps=_split(steps), std_lv=std_lv,
+                           estimator=estimator, missing=missing)]
 
-    _run("Measurement invariance", data, output, {"model": model, "group": group, "steps": steps}, debug,
+    _run("Measurement invariance", data, output,
+         {"model": model, "group": group, "steps": steps, "estimator": estimator, "missing": missing}, debug,
          compute, sheet)
 
 

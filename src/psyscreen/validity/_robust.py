@@ -35,8 +35,8 @@ from scipy import stats
 from psyscreen.validity import _fiml
 from psyscreen.validity._fiml import Pattern
 
-__all__ = ["inference", "h1_information", "model_deltas", "observed_information", "robust_vcov", "yb_trace",
-           "robust_fit_measures", "satorra_bentler_2001"]
+__all__ = ["fiml_corrected", "h1_information", "inference", "model_deltas", "observed_information",
+           "robust_measures", "robust_vcov", "satorra_bentler_2001", "scaled_fit_measures", "yb_trace"]
 
 
 def _vech_index(p: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,9 +157,9 @@ def baseline_trace_h0(A1s: list[np.ndarray], B1s: list[np.ndarray], p: int, mean
                      for A, B in zip(A1s, B1s)))
 
 
-def robust_fit_measures(fit: dict, c: float, c_base: float, trace_h1: float, trace_h0: float,
+def scaled_fit_measures(fit: dict, c: float, c_base: float, trace_h1: float, trace_h0: float,
                         n_moments: int, n_group_par: int) -> dict:
-    """The ``.scaled`` and ``.robust`` fit measures lavaan's ``fitMeasures`` prints for MLR."""
+    """The ``.scaled`` fit measures lavaan's ``fitMeasures`` prints for MLR (and the two trace factors)."""
     from psyscreen.validity.cfa import _incremental, _rmsea_ci, _rmsea_tests
 
     chisq, df, N, G = fit["chisq"], fit["df"], fit["ntotal"], fit["ngroups"]
@@ -177,35 +177,121 @@ def robust_fit_measures(fit: dict, c: float, c_base: float, trace_h1: float, tra
     inc = _incremental(T, df, Tb, bdf)
     for name in ("cfi", "tli", "nnfi", "rfi", "nfi", "pnfi", "ifi", "rni"):
         out[f"{name}.scaled"] = inc[name]
-    # robust CFI/TLI/RNI (Brosseau-Liard and Savalei, 2014): population-consistent noncentralities
-    t1 = chisq - c * df
-    t2 = bchisq - c_base * bdf
-    out["cfi.robust"] = float(1.0 - max(t1, 0.0) / max(t1, t2, 0.0)) if max(t1, t2, 0.0) > 0 else 1.0
-    tli = float(1.0 - (t1 * bdf) / (t2 * df)) if df > 0 and t2 != 0 else 1.0
-    out["tli.robust"] = tli
-    out["nnfi.robust"] = tli
-    out["rni.robust"] = float(1.0 - t1 / t2) if t2 != 0 else 1.0
     out["scaling.factor.h1"] = trace_h1 / n_moments
     out["scaling.factor.h0"] = trace_h0 / n_group_par  # per group-specific parameter, as lavaan
-    # RMSEA from the scaled statistic, and the robust RMSEA (Brosseau-Liard, Savalei and Li, 2012)
     if df > 0:
         rmsea_s = float(np.sqrt(max(T - df, 0.0) / (N * df)) * np.sqrt(G))
         # lavaan's scaled CI and tests: the unscaled statistic on tr(U Gamma) = c df degrees of freedom
         lo, hi = _rmsea_ci(chisq, c * df, N, G)
         tests = _rmsea_tests(chisq, c * df, N, G)
-        rlo, rhi = _rmsea_ci(T, df, N, G)
-        rtests = _rmsea_tests(T, df, N / c, G)
     else:
-        rmsea_s, lo, hi, rlo, rhi = 0.0, float("nan"), float("nan"), float("nan"), float("nan")
-        tests = rtests = {"rmsea.pvalue": float("nan"), "rmsea.notclose.pvalue": float("nan")}
+        rmsea_s, lo, hi = 0.0, float("nan"), float("nan")
+        tests = {"rmsea.pvalue": float("nan"), "rmsea.notclose.pvalue": float("nan")}
     out.update({
         "rmsea.scaled": rmsea_s, "rmsea.ci.lower.scaled": lo, "rmsea.ci.upper.scaled": hi,
         "rmsea.pvalue.scaled": tests["rmsea.pvalue"], "rmsea.notclose.pvalue.scaled": tests["rmsea.notclose.pvalue"],
-        "rmsea.robust": rmsea_s * np.sqrt(c), "rmsea.ci.lower.robust": rlo * np.sqrt(c),
-        "rmsea.ci.upper.robust": rhi * np.sqrt(c),
-        "rmsea.pvalue.robust": rtests["rmsea.pvalue"], "rmsea.notclose.pvalue.robust": rtests["rmsea.notclose.pvalue"],
     })
     return out
+
+
+def robust_measures(X2: float, df: int, c: float, X2_base: float, df_base: int, c_base: float,
+                    N: int, G: int) -> dict:
+    """The ``.robust`` CFI/TLI/RNI/RMSEA from a statistic, its scaling factor and the baseline's.
+
+    Brosseau-Liard and Savalei (2014) for CFI/TLI/RNI, Brosseau-Liard, Savalei and Li (2012) and
+    Savalei (2018) for the RMSEA and its CI, as lavaan: with complete data ``X2`` is the ML
+    chi-square and ``c`` the Yuan-Bentler factor; under FIML they are Zhang and Savalei's (2023)
+    corrected statistic and factor (:func:`fiml_corrected`).
+    """
+    from psyscreen.validity.cfa import _rmsea_ci, _rmsea_tests
+
+    t1 = X2 - c * df
+    t2 = X2_base - c_base * df_base
+    out = {"cfi.robust": float(1.0 - max(t1, 0.0) / max(t1, t2, 0.0)) if max(t1, t2, 0.0) > 0 else 1.0}
+    tli = float(1.0 - (t1 * df_base) / (t2 * df)) if df > 0 and t2 != 0 else 1.0
+    out.update({"tli.robust": tli, "nnfi.robust": tli, "rni.robust": float(1.0 - t1 / t2) if t2 != 0 else 1.0})
+    if df > 0:
+        T = X2 / c
+        rmsea = float(np.sqrt(max(T - df, 0.0) / (N * df)) * np.sqrt(G) * np.sqrt(c))
+        lo, hi = _rmsea_ci(T, df, N, G)
+        tests = _rmsea_tests(T, df, N / c, G)
+    else:
+        rmsea, lo, hi = 0.0, float("nan"), float("nan")
+        tests = {"rmsea.pvalue": float("nan"), "rmsea.notclose.pvalue": float("nan")}
+    out.update({
+        "rmsea.robust": rmsea, "rmsea.ci.lower.robust": lo * np.sqrt(c), "rmsea.ci.upper.robust": hi * np.sqrt(c),
+        "rmsea.pvalue.robust": tests["rmsea.pvalue"], "rmsea.notclose.pvalue.robust": tests["rmsea.notclose.pvalue"],
+    })
+    return out
+
+
+def fiml_corrected(model, sample, x: np.ndarray, A0: np.ndarray, *, robust: bool) -> tuple[float, float, float, float]:
+    """Zhang and Savalei's (2023) FIML-corrected statistic and scaling factor, model and baseline.
+
+    The statistic is the complete-data ML chi-square of the FIML estimates against the EM
+    (saturated) moments; its factor ``c = k / df`` with ``k = tr(W_c W_m^-1 U W_m^-1)`` (ML,
+    lavaan's "V6") or ``tr(U W_m^-1 W_c W_m^-1 U Gamma)`` (MLR, "V3"), where ``W_m`` is the
+    observed information of the saturated model with the missing data, ``W_c`` its complete-data
+    information, ``Gamma = W_m^-1 J W_m^-1`` (``J`` the score cross-product) and
+    ``U = W_m - W_m Delta (Delta' W_m Delta)^-1 Delta' W_m``; all at the EM moments, group
+    blocks weighted by ``n_g / N``. These are lavaan's ``lav_fit_fiml_corrected`` figures, which
+    fitMeasures turns into ``cfi.robust``, ``tli.robust``, ``rmsea.robust`` under ``missing = "ml"``.
+    Returns ``(X2, c, X2_base, c_base)``.
+    """
+    from psyscreen.validity.cfa import _Objective
+
+    G, p = model.n_groups, len(model.ov)
+    N = sample.N
+    w = sample.n / N
+    r, cc = _vech_index(p)
+    diag = np.flatnonzero(r == cc) + p
+    Wm, Wmi, Wc, Gam, Dm, Db = [], [], [], [], [], []
+    deltas = model_deltas(model, x)
+    base_moments = []
+    for g in range(G):
+        A, B = h1_information(sample.patterns[g], sample.S[g], sample.ybar[g], True)
+        ng = sample.n[g]
+        wm, jm = A / ng, B / ng
+        wmi = np.linalg.inv(wm)
+        K = np.linalg.inv(sample.S[g])
+        wc = np.zeros_like(wm)
+        wc[:p, :p] = K
+        wc[p:, p:] = 0.5 * _dkron(K, K, r, cc)
+        Wm.append(w[g] * wm)
+        Wmi.append(wmi / w[g])
+        Wc.append(w[g] * wc)
+        Gam.append(wmi @ jm @ wmi / w[g])
+        Dm.append(deltas[g].T)
+        sel = np.zeros((wm.shape[0], 2 * p))
+        sel[np.arange(p), np.arange(p)] = 1.0
+        sel[diag, p + np.arange(p)] = 1.0
+        Db.append(sel)
+        base_moments.append(_fiml.independence(sample.patterns[g], p)[:2])
+    from scipy.linalg import block_diag
+
+    Wm_all, Wmi_all, Wc_all, Gam_all = (block_diag(*m) for m in (Wm, Wmi, Wc, Gam))
+
+    def k_factor(Delta: np.ndarray) -> float:
+        E = Delta.T @ Wm_all @ Delta
+        U = Wm_all - Wm_all @ Delta @ np.linalg.solve(E, Delta.T @ Wm_all)
+        if robust:
+            return float(np.trace(U @ Wmi_all @ Wc_all @ Wmi_all @ U @ Gam_all))
+        return float(np.trace(Wc_all @ Wmi_all @ U @ Wmi_all))
+
+    obj = _Objective(model, sample)
+    obj._eval(x)
+    X2 = float(sample.n @ obj.fg)
+    df = G * (p * (p + 1) // 2 + p) - model.q
+    c = k_factor(np.vstack(Dm)) / df
+    # baseline: the FIML independence estimates against the EM moments
+    X2b = 0.0
+    for g, (bmu, bsig) in enumerate(base_moments):
+        K = np.diag(1.0 / np.diag(bsig))
+        d = sample.ybar[g] - bmu
+        fb = (np.sum(np.log(np.diag(bsig))) + np.sum(K * sample.S[g]) - sample.logdet_S[g] - p + d @ K @ d)
+        X2b += sample.n[g] * fb
+    c_b = k_factor(block_diag(*Db)) / (G * p * (p - 1) // 2)
+    return X2, c, X2b, c_b
 
 
 def satorra_bentler_2001(chisq0: float, df0: int, c0: float, chisq1: float, df1: int, c1: float) -> tuple[float, int, float]:
@@ -266,10 +352,14 @@ def inference(model, sample, obj, x: np.ndarray, fit, *, estimator: str, fiml: b
         c_base = (trace_h1 - base_h0) / values["baseline.df"]
         n_moments = G * sat[0][0].shape[0]
         n_group_par = len({(e.g, k) for e, k in zip(model.entries, model.index) if k >= 0})
-        robust = robust_fit_measures(values, c, c_base, trace_h1, trace_h0, n_moments, n_group_par)
-        if fiml:  # lavaan corrects these for missing data (lav_fit_fiml_corrected); not provided here
-            robust = {k: v for k, v in robust.items() if not k.endswith(".robust")}
-        values.update(robust)
+        values.update(scaled_fit_measures(values, c, c_base, trace_h1, trace_h0, n_moments, n_group_par))
+        if not fiml:
+            values.update(robust_measures(values["chisq"], df, c, values["baseline.chisq"], values["baseline.df"],
+                                          c_base, sample.N, G))
+    if fiml:
+        X2, c3, X2b, c3b = fiml_corrected(model, sample, x, A0, robust=estimator == "MLR")
+        values.update(robust_measures(X2, values["df"], c3, X2b, values["baseline.df"], c3b, sample.N,
+                                      model.n_groups))
     return vcov, FitMeasures(values)
 
 
