@@ -148,19 +148,48 @@ def independence(pats: list[Pattern], p: int) -> tuple[np.ndarray, np.ndarray, f
     return mean, sigma, pattern_loglik(pats, sigma, mean)
 
 
+@dataclass(frozen=True)
+class _Stacked:
+    """The patterns of one group stacked into arrays, missing entries embedded as zeros."""
+
+    obs: np.ndarray  # (P, p) float 0/1
+    n: np.ndarray  # (P,)
+    p_obs: np.ndarray  # (P,) observed variables per pattern
+    ybar: np.ndarray  # (P, p)
+    S: np.ndarray  # (P, p, p)
+
+    @classmethod
+    def of(cls, pats: list[Pattern], p: int) -> "_Stacked":
+        P = len(pats)
+        obs = np.zeros((P, p))
+        ybar = np.zeros((P, p))
+        S = np.zeros((P, p, p))
+        for k, pt in enumerate(pats):
+            o = pt.idx
+            obs[k, o] = 1.0
+            ybar[k, o] = pt.ybar
+            S[k][np.ix_(o, o)] = pt.S
+        return cls(obs, np.array([pt.n for pt in pats], dtype=float), obs.sum(1), ybar, S)
+
+
 class FIMLObjective:
     """``f = -2 (logl - logl_h1) / N`` of a (multi-group) model over the patterns of each group.
 
     The same interface as :class:`psyscreen.validity.cfa._Objective` (``f``, ``g``, ``H``,
     ``fg`` per group, ``sigma``, ``mu``, ``sinv``, ``logdet``): ``n @ fg`` is the chi-square.
     ``H`` is the pattern-wise expected information (positive definite, used for the steps).
+    All patterns of a group are handled at once: ``Sigma_oo^-1`` of every pattern is the inverse
+    of Sigma with the missing rows and columns replaced by the identity, minus that identity.
     """
 
     def __init__(self, model, sample) -> None:
         self.model, self.sample, self.patterns = model, sample, sample.patterns
         self.h1_logl = np.array([pattern_loglik(pats, S, m)
                                  for pats, S, m in zip(sample.patterns, sample.S, sample.ybar)])
+        p = len(model.ov)
+        self._stacked = [_Stacked.of(pats, p) for pats in sample.patterns]
         self._x: np.ndarray | None = None
+        self._H_at: np.ndarray | None = None
 
     def _eval(self, x: np.ndarray) -> None:
         from psyscreen.validity.cfa import _implied, _jacobian
@@ -171,44 +200,62 @@ class FIMLObjective:
         m, s = self.model, self.sample
         sigma, mu = _implied(m, x[None, :])
         sigma, mu = sigma[0], mu[0]
-        q, G = x.size, m.n_groups
+        q, G, p = x.size, m.n_groups, sigma.shape[-1]
         N = s.N
+        fail = (np.inf, np.zeros(q), False)
         try:
             np.linalg.cholesky(sigma)
         except np.linalg.LinAlgError:
-            self.f, self.g, self.H, self.ok = np.inf, np.zeros(q), np.eye(q), False
+            self.f, self.g, self.ok = fail
             return
         dsig, dmu = _jacobian(m, x)
+        self._dsig, self._dmu = dsig, dmu
         logl = np.zeros(G)
         grad = np.zeros(q)  # of logl
-        info = np.zeros((q, q))
+        self._K = []
+        eye = np.eye(p)
         for g in range(G):
-            for pt in self.patterns[g]:
-                o = pt.idx
-                so = sigma[g][np.ix_(o, o)]
-                sign, logdet = np.linalg.slogdet(so)
-                if sign <= 0:
-                    self.f, self.g, self.H, self.ok = np.inf, np.zeros(q), np.eye(q), False
-                    return
-                K = np.linalg.inv(so)
-                d = pt.ybar - mu[g, o]
-                W = pt.S + np.outer(d, d)
-                logl[g] += -0.5 * pt.n * (o.size * np.log(2 * np.pi) + logdet + np.sum(K * W))
-                ds = dsig[:, g][:, o][:, :, o]  # (q, p_o, p_o)
-                dm = dmu[:, g, o]  # (q, p_o)
-                M = K @ W @ K - K
-                grad += pt.n * (0.5 * np.einsum("ij,kij->k", M, ds) + dm @ (K @ d))
-                A = K[None] @ ds  # (q, p_o, p_o)
-                info += pt.n * (0.5 * np.einsum("kij,lji->kl", A, A) + dm @ K @ dm.T)
+            st = self._stacked[g]
+            mis = 1.0 - st.obs
+            M = sigma[g][None] * st.obs[:, :, None] * st.obs[:, None, :] + mis[:, :, None] * eye
+            sign, logdet = np.linalg.slogdet(M)
+            if np.any(sign <= 0):
+                self.f, self.g, self.ok = fail
+                return
+            K = np.linalg.inv(M) - mis[:, :, None] * eye  # (P, p, p), zero outside the observed block
+            d = (st.ybar - mu[g]) * st.obs
+            W = st.S + d[:, :, None] * d[:, None, :]
+            logl[g] = -0.5 * st.n @ (st.p_obs * np.log(2 * np.pi) + logdet + np.einsum("aij,aji->a", K, W))
+            Kd = np.einsum("aij,aj->ai", K, d)
+            Mg = np.einsum("a,aij->ij", st.n, K @ W @ K - K)
+            grad += 0.5 * dsig[:, g].reshape(q, -1) @ Mg.ravel() + dmu[:, g] @ (st.n @ Kd)
+            self._K.append(K)
         self.ok = True
         self.logl_g = logl
         self.fg = -2.0 * (logl - self.h1_logl) / s.n
         self.f = float(-2.0 * (logl.sum() - self.h1_logl.sum()) / N)
         self.g = -2.0 * grad / N
-        self.H = 2.0 * (info + info.T) / 2 / N
-        sinv = np.linalg.inv(sigma)
-        self.sigma, self.mu, self.sinv = sigma, mu, sinv
+        self.sigma, self.mu, self.sinv = sigma, mu, np.linalg.inv(sigma)
         self.logdet = np.linalg.slogdet(sigma)[1]
+
+    @property
+    def H(self) -> np.ndarray:
+        """Pattern-wise expected information (times ``2 / N``), computed when asked for."""
+        if self._H_at is not None and np.array_equal(self._H_at, self._x):
+            return self._H
+        if not self.ok:
+            return np.eye(self._x.size)
+        q = self._x.size
+        info = np.zeros((q, q))
+        for g in range(self.model.n_groups):
+            st, K = self._stacked[g], self._K[g]
+            A = np.einsum("aij,kjl->akil", K, self._dsig[:, g])  # (P, q, p, p)
+            info += 0.5 * np.einsum("a,akij,alji->kl", st.n, A, A, optimize=True)
+            dm = self._dmu[:, g]
+            info += np.einsum("a,ki,aij,lj->kl", st.n, dm, K, dm, optimize=True)
+        self._H = 2.0 * (info + info.T) / 2 / self.sample.N
+        self._H_at = self._x.copy()
+        return self._H
 
     def fun(self, x: np.ndarray) -> float:
         self._eval(x)
