@@ -305,7 +305,7 @@ def satorra_bentler_2001(chisq0: float, df0: int, c0: float, chisq1: float, df1:
     --------
     >>> td, ddf, p = satorra_bentler_2001(124.04, 54, 0.98, 115.85, 48, 0.95)
     >>> ddf, round(td, 3)
-    (6, 6.011)
+    (6, 6.713)
     """
     ddf = int(df0 - df1)
     cd = (df0 * c0 - df1 * c1) / ddf
