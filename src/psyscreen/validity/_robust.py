@@ -7,14 +7,17 @@ Owned here because no Python SEM library reproduces lavaan's MLR figures. Equal 
 ``information.meat = "first.order"``), with complete data and with FIML (``missing = "ml"``):
 
 - the case-wise scores of the saturated (h1) normal model in the moments ``m = (mu, vech Sigma)``,
-  evaluated at the model-implied moments (``structured``) and pattern by pattern when answers
-  are missing; their cross-product ``B1`` is the meat, the observed h1 information ``A1``
-  (the negative Hessian in ``m``) the bread of the test;
+  pattern by pattern when answers are missing; their cross-product ``B1`` at the model-implied
+  moments (``structured``) is the meat: ``B0 = Delta' B1 Delta`` with ``Delta = dm/dtheta``;
 - standard errors ``A0^-1 B0 A0^-1`` with ``A0`` the observed information of the model (the
-  Hessian of the log-likelihood in the free parameters) and ``B0 = Delta' B1 Delta``;
-- the scaling factor ``c = (tr(A1^-1 B1) - tr((Delta' A1 Delta)^-1 Delta' B1 Delta)) / df``
-  (Yuan and Bentler, 2000, in Mplus's form), ``chisq.scaled = chisq / c``; the same for the
-  baseline (independence) model;
+  Hessian of the log-likelihood in the free parameters);
+- the scaling factor ``c = (tr(A1^-1 B1) - tr(A0^-1 B0)) / df`` (Yuan and Bentler, 2000, in
+  Mplus's form) where ``A1`` (the observed information of the saturated model) and ``B1`` of
+  the first trace are taken at the saturated moments (sample moments, or the EM estimates
+  under FIML); ``chisq.scaled = chisq / c``. The baseline (independence) model the same way,
+  with its own estimates and ``Delta`` a selection of means and variances;
+- under FIML the ``.robust`` CFI/TLI/RMSEA use Zhang and Savalei's corrected statistic
+  (:func:`fiml_corrected`), as lavaan 0.6.14 does;
 - the scaled CFI/TLI/RMSEA from the scaled statistics, the robust ones by
   Brosseau-Liard and Savalei (2012, 2014) and Savalei (2018), as ``fitMeasures``;
 - the scaled difference test of nested models by Satorra and Bentler (2001), as
@@ -55,6 +58,11 @@ def _dkron(M: np.ndarray, N: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.nda
 def h1_information(pats: list[Pattern], sigma: np.ndarray, mu: np.ndarray,
                    meanstructure: bool) -> tuple[np.ndarray, np.ndarray]:
     """Observed information ``A1`` and score cross-product ``B1`` of the saturated model (totals).
+
+    The observed information of pattern ``o`` with ``K = Sigma_oo^-1``, ``d = ybar_o - mu_o`` and
+    ``W = S_o + d d'``: ``n K`` (means), ``n D'(K W K (x) K - K (x) K / 2) D`` (covariances) and
+    ``n (d'K (x) K) D`` (cross); the scores of a row ``K d_i`` and ``vech`` of ``(K d_i d_i' K - K) / 2``
+    (off-diagonal entries twice).
 
     Both in the moments ``(mu, vech Sigma)`` (or ``vech Sigma`` alone without a mean structure),
     at the given moments, summed over the rows of one group (pattern by pattern).
@@ -225,7 +233,7 @@ def robust_measures(X2: float, df: int, c: float, X2_base: float, df_base: int, 
     return out
 
 
-def fiml_corrected(model, sample, x: np.ndarray, A0: np.ndarray, *, robust: bool) -> tuple[float, float, float, float]:
+def fiml_corrected(model, sample, x: np.ndarray, *, robust: bool) -> tuple[float, float, float, float]:
     """Zhang and Savalei's (2023) FIML-corrected statistic and scaling factor, model and baseline.
 
     The statistic is the complete-data ML chi-square of the FIML estimates against the EM
@@ -357,7 +365,7 @@ def inference(model, sample, obj, x: np.ndarray, fit, *, estimator: str, fiml: b
             values.update(robust_measures(values["chisq"], df, c, values["baseline.chisq"], values["baseline.df"],
                                           c_base, sample.N, G))
     if fiml:
-        X2, c3, X2b, c3b = fiml_corrected(model, sample, x, A0, robust=estimator == "MLR")
+        X2, c3, X2b, c3b = fiml_corrected(model, sample, x, robust=estimator == "MLR")
         values.update(robust_measures(X2, values["df"], c3, X2b, values["baseline.df"], c3b, sample.N,
                                       model.n_groups))
     return vcov, FitMeasures(values)

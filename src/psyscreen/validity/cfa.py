@@ -12,6 +12,10 @@ exactly rather than approximated through another SEM package:
   inverting the noncentral chi-square; SRMR as Bentler's (lavaan's default ``srmr``);
   CFI and TLI against the independence model.
 
+``estimator="MLR"`` (robust standard errors, Yuan-Bentler scaled test) lives in
+:mod:`psyscreen.validity._robust`, ``missing="ml"`` (FIML) in :mod:`psyscreen.validity._fiml`;
+both enter :func:`cfa` through one hook after the fit.
+
 Multi-group models (``group=``) with equality constraints (``group_equal=``) use the same engine;
 :func:`psyscreen.validity.invariance.invariance` builds the usual sequence of them.
 """

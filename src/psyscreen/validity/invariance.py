@@ -42,7 +42,9 @@ class InvarianceResult(ResultMixin):
     table : pandas.DataFrame
         One row per step (index: step name): group_equal, chisq, df, pvalue, cfi, tli, rmsea,
         srmr, aic, bic, delta_chisq, delta_df, delta_pvalue (chi-square difference test against
-        the previous step), delta_cfi, delta_rmsea, delta_srmr, verdict.
+        the previous step), delta_cfi, delta_rmsea, delta_srmr, verdict. With MLR: pvalue, cfi,
+        tli, rmsea are the scaled measures, chisq_scaled and scaling_factor are added and
+        delta_chisq / delta_pvalue are the Satorra-Bentler (2001) scaled difference test.
     fits : Mapping[str, CFAResult]
         The multi-group fit of each step.
     level : str or None
