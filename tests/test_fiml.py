@@ -116,3 +116,13 @@ def test_fiml_work_is_per_pattern_not_per_person():
         warnings.simplefilter("error")
         res = cfa_module.cfa(data("bfi_ac"), ref["model"], missing="ml")
     assert res.n_used == 2800
+
+
+@pytest.mark.parametrize("estimator", ["ML", "MLR"])
+def test_just_identified_model_with_fiml(estimator):
+    """A saturated model (df 0) fits under FIML (the trust-region step used to break down at the optimum);
+    lavaan 0.6.14 prints chisq 0, cfi.robust 1, tli.robust 1, rmsea.robust 0 for it."""
+    res = cfa(data("hs_missing"), "f =~ x1 + x2 + x3", missing="ml", estimator=estimator)
+    assert res.fit.df == 0 and res.fit.chisq == pytest.approx(0.0, abs=1e-6)
+    assert res.fit["cfi.robust"] == pytest.approx(1.0) and res.fit["tli.robust"] == 1.0
+    assert res.fit["rmsea.robust"] == 0.0

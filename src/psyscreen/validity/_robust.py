@@ -213,7 +213,7 @@ def robust_measures(X2: float, df: int, c: float, X2_base: float, df_base: int, 
     """
     from psyscreen.validity.cfa import _rmsea_ci, _rmsea_tests
 
-    t1 = X2 - c * df
+    t1 = X2 - c * df if df > 0 else X2  # a saturated model (df 0) has no scaling factor
     t2 = X2_base - c_base * df_base
     out = {"cfi.robust": float(1.0 - max(t1, 0.0) / max(t1, t2, 0.0)) if max(t1, t2, 0.0) > 0 else 1.0}
     tli = float(1.0 - (t1 * df_base) / (t2 * df)) if df > 0 and t2 != 0 else 1.0
@@ -223,8 +223,8 @@ def robust_measures(X2: float, df: int, c: float, X2_base: float, df_base: int, 
         rmsea = float(np.sqrt(max(T - df, 0.0) / (N * df)) * np.sqrt(G) * np.sqrt(c))
         lo, hi = _rmsea_ci(T, df, N, G)
         tests = _rmsea_tests(T, df, N / c, G)
-    else:
-        rmsea, lo, hi = 0.0, float("nan"), float("nan")
+    else:  # as lavaan: RMSEA and its CI 0, no test
+        rmsea, lo, hi, c = 0.0, 0.0, 0.0, 1.0
         tests = {"rmsea.pvalue": float("nan"), "rmsea.notclose.pvalue": float("nan")}
     out.update({
         "rmsea.robust": rmsea, "rmsea.ci.lower.robust": lo * np.sqrt(c), "rmsea.ci.upper.robust": hi * np.sqrt(c),
@@ -290,7 +290,7 @@ def fiml_corrected(model, sample, x: np.ndarray, *, robust: bool) -> tuple[float
     obj._eval(x)
     X2 = float(sample.n @ obj.fg)
     df = G * (p * (p + 1) // 2 + p) - model.q
-    c = k_factor(np.vstack(Dm)) / df
+    c = k_factor(np.vstack(Dm)) / df if df > 0 else float("nan")
     # baseline: the FIML independence estimates against the EM moments
     X2b = 0.0
     for g, (bmu, bsig) in enumerate(base_moments):

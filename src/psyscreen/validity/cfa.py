@@ -874,11 +874,15 @@ def cfa(
 
     obj = _Objective(mod, sample) if missing == "listwise" else _fiml.FIMLObjective(mod, sample)
     x0 = _start_values(mod, sample)
+    iterates = [x0]
     with np.errstate(all="ignore"):
-        opt = optimize.minimize(
-            obj.fun, x0, jac=obj.jac, hess=obj.hess, method="trust-exact",
-            options={"gtol": 1e-9, "maxiter": 2000},
-        )
+        try:
+            opt = optimize.minimize(
+                obj.fun, x0, jac=obj.jac, hess=obj.hess, method="trust-exact",
+                options={"gtol": 1e-9, "maxiter": 2000}, callback=lambda xk: iterates.append(np.copy(xk)),
+            )
+        except (ValueError, np.linalg.LinAlgError) as exc:  # the step breaks down at a noise-level gradient
+            opt = optimize.OptimizeResult(x=iterates[-1], success=False, nit=len(iterates) - 1, message=str(exc))
     obj._eval(opt.x)
     if not opt.success or not obj.ok:
         # trust-exact stops when it can make no progress; accept a stationary point
