@@ -182,7 +182,7 @@ class CFAResult(ResultMixin):
     group_equal : tuple of str
         The equality constraints across groups.
     n_obs : tuple of int
-        Complete rows used per group (listwise deletion).
+        Rows used per group (complete rows under listwise deletion; rows with any answer under FIML).
     vcov : numpy.ndarray
         Covariance matrix of the free parameters (expected information for ML with complete
         data; observed information under FIML; the robust sandwich for MLR).
