@@ -181,8 +181,9 @@ def test_orthogonal_factors_by_fixed_covariances(hs: pd.DataFrame, fit: CFAResul
 def test_listwise_deletion(hs: pd.DataFrame) -> None:
     holes = hs.copy()
     holes.loc[[0, 5, 10], "x3"] = np.nan
-    res = cfa(holes, HS_MODEL)
-    assert res.fit.n == 298
+    with pytest.warns(UserWarning, match="cfa dropped 3 of 301 rows with a missing answer"):
+        res = cfa(holes, HS_MODEL)
+    assert res.fit.n == 298 and (res.n_used, res.n_dropped) == (298, 3)
     direct = cfa(hs.drop(index=[0, 5, 10]), HS_MODEL)
     assert res.fit.chisq == pytest.approx(direct.fit.chisq, abs=1e-8)
 

@@ -189,8 +189,16 @@ def _cfa_section(res) -> Section:
     text = (f"chi2({f.df}) = {f.chisq:.2f}, p = {f.pvalue:.3g}; CFI = {f.cfi:.3f}, TLI = {f.tli:.3f}, "
             f"RMSEA = {f.rmsea:.3f} (90% CI {f.rmsea_ci_lower:.3f} to {f.rmsea_ci_upper:.3f}), SRMR = {f.srmr:.3f}; "
             f"n = {f.ntotal}. R: lavaan::cfa, fitMeasures.")
+    if "chisq.scaled" in f:
+        text += (f" Scaled (estimator {res.estimator}): chi2({f.df}) = {f.chisq_scaled:.2f}, "
+                 f"p = {f.pvalue_scaled:.3g}; CFI = {f.cfi_scaled:.3f}, TLI = {f.tli_scaled:.3f}, "
+                 f"RMSEA = {f.rmsea_scaled:.3f}.")
+    text += (f" Rows used: {res.n_used}, dropped: {res.n_dropped} (missing = {res.missing!r}).")
     tables = [_table("fit", fit), _table("std_loadings", res.std_loadings), _table("reliability", res.reliability),
               _table("parameters", res.params)]
+    if res.warnings:
+        tables.append(_table("cfa_warnings", pd.DataFrame({"warning": list(res.warnings)})))
+        text += " Warnings: " + " ".join(res.warnings)
     return Section("Confirmatory factor analysis", text, tables)
 
 
@@ -200,7 +208,12 @@ def _invariance_section(res) -> Section:
     text = (f"Across {res.group} ({', '.join(map(str, res.groups))}): invariance holds up to the "
             f"{res.level or 'no'} step (delta CFI >= {res.cutoffs[0]}, delta RMSEA <= {res.cutoffs[1]}). "
             "R: lavaan::cfa(group.equal = ...).")
-    return Section("Measurement invariance", text, [_table("invariance", table)])
+    text += f" Estimator {res.estimator}; rows used: {res.n_used}, dropped: {res.n_dropped} (missing = {res.missing!r})."
+    tables = [_table("invariance", table)]
+    if res.warnings:
+        tables.append(_table("invariance_warnings", pd.DataFrame({"warning": list(res.warnings)})))
+        text += " Warnings: " + " ".join(res.warnings)
+    return Section("Measurement invariance", text, tables)
 
 
 def _roc_section(res) -> Section:

@@ -397,16 +397,24 @@ def _model_text(model: str) -> str:
     return model
 
 
+def _ml_options(func):
+    """--estimator ML|MLR|WLSMV and --missing listwise|ml, shared by cfa and invariance."""
+    func = click.option("--missing", type=click.Choice(["listwise", "ml"]), default="listwise", show_default=True,
+                        help="listwise: drop rows with a missing answer; ml: FIML (lavaan missing='ml').")(func)
+    return click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV"], case_sensitive=False), default=None,
+                        help="ML (the default), MLR (robust SEs, Yuan-Bentler scaled chi-square) or WLSMV "
+                             "(ordinal items; the default with --ordered).")(func)
+
+
 @analyze.command("cfa")
 @_common
 @click.option("--model", required=True, metavar="FILE|SYNTAX", help="lavaan model syntax, or a file holding it.")
 @click.option("--std-lv", is_flag=True, help="Identify factors by unit variances instead of marker loadings.")
 @click.option("--ordered", default=None, metavar="all|ITEMS",
               help="Ordinal items ('all' = every model item, or a comma list): fit by WLSMV (lavaan ordered=).")
-@click.option("--estimator", type=click.Choice(["ML", "WLSMV"], case_sensitive=False), default=None,
-              help="ML (continuous items; the default) or WLSMV (the default with --ordered).")
-def cfa_cmd(data, output, sheet, debug, model, std_lv, ordered, estimator):
-    """Confirmatory factor analysis (ML or WLSMV): fit measures, standardized loadings, composite reliability, AVE.
+@_ml_options
+def cfa_cmd(data, output, sheet, debug, model, std_lv, ordered, estimator, missing):
+    """Confirmatory factor analysis (ML, MLR or WLSMV): fit measures, standardized loadings, composite reliability, AVE.
 
     psyscreen.validity.cfa (lavaan::cfa, fitMeasures, standardizedSolution; ordered = ..., estimator = "WLSMV").
     """
@@ -414,11 +422,11 @@ def cfa_cmd(data, output, sheet, debug, model, std_lv, ordered, estimator):
         from ..validity import cfa
 
         items = None if ordered is None else (True if ordered.strip().lower() == "all" else _split(ordered))
-        return [cfa(frame, _model_text(model), std_lv=std_lv, ordered=items, estimator=estimator)]
+        return [cfa(frame, _model_text(model), std_lv=std_lv, ordered=items, estimator=estimator, missing=missing)]
 
     _run("Confirmatory factor analysis", data, output,
-         {"model": model, "std_lv": std_lv or None, "ordered": ordered, "estimator": estimator}, debug,
-         compute, sheet)
+         {"model": model, "std_lv": std_lv or None, "ordered": ordered, "estimator": estimator, "missing": missing},
+         debug, compute, sheet)
 
 
 @analyze.command("invariance")
@@ -428,7 +436,8 @@ def cfa_cmd(data, output, sheet, debug, model, std_lv, ordered, estimator):
 @click.option("--steps", default="configural,metric,scalar,strict", show_default=True,
               help="Steps to fit, in order.")
 @click.option("--std-lv", is_flag=True, help="Identify factors by unit variances instead of marker loadings.")
-def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv):
+@_ml_options
+def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv, estimator, missing):
     """Measurement invariance across groups: configural, metric, scalar, strict, with delta CFI/RMSEA.
 
     psyscreen.validity.invariance (lavaan group.equal).
@@ -437,9 +446,11 @@ def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv):
         from ..validity import invariance
 
         _need_columns(frame, [group], "group column")
-        return [invariance(frame, _model_text(model), group, steps=_split(steps), std_lv=std_lv)]
+        return [invariance(frame, _model_text(model), group, steps=_split(steps), std_lv=std_lv,
+                           estimator=estimator or "ML", missing=missing)]
 
-    _run("Measurement invariance", data, output, {"model": model, "group": group, "steps": steps}, debug,
+    _run("Measurement invariance", data, output,
+         {"model": model, "group": group, "steps": steps, "estimator": estimator, "missing": missing}, debug,
          compute, sheet)
 
 

@@ -12,6 +12,10 @@ exactly rather than approximated through another SEM package:
   inverting the noncentral chi-square; SRMR as Bentler's (lavaan's default ``srmr``);
   CFI and TLI against the independence model.
 
+``estimator="MLR"`` (robust standard errors, Yuan-Bentler scaled test) lives in
+:mod:`psyscreen.validity._robust`, ``missing="ml"`` (FIML) in :mod:`psyscreen.validity._fiml`;
+both enter :func:`cfa` through one hook after the fit.
+
 Multi-group models (``group=``) with equality constraints (``group_equal=``) use the same engine;
 :func:`psyscreen.validity.invariance.invariance` builds the usual sequence of them.
 """
@@ -29,6 +33,7 @@ from scipy import optimize, stats
 
 from psyscreen._blas import small_blas
 from psyscreen._results import ResultMixin
+from psyscreen.validity import _fiml, _robust
 from psyscreen.validity._lavaan_syntax import ModelSyntaxError, ParTerm, parse_model
 
 __all__ = [
@@ -178,15 +183,21 @@ class CFAResult(ResultMixin):
     group_equal : tuple of str
         The equality constraints across groups.
     n_obs : tuple of int
-        Complete rows used per group (listwise deletion).
+        Rows used per group (complete rows under listwise deletion; rows with any answer under FIML).
     vcov : numpy.ndarray
-        Covariance matrix of the free parameters (expected information).
+        Covariance matrix of the free parameters (expected information for ML with complete
+        data; observed information under FIML; the robust sandwich for MLR).
     iterations : int
         Optimiser iterations.
     n_used, n_dropped : int
-        Rows used, and rows dropped for a missing answer (listwise deletion).
+        Rows of the data used by the fit and rows dropped (a missing answer under listwise
+        deletion; no answer at all, or no group, under FIML).
     estimator : str
-        "ML", or "WLSMV" for ordered items (then ``params`` has threshold rows ``item | t1``).
+        "ML", "MLR", or "WLSMV" for ordered items (then ``params`` has threshold rows ``item | t1``).
+    missing : str
+        "listwise" or "ml" (FIML).
+    warnings : tuple of str
+        What the analysis warned about (e.g. dropped rows), also issued with ``warnings.warn``.
     """
 
     fit: FitMeasures
@@ -202,10 +213,15 @@ class CFAResult(ResultMixin):
     n_used: int = 0
     n_dropped: int = 0
     estimator: str = "ML"
+    missing: str = "listwise"
+    warnings: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """The parameter table (as lavaan's ``parameterEstimates(fit, standardized = TRUE)``)."""
         return self.params.copy()
+
+    def _repr_html_(self) -> str:
+        return _robust.html_with_header(self, f"estimator {self.estimator}, missing {self.missing}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,6 +437,7 @@ class _Sample:
     ybar: np.ndarray  # (G, p)
     n: np.ndarray  # (G,)
     logdet_S: np.ndarray  # (G,)
+    patterns: list | None = None  # per group: the rows by pattern of missingness (_fiml.Pattern)
 
     @property
     def N(self) -> int:
@@ -677,10 +694,13 @@ def _std_all(model: _Model, thetas: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------
-def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None) -> tuple[_Sample, list, int]:
+def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None,
+                  missing: str = "listwise") -> tuple[_Sample, list, int]:
     cols = ov + ([group] if group is not None else [])
     sub = data[cols]
     complete = sub.notna().all(axis=1).to_numpy()
+    if missing == "ml":  # FIML keeps every row with a group and at least one answer
+        complete = sub[ov].notna().any(axis=1).to_numpy() & (group is None or sub[group].notna().to_numpy())
     dropped = int((~complete).sum())
     sub = sub.loc[complete]
     bad = [c for c in ov if not pd.api.types.is_numeric_dtype(sub[c]) or pd.api.types.is_bool_dtype(sub[c])]
@@ -704,6 +724,7 @@ def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None) -> tuple
     S = np.empty((G, p, p))
     ybar = np.empty((G, p))
     n = np.bincount(codes, minlength=G)
+    patterns: list = []
     for g in range(G):
         where = f"group {labels[g]!r}" if group is not None else "the data"
         if n[g] <= p:
@@ -712,9 +733,13 @@ def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None) -> tuple
                 "(and many more for a trustworthy CFA)"
             )
         Xg = X[codes == g]
-        ybar[g] = Xg.mean(0)
-        Z = Xg - ybar[g]
-        S[g] = Z.T @ Z / n[g]
+        patterns.append(_fiml.group_patterns(Xg))
+        if missing == "ml":  # the saturated (h1) moments by EM
+            ybar[g], S[g], _ = _fiml.em_saturated(patterns[g], p)
+        else:
+            ybar[g] = Xg.mean(0)
+            Z = Xg - ybar[g]
+            S[g] = Z.T @ Z / n[g]
         var = np.diag(S[g])
         const = [ov[k] for k in np.flatnonzero(var <= 1e-12 * max(1.0, float(var.max())))]
         if const:
@@ -728,7 +753,7 @@ def _sample_stats(data: pd.DataFrame, ov: list[str], group: str | None) -> tuple
                 f"correlation matrix {ev[0]:.3g}): some items are linear combinations of others"
             )
     logdet = np.linalg.slogdet(S)[1]
-    return _Sample(S, ybar, n, logdet), labels, dropped
+    return _Sample(S, ybar, n, logdet, patterns), labels, dropped
 
 
 # --------------------------------------------------------------------------------------------
@@ -744,6 +769,7 @@ def cfa(
     group_equal: Sequence[str] = (),
     meanstructure: bool | None = None,
     ordered: bool | Sequence[str] | None = None,
+    missing: str = "listwise",
 ) -> CFAResult:
     """Confirmatory factor analysis by maximum likelihood, as ``lavaan::cfa``.
 
@@ -757,11 +783,13 @@ def cfa(
         ``a ~~ b`` (residual or factor covariance), ``x ~ 1`` (intercept), premultipliers
         ``1*a`` (fixed), ``NA*a`` (free), ``lab*a`` (label: equal labels, equal parameters);
         ``#`` comments; newlines or ``;`` between statements.
-    estimator : {"ML", "WLSMV"}, optional
-        "ML" (normal-theory maximum likelihood, the default for continuous items) or "WLSMV" (the
-        default when ``ordered`` is given): DWLS on thresholds and polychoric correlations with robust
-        standard errors and the scaled-shifted test, as ``lavaan::cfa(..., ordered = items,
-        estimator = "WLSMV")``; see :mod:`psyscreen.validity._wls`.
+    estimator : {"ML", "MLR", "WLSMV"}, optional
+        "ML" (normal-theory maximum likelihood, the default for continuous items); "MLR" adds robust
+        (Huber-White) standard errors, the Yuan-Bentler scaled chi-square (lavaan
+        ``test = "yuan.bentler.mplus"``) and the ``.scaled`` / ``.robust`` fit measures, as lavaan's
+        ``estimator = "MLR"``; "WLSMV" (the default when ``ordered`` is given): DWLS on thresholds and
+        polychoric correlations with robust standard errors and the scaled-shifted test, as
+        ``lavaan::cfa(..., ordered = items, estimator = "WLSMV")``; see :mod:`psyscreen.validity._wls`.
     std_lv : bool, default False
         Identify the factors by fixing their variances to 1 and freeing all loadings.
     group : str, optional
@@ -772,13 +800,18 @@ def cfa(
         "means". With "intercepts" (and not "means") the factor means are free in every group
         but the first, as in lavaan.
     meanstructure : bool, optional
-        Estimate intercepts (default: only for a multi-group fit or when the model has ``~ 1``).
-        The fit of a single-group model does not change with it.
+        Estimate intercepts (default: only for a multi-group fit, when the model has ``~ 1`` or
+        with FIML). The fit of a single-group model does not change with it.
     ordered : bool or sequence of str, optional
         The ordinal items (``True``: every model item), as lavaan's ``ordered =``. Their categories
         are the sorted distinct values; rows with a missing answer are dropped (listwise, lavaan's
         default), with one warning. ``group_equal`` may then also hold "thresholds" (lavaan then
         frees the scaling factors and factor means in the later groups).
+    missing : {"listwise", "ml"}
+        "listwise" drops every row with a missing answer (and warns how many); "ml" is full
+        information maximum likelihood (lavaan ``missing = "ml"``, continuous items only): every row
+        with at least one answer is used, the saturated model is estimated by EM, standard errors
+        come from the observed information.
 
     Returns
     -------
@@ -824,14 +857,20 @@ def cfa(
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     is_ordered = ordered is not None and ordered is not False
     est = ("WLSMV" if is_ordered else "ML") if estimator is None else str(estimator).upper()
-    if est not in ("ML", "WLSMV"):
-        raise ModelSpecificationError(f"estimator {estimator!r} is not supported; use 'ML' or 'WLSMV'")
-    if est == "ML" and is_ordered:
+    if est not in ("ML", "MLR", "WLSMV"):
+        raise ModelSpecificationError(f"estimator {estimator!r} is not supported; use 'ML', 'MLR' or 'WLSMV'")
+    if est != "WLSMV" and is_ordered:
         raise ModelSpecificationError("ordered items need estimator='WLSMV' (ML treats items as continuous: "
                                       "drop ordered= for an ML fit)")
     if est == "WLSMV" and not is_ordered:
         raise ModelSpecificationError("estimator='WLSMV' needs the ordinal items: pass ordered=True "
                                       "(all model items) or ordered=[items]")
+    if missing not in ("listwise", "ml"):
+        raise ModelSpecificationError(f"missing={missing!r} is not understood; use 'listwise' or 'ml' (FIML)")
+    if est == "WLSMV" and missing == "ml":
+        raise ModelSpecificationError("missing='ml' (FIML) is for continuous items; WLSMV with ordered items "
+                                      "uses the rows with every answer (listwise, as lavaan)")
+    estimator = est
     group_equal = tuple(group_equal) if not isinstance(group_equal, str) else (group_equal,)
     allowed = GROUP_EQUAL_TYPES + (("thresholds",) if est == "WLSMV" else ())
     unknown = [t for t in group_equal if t not in allowed]
@@ -843,7 +882,9 @@ def cfa(
         raise ModelSpecificationError("group_equal needs a group column (group=...)")
     terms = parse_model(model)
     if meanstructure is None:
-        meanstructure = group is not None or any(t.op == "~1" for t in terms)
+        meanstructure = group is not None or any(t.op == "~1" for t in terms) or missing == "ml"
+    if missing == "ml" and not meanstructure:
+        raise ModelSpecificationError("missing='ml' (FIML) needs the mean structure; leave meanstructure unset")
     if not meanstructure and any(t.op == "~1" for t in terms):
         raise ModelSpecificationError("the model has intercepts ('~ 1'); they need meanstructure=True")
 
@@ -856,17 +897,21 @@ def cfa(
         items = probe.ov if ordered is True else ([ordered] if isinstance(ordered, str) else list(ordered))
         return cfa_ordinal(data.rename(columns=str), model, terms, probe.ov, probe.lv, ordered=items,
                            group=group, group_equal=group_equal, std_lv=std_lv)
-    sample, labels, _dropped = _sample_stats(data.rename(columns=str), probe.ov, group)
+    sample, labels, n_dropped = _sample_stats(data.rename(columns=str), probe.ov, group, missing)
     mod = _build_model(terms, list(map(str, data.columns)), len(labels), std_lv=std_lv,
                        group_equal=group_equal, meanstructure=bool(meanstructure))
 
-    obj = _Objective(mod, sample)
+    obj = _Objective(mod, sample) if missing == "listwise" else _fiml.FIMLObjective(mod, sample)
     x0 = _start_values(mod, sample)
+    iterates = [x0]
     with np.errstate(all="ignore"), small_blas(len(mod.ov)):  # p x p matrices: one BLAS thread
-        opt = optimize.minimize(
-            obj.fun, x0, jac=obj.jac, hess=obj.hess, method="trust-exact",
-            options={"gtol": 1e-9, "maxiter": 2000},
-        )
+        try:
+            opt = optimize.minimize(
+                obj.fun, x0, jac=obj.jac, hess=obj.hess, method="trust-exact",
+                options={"gtol": 1e-9, "maxiter": 2000}, callback=lambda xk: iterates.append(np.copy(xk)),
+            )
+        except (ValueError, np.linalg.LinAlgError) as exc:  # the step breaks down at a noise-level gradient
+            opt = optimize.OptimizeResult(x=iterates[-1], success=False, nit=len(iterates) - 1, message=str(exc))
     obj._eval(opt.x)
     if not opt.success or not obj.ok:
         # trust-exact stops when it can make no progress; accept a stationary point
@@ -884,9 +929,10 @@ def cfa(
             "has a fixed loading or variance and enough indicators"
         )
     vcov = 2.0 / sample.N * np.linalg.inv(H)
-    se_free = np.sqrt(np.clip(np.diag(vcov), 0, None))
-
     fit = _fit_measures(mod, sample, obj)
+    if missing == "ml" or estimator == "MLR":  # observed information, FIML figures, sandwich, scaled test
+        vcov, fit = _robust.inference(mod, sample, obj, x, fit, estimator=estimator, fiml=missing == "ml")
+    se_free = np.sqrt(np.clip(np.diag(vcov), 0, None))
 
     # parameter table
     est_entries = np.array([x[k] if k >= 0 else (e.fixed or 0.0) for e, k in zip(mod.entries, mod.index)])
@@ -930,7 +976,8 @@ def cfa(
     return CFAResult(
         fit=fit, params=params.reset_index(drop=True), std_loadings=std_loadings, reliability=reliability,
         model=model, groups=tuple(labels), group_equal=group_equal, n_obs=tuple(int(v) for v in sample.n),
-        vcov=vcov, iterations=int(opt.nit), n_used=int(sample.N), n_dropped=int(_dropped),
+        vcov=vcov, iterations=int(opt.nit), n_used=sample.N, n_dropped=n_dropped, estimator=estimator,
+        missing=missing, warnings=_robust.dropped_rows_warning("cfa", sample.N, n_dropped, missing),
     )
 
 

@@ -8,6 +8,7 @@ cutoffs of Chen (2007).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -16,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from psyscreen._results import ResultMixin
+from psyscreen.validity import _robust
 from psyscreen.validity.cfa import CFAResult, ModelSpecificationError, cfa
 
 __all__ = ["STEPS", "InvarianceResult", "invariance"]
@@ -40,7 +42,9 @@ class InvarianceResult(ResultMixin):
     table : pandas.DataFrame
         One row per step (index: step name): group_equal, chisq, df, pvalue, cfi, tli, rmsea,
         srmr, aic, bic, delta_chisq, delta_df, delta_pvalue (chi-square difference test against
-        the previous step), delta_cfi, delta_rmsea, delta_srmr, verdict.
+        the previous step), delta_cfi, delta_rmsea, delta_srmr, verdict. With MLR: pvalue, cfi,
+        tli, rmsea are the scaled measures, chisq_scaled and scaling_factor are added and
+        delta_chisq / delta_pvalue are the Satorra-Bentler (2001) scaled difference test.
     fits : Mapping[str, CFAResult]
         The multi-group fit of each step.
     level : str or None
@@ -52,6 +56,12 @@ class InvarianceResult(ResultMixin):
         The group labels, in the order of their first appearance in the data.
     cutoffs : tuple of float
         (delta CFI, delta RMSEA) cutoffs used for the verdicts.
+    estimator, missing : str
+        "ML" or "MLR"; "listwise" or "ml" (FIML).
+    n_used, n_dropped : int
+        Rows used by the fits and rows dropped.
+    warnings : tuple of str
+        What the analysis warned about (e.g. dropped rows), also issued once with ``warnings.warn``.
     """
 
     table: pd.DataFrame
@@ -60,9 +70,18 @@ class InvarianceResult(ResultMixin):
     group: str
     groups: tuple
     cutoffs: tuple[float, float]
+    estimator: str = "ML"
+    missing: str = "listwise"
+    n_used: int = 0
+    n_dropped: int = 0
+    warnings: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
+
+    def _repr_html_(self) -> str:
+        basis = "scaled fit measures (MLR)" if self.estimator == "MLR" else "ML fit measures"
+        return _robust.html_with_header(self, f"estimator {self.estimator}, missing {self.missing}, {basis}")
 
 
 def invariance(
@@ -74,6 +93,8 @@ def invariance(
     std_lv: bool = False,
     delta_cfi: float = -0.010,
     delta_rmsea: float = 0.015,
+    estimator: str = "ML",
+    missing: str = "listwise",
 ) -> InvarianceResult:
     """Test measurement invariance of a CFA model across groups, step by step.
 
@@ -93,6 +114,16 @@ def invariance(
     delta_cfi, delta_rmsea : float
         Cutoffs for the verdicts: a step "holds" when its change in CFI from the previous step is
         at least ``delta_cfi`` (-0.010) and its change in RMSEA at most ``delta_rmsea`` (0.015).
+    estimator : {"ML", "MLR"}
+        With "MLR" the table's ``pvalue``, ``cfi``, ``tli`` and ``rmsea`` are the *scaled* measures
+        (lavaan's ``pvalue.scaled``, ``cfi.scaled``, ``tli.scaled``, ``rmsea.scaled``: available
+        with complete data and with FIML alike), the deltas and verdicts use them, ``chisq_scaled``
+        and ``scaling_factor`` are added, and ``delta_chisq`` / ``delta_pvalue`` are the
+        Satorra-Bentler (2001) scaled difference test (``lavTestLRT(method = "satorra.bentler.2001")``,
+        lavaan's default for MLR).
+    missing : {"listwise", "ml"}
+        As :func:`psyscreen.validity.cfa.cfa`: listwise deletion (with one warning for all steps)
+        or FIML.
 
     Returns
     -------
@@ -154,23 +185,40 @@ def invariance(
         raise ModelSpecificationError(f"group column {group!r} is not in the data")
 
     fits: dict[str, CFAResult] = {}
-    for step in steps:
-        fits[step] = cfa(data, model, std_lv=std_lv, group=group, group_equal=STEPS[step])
+    with warnings.catch_warnings():  # the dropped rows are the same in every step: warn once below
+        warnings.simplefilter("ignore", UserWarning)
+        for step in steps:
+            fits[step] = cfa(data, model, std_lv=std_lv, group=group, group_equal=STEPS[step],
+                             estimator=estimator, missing=missing)
+    robust = str(estimator).upper() == "MLR"
 
     rows = []
     for step in steps:
         f = fits[step].fit
-        rows.append({"group_equal": ", ".join(STEPS[step]) or "none", **{c: f[c] for c in _FIT_COLUMNS}})
+        row = {"group_equal": ", ".join(STEPS[step]) or "none", **{c: f[c] for c in _FIT_COLUMNS}}
+        if robust:
+            row.update({c: f[f"{c}.scaled"] for c in ("pvalue", "cfi", "tli", "rmsea")})
+            row.update({"chisq_scaled": f["chisq.scaled"], "scaling_factor": f["chisq.scaling.factor"]})
+        rows.append(row)
     table = pd.DataFrame(rows, index=pd.Index(steps, name="step"))
     table["df"] = table["df"].astype(int)
     prev = table.shift(1)
     table["delta_chisq"] = table["chisq"] - prev["chisq"]
     table["delta_df"] = (table["df"] - prev["df"]).astype("Int64")
     d_df = (table["df"] - prev["df"]).to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        table["delta_pvalue"] = np.where(
-            d_df > 0, stats.chi2.sf(np.clip(table["delta_chisq"].to_numpy(dtype=float), 0, None), d_df), np.nan
-        )
+    if robust:  # Satorra-Bentler (2001) scaled difference of each step against the previous one
+        sb = [(np.nan, np.nan)] + [
+            _robust.satorra_bentler_2001(fits[b].fit["chisq"], fits[b].fit["df"], fits[b].fit["chisq.scaling.factor"],
+                                         fits[a].fit["chisq"], fits[a].fit["df"], fits[a].fit["chisq.scaling.factor"])[::2]
+            for a, b in zip(steps[:-1], steps[1:])
+        ]
+        table["delta_chisq"] = [t for t, _ in sb]
+        table["delta_pvalue"] = [pv for _, pv in sb]
+    else:
+        with np.errstate(invalid="ignore"):
+            table["delta_pvalue"] = np.where(
+                d_df > 0, stats.chi2.sf(np.clip(table["delta_chisq"].to_numpy(dtype=float), 0, None), d_df), np.nan
+            )
     table["delta_cfi"] = table["cfi"] - prev["cfi"]
     table["delta_rmsea"] = table["rmsea"] - prev["rmsea"]
     table["delta_srmr"] = table["srmr"] - prev["srmr"]
@@ -187,5 +235,7 @@ def invariance(
         level = step
     first = next(iter(fits.values()))
     return InvarianceResult(
-        table=table, fits=fits, level=level, group=group, groups=first.groups, cutoffs=(delta_cfi, delta_rmsea)
+        table=table, fits=fits, level=level, group=group, groups=first.groups, cutoffs=(delta_cfi, delta_rmsea),
+        estimator=first.estimator, missing=missing, n_used=first.n_used, n_dropped=first.n_dropped,
+        warnings=_robust.dropped_rows_warning("invariance", first.n_used, first.n_dropped, missing),
     )
