@@ -131,7 +131,7 @@ def test_complete_data_gives_no_warning():
 
 def test_unknown_estimator_or_missing_is_refused():
     model = REF["fits"]["hs3_mlr"]["model"]
-    with pytest.raises(ModelSpecificationError, match="'ML' or 'MLR'"):
+    with pytest.raises(ModelSpecificationError, match="'ML', 'MLR' or 'WLSMV'"):
         cfa(data("hs"), model, estimator="WLS")
     with pytest.raises(ModelSpecificationError, match="'listwise' or 'ml'"):
         cfa(data("hs"), model, missing="pairwise")

@@ -95,6 +95,7 @@ def test_rows_used_and_dropped_reported_with_one_warning():
     assert res.n_used == r["ntotal"] == 2632
     assert res.n_dropped == r["norig"] - r["ntotal"]
     assert res.estimator == "WLSMV"
+    assert len(res.warnings) == 1 and "dropped" in res.warnings[0]
 
 
 def test_issue_figures_tai_ml_cfi_against_wlsmv_scaled_cfi(fits):

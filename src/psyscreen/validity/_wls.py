@@ -666,11 +666,13 @@ def cfa_ordinal(data: pd.DataFrame, model_text: str, terms: list[ParTerm], ov: l
     complete = sub.notna().all(axis=1).to_numpy()
     n_dropped = int((~complete).sum())
     sub = sub.loc[complete]
+    dropped_warning: tuple[str, ...] = ()
     if n_dropped:
         msg = (f"{n_dropped} of {len(data)} rows have a missing answer on a model item"
                f"{' or the group' if group is not None else ''} and were dropped (listwise deletion, "
                f"lavaan's default for ordered items); {len(sub)} rows used")
         warnings.warn(msg, UserWarning, stacklevel=3)
+        dropped_warning = (msg,)
     codes = np.empty((len(sub), len(ov)), dtype=int)
     n_cat = []
     for k, v in enumerate(ov):
@@ -723,6 +725,7 @@ def cfa_ordinal(data: pd.DataFrame, model_text: str, terms: list[ParTerm], ov: l
         reliability=_reliability(mod, res.x, labels, multi), model=model_text, groups=tuple(labels),
         group_equal=tuple(group_equal), n_obs=tuple(int(s.n) for s in st), vcov=res.vcov,
         iterations=res.iterations, n_used=int(len(sub)), n_dropped=n_dropped, estimator="WLSMV",
+        warnings=dropped_warning,
     )
 
 
