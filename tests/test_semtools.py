@@ -1,0 +1,112 @@
+"""Latent means, growth models, composite reliability/AVE, HTMT, modification indices and partial
+invariance against lavaan 0.6.14 / semTools 0.5.6 (figures of tests/data/semtools_ref.R)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from psyscreen.validity import cfa
+from psyscreen.validity.cfa import IdentificationError, ModelSpecificationError
+from psyscreen.validity.growth import growth
+
+from .lavaan_helpers import compare_with_lavaan
+
+DATA = Path(__file__).resolve().parent / "data"
+REF = json.loads((DATA / "semtools_ref.json").read_text())
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    return {
+        "hs": pd.read_csv(SHARED / "cfa.csv"),
+        "inv": pd.read_csv(SHARED / "invariance.csv"),
+        "dg": pd.read_csv(DATA / "semtools_demo_growth.csv"),
+        "pd": pd.read_csv(DATA / "semtools_political_democracy.csv"),
+        "bfi": pd.read_csv(DATA / "semtools_bfi.csv"),
+    }
+
+
+# ---------------------------------------------------------------- latent means (silent error 1)
+def test_issue_growth_model_under_cfa_is_not_identified_not_silently_fitted(frames) -> None:
+    # lavaan::cfa frees i ~ 1 and s ~ 1 beside four free intercepts: not identified (lavaan warns,
+    # df 1); psyscreen used to keep the means at 0 and report df 3 as if nothing were wrong
+    ref = REF["growth"]["dg_cfa_issue"]
+    assert ref["fit"]["df"] == 1
+    with pytest.raises(IdentificationError, match="latent means"):
+        cfa(frames["dg"], ref["model"])
+
+
+@pytest.mark.parametrize("case", ["dg_cfa_fixed", "hs_latent_means"])
+def test_named_latent_means_are_free_as_in_lavaan(frames, case: str) -> None:
+    ref = REF["growth"][case]
+    data = frames["dg"] if case.startswith("dg") else frames["hs"]
+    res = cfa(data, ref["model"])
+    compare_with_lavaan(res, ref)  # dg: df 5, chisq 8.069 (the issue's figures); was df 7, chisq 366.0
+    means = res.params[(res.params["op"] == "~1") & res.params["lhs"].isin(["i", "s", "visual", "textual"])]
+    assert means["free"].all()
+
+
+@pytest.mark.parametrize("case, frame", [("dg_growth", "dg"), ("pd_growth", "pd")])
+def test_growth_equals_lavaan_growth(frames, case: str, frame: str) -> None:
+    ref = REF["growth"][case]
+    res = growth(frames[frame], ref["model"])
+    compare_with_lavaan(res, ref)
+
+
+# ---------------------------------------------------------------- composite reliability and AVE (silent error 2)
+_REL_DATA = {"hs3": "hs", "hs_bifactor": "hs", "pd_rescov": "pd", "bfi3": "bfi", "bfi_bifactor": "bfi"}
+_REL_COLUMNS = {"omega": "cr_implied", "omega_obs": "cr_observed", "ave": "ave_implied", "ave_obs": "ave_observed"}
+
+
+@pytest.fixture(scope="module")
+def rel_fits(frames) -> dict:
+    out = {}
+    for case, frame in _REL_DATA.items():
+        ref = REF["reliability"][case]
+        out[case] = cfa(frames[frame], ref["model"], std_lv=ref["options"]["std_lv"],
+                        orthogonal=ref["options"]["orthogonal"])
+    return out
+
+
+@pytest.mark.parametrize("case", list(_REL_DATA))
+def test_fits_behind_reliability_equal_lavaan(rel_fits, case: str) -> None:
+    compare_with_lavaan(rel_fits[case], REF["reliability"][case])
+
+
+@pytest.mark.parametrize("case", list(_REL_DATA))
+@pytest.mark.parametrize("column", list(_REL_COLUMNS))
+def test_composite_reliability_and_ave_equal_semtools(rel_fits, case: str, column: str) -> None:
+    ref = pd.Series(REF["reliability"][case]["reliability"][_REL_COLUMNS[column]], dtype=float)
+    got = rel_fits[case].reliability.set_index("factor")[column].reindex(ref.index)
+    # semTools gives NA (AVE undefined) where items load on two factors: NaN here, at the same places
+    assert got.isna().tolist() == ref.isna().tolist()
+    assert np.nanmax(np.abs(got - ref).to_numpy(), initial=0.0) < 1e-5
+
+
+def test_bifactor_reliability_uses_the_model_implied_total_variance(rel_fits) -> None:
+    # the simple-structure formula (sum lambda)^2 psi / ((sum lambda)^2 psi + sum theta) overstated it
+    rel = rel_fits["hs_bifactor"].reliability.set_index("factor")
+    p = rel_fits["hs_bifactor"].params
+    lam = p[(p["op"] == "=~") & (p["lhs"] == "g")]["est"]
+    theta = p[(p["op"] == "~~") & (p["lhs"] == p["rhs"]) & p["lhs"].str.startswith("x")]["est"]
+    simple = lam.sum() ** 2 / (lam.sum() ** 2 + theta.sum())
+    assert simple > rel.loc["g", "omega"] + 0.1
+    assert rel.loc["g", "omega"] == pytest.approx(REF["reliability"]["hs_bifactor"]["reliability"]["cr_implied"]["g"],
+                                                  abs=1e-5)
+
+
+def test_reliability_per_group_equals_semtools(frames) -> None:
+    ref = REF["reliability_groups"]
+    res = cfa(frames["inv"], ref["model"], group="group")
+    rel = res.reliability.set_index(["group", "factor"])
+    for column, key in _REL_COLUMNS.items():
+        for gnum, values in ref["reliability"][key].items():
+            label = res.groups[int(gnum) - 1]
+            for factor, value in values.items():
+                assert rel.loc[(label, factor), column] == pytest.approx(value, abs=1e-5), (column, label, factor)
