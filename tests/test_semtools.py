@@ -110,3 +110,31 @@ def test_reliability_per_group_equals_semtools(frames) -> None:
             label = res.groups[int(gnum) - 1]
             for factor, value in values.items():
                 assert rel.loc[(label, factor), column] == pytest.approx(value, abs=1e-5), (column, label, factor)
+
+
+# ---------------------------------------------------------------- partial invariance (group.partial)
+@pytest.mark.parametrize("case", ["hs_scalar", "bfi_strict", "hs_metric"])
+def test_group_partial_equals_lavaan(frames, case: str) -> None:
+    ref = REF["partial"][case]
+    res = cfa(frames[ref["data"]], ref["model"], group=ref["group"], group_equal=ref["group_equal"],
+              group_partial=ref["group_partial"])
+    compare_with_lavaan(res, ref)
+    released = res.params.set_index(["lhs", "op", "rhs"])
+    for text in ref["group_partial"]:
+        lhs, op, rhs = (text.replace("~ 1", "~1 ").split() + [""])[:3]
+        est = released.loc[(lhs, op, rhs), "est"]
+        assert est.iloc[0] != pytest.approx(est.iloc[1], abs=1e-6), text  # estimated per group
+
+
+def test_invariance_with_group_partial(frames) -> None:
+    from psyscreen.validity import invariance
+
+    ref = REF["partial"]["hs_scalar"]
+    res = invariance(frames["inv"], ref["model"], "group", steps=("configural", "metric", "scalar"),
+                     group_partial=ref["group_partial"])
+    assert res.table.loc["scalar", "chisq"] == pytest.approx(ref["fit"]["chisq"], abs=1e-3)
+    assert res.table.loc["scalar", "df"] == ref["fit"]["df"]
+    # metric releases the loading too; the intercept is released only where intercepts are equal
+    assert res.table.loc["metric", "df"] == res.table.loc["configural", "df"] + 5
+    with pytest.raises(ModelSpecificationError, match="does not have"):
+        cfa(frames["inv"], ref["model"], group="group", group_equal=["loadings"], group_partial=["visual =~ x9"])
