@@ -138,3 +138,82 @@ def test_invariance_with_group_partial(frames) -> None:
     assert res.table.loc["metric", "df"] == res.table.loc["configural", "df"] + 5
     with pytest.raises(ModelSpecificationError, match="does not have"):
         cfa(frames["inv"], ref["model"], group="group", group_equal=["loadings"], group_partial=["visual =~ x9"])
+
+
+# ---------------------------------------------------------------- modification indices
+_MI_DATA = {"hs3": "hs", "hs_bifactor": "hs", "pd_rescov": "pd", "bfi3": "bfi", "hs_groups_loadings": "inv",
+            "bfi_gender_scalar": "bfi", "dg_growth_fixed": "dg"}
+
+
+@pytest.mark.parametrize("case", list(_MI_DATA))
+def test_modindices_equal_lavaan(frames, case: str) -> None:
+    from psyscreen.validity import modindices
+
+    ref = REF["modindices"][case]
+    opts = ref["options"] or {}
+    res = cfa(frames[_MI_DATA[case]], ref["model"], std_lv=opts.get("std_lv", False),
+              orthogonal=opts.get("orthogonal", False), group=opts.get("group"), group_equal=opts.get("group_equal", ()))
+    mi = modindices(res)
+    assert mi.equals(res.modindices())
+    assert (np.diff(mi["mi"].to_numpy()) <= 0).all()  # sorted, largest first
+    lav = pd.DataFrame(ref["mi"])
+    lav["rhs"] = lav["rhs"].fillna("")
+    mi["gnum"] = mi["group"].map({g: k + 1 for k, g in enumerate(res.groups)}) if "group" in mi else 1
+    merged = lav.merge(mi, left_on=["lhs", "op", "rhs", "group"], right_on=["lhs", "op", "rhs", "gnum"],
+                       how="outer", indicator=True, suffixes=("_lav", ""))
+    # the same rows as lavaan: no free parameter, no unidentified one (lavaan's NA rows)
+    assert (merged["_merge"] == "both").all(), merged.loc[merged["_merge"] != "both", ["lhs", "op", "rhs"]]
+    # a statistic of the fit: 1e-3, relative for the large ones (bfi: mi 99.985 vs lavaan 99.987, from
+    # lavaan's own convergence of the estimates)
+    for col in ("mi", "epc", "sepc.lv", "sepc.all", "sepc.nox"):
+        got, want = merged[col].to_numpy(float), merged[col + "_lav"].to_numpy(float)
+        assert np.all(np.abs(got - want) <= 1e-3 * np.maximum(1.0, 0.1 * np.abs(want))), col
+
+
+def test_modindices_minimum_value_and_top_row(frames) -> None:
+    res = cfa(frames["hs"], REF["modindices"]["hs3"]["model"])
+    mi = res.modindices(minimum_value=10)
+    # lavaan: visual =~ x9 36.411, x7 ~~ x8 34.145, visual =~ x7 18.631, x8 ~~ x9 14.946
+    assert mi[["lhs", "op", "rhs"]].values.tolist() == [["visual", "=~", "x9"], ["x7", "~~", "x8"],
+                                                        ["visual", "=~", "x7"], ["x8", "~~", "x9"]]
+    assert mi["mi"].iloc[0] == pytest.approx(36.411, abs=1e-3)
+
+
+# ---------------------------------------------------------------- HTMT and the Fornell-Larcker table
+@pytest.mark.parametrize("case, frame", [("hs3", "hs"), ("pd", "pd"), ("bfi3", "bfi")])
+@pytest.mark.parametrize("variant", ["htmt2", "htmt"])
+def test_htmt_equals_semtools(frames, case: str, frame: str, variant: str) -> None:
+    from psyscreen.validity import htmt
+
+    ref = REF["htmt"][case]
+    got = htmt(frames[frame], ref["model"], htmt2=variant == "htmt2")
+    want = np.array(ref[variant]).T  # stored column by column; semTools fills the lower triangle
+    lower = np.tril_indices(len(ref["factors"]))
+    assert list(got.index) == ref["factors"]
+    assert np.max(np.abs(got.to_numpy()[lower] - want[lower])) < 1e-10
+    assert np.allclose(got.to_numpy(), got.to_numpy().T)
+
+
+@pytest.mark.parametrize("case, frame", [("hs3", "hs"), ("pd_rescov", "pd"), ("bfi3", "bfi")])
+def test_fornell_larcker_table(rel_fits, frames, case: str, frame: str) -> None:
+    from psyscreen.validity import discriminant_validity
+
+    ref = REF["reliability"][case]
+    dv = discriminant_validity(rel_fits[case], frames[frame])
+    cor_lv = np.array(ref["cor_lv"]).T
+    ave = pd.Series(ref["reliability"]["ave_implied"], dtype=float)[ref["lv_names"]].to_numpy()
+    m = dv.matrix.loc[ref["lv_names"], ref["lv_names"]].to_numpy()
+    assert np.allclose(np.diag(m), np.sqrt(ave), atol=1e-5)
+    off = ~np.eye(len(ave), dtype=bool)
+    assert np.allclose(m[off], cor_lv[off], atol=1e-4)
+    for row in dv.pairs.itertuples():
+        assert row.fornell_larcker == (min(row.sqrt_ave_a, row.sqrt_ave_b) > abs(row.correlation))
+        assert row.htmt_ok == (row.htmt < 0.85)
+
+
+def test_fornell_larcker_refuses_a_bifactor_model(rel_fits) -> None:
+    from psyscreen.validity import discriminant_validity
+    from psyscreen.validity.cfa import CFAError
+
+    with pytest.raises(CFAError, match="AVE is undefined"):
+        discriminant_validity(rel_fits["hs_bifactor"])
