@@ -217,3 +217,77 @@ def test_fornell_larcker_refuses_a_bifactor_model(rel_fits) -> None:
 
     with pytest.raises(CFAError, match="AVE is undefined"):
         discriminant_validity(rel_fits["hs_bifactor"])
+
+
+# ---------------------------------------------------------------- bootstrap intervals
+def test_bootstrap_cfa_point_estimates_equal_lavaan_and_semtools(frames) -> None:
+    from psyscreen.validity import bootstrap_cfa
+
+    ref = REF["reliability"]["hs3"]
+    boot = bootstrap_cfa(frames["hs"], ref["model"], n_boot=20, seed=11)
+    t = boot.table
+    assert boot.method == "percentile" and boot.n_boot == 20 and boot.n_failed == 0 and boot.warnings == ()
+    fit = t[t["factor"].isna()].set_index("statistic")
+    for name in ("cfi", "tli", "rmsea", "srmr"):
+        assert fit.loc[name, "estimate"] == pytest.approx(ref["fit"][name], abs=1e-6)
+    for stat, key in (("omega", "cr_implied"), ("ave", "ave_implied")):
+        got = t[t["statistic"] == stat].set_index("factor")["estimate"]
+        for factor, value in ref["reliability"][key].items():
+            assert got[factor] == pytest.approx(value, abs=1e-5)
+    # coverage sanity: percentile intervals around the full-data estimates, all 20 resamples used
+    assert (t["ci_lower"] <= t["estimate"]).all() and (t["estimate"] <= t["ci_upper"]).all()
+    assert (t["n_valid"] == 20).all() and (t["boot_se"] > 0).all()
+
+
+def test_bootstrap_is_reproducible_by_seed(frames) -> None:
+    from psyscreen.validity import bootstrap_cfa
+
+    model = REF["reliability"]["pd_rescov"]["model"]
+    a = bootstrap_cfa(frames["pd"], model, n_boot=15, seed=3)
+    b = bootstrap_cfa(frames["pd"], model, n_boot=15, seed=3)
+    c = bootstrap_cfa(frames["pd"], model, n_boot=15, seed=4)
+    pd.testing.assert_frame_equal(a.table, b.table)
+    assert not np.allclose(a.table["ci_lower"], c.table["ci_lower"])
+
+
+def test_bootstrap_multigroup_resamples_within_groups(frames) -> None:
+    from psyscreen.validity import bootstrap_cfa
+
+    boot = bootstrap_cfa(frames["inv"], REF["partial"]["hs_metric"]["model"], group="group",
+                         group_equal=["loadings"], n_boot=8, seed=5)
+    per_group = boot.table[boot.table["statistic"] == "omega"]
+    assert set(per_group["group"]) == set(frames["inv"]["group"])
+    ref = REF["reliability_groups"]["reliability"]["cr_implied"]
+    assert len(per_group) == 3 * len(ref)
+
+
+def test_bootstrap_counts_and_reports_failed_resamples() -> None:
+    from psyscreen.validity import bootstrap_cfa
+
+    rng = np.random.default_rng(0)
+    f = rng.normal(size=(50, 1))
+    df = pd.DataFrame(f @ [[0.8, 0.7, 0.6]] + rng.normal(scale=0.6, size=(50, 3)), columns=["a", "b", "c"])
+    df["d"] = 0.0
+    df.loc[7, "d"] = 1.0  # a resample without row 7 has no variance on d: that fit fails
+    with pytest.warns(UserWarning, match="bootstrap resamples failed"):
+        boot = bootstrap_cfa(df, "f =~ a + b + c + d", n_boot=40, seed=1)
+    assert 0 < boot.n_failed < 40
+    assert dict(boot.failures) == {"NotPositiveDefiniteError": boot.n_failed}
+    assert (boot.table["n_valid"] == 40 - boot.n_failed).all()
+    assert "not in the CFA intervals" in boot.warnings[0]
+
+
+@pytest.mark.parametrize("case, k", [("raw3", 3), ("raw4", 4)])
+def test_omega_bootstrap_point_estimates_equal_psych(frames, case: str, k: int) -> None:
+    from psyscreen.omega import omega
+
+    ref = json.loads((DATA / "omega_bfi_psych.json").read_text())
+    items = frames["bfi"][ref["items"]]
+    res = omega(items, k, n_boot=12, seed=9)
+    again = omega(items, k, n_boot=12, seed=9).bootstrap
+    t = res.bootstrap.table.set_index("statistic")
+    assert t.loc["omega_total", "estimate"] == pytest.approx(ref[case]["omega_total"], abs=1e-6)
+    assert t.loc["omega_h", "estimate"] == pytest.approx(ref[case]["omega_h"], abs=1e-6)
+    assert (t["ci_lower"] <= t["estimate"]).all() and (t["estimate"] <= t["ci_upper"]).all()
+    pd.testing.assert_frame_equal(res.bootstrap.table, again.table)
+    assert omega(items, k).bootstrap is None

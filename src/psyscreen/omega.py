@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -79,6 +80,9 @@ class OmegaResult(ResultMixin):
         loading) omega ``total``, ``general`` and ``group``.
     key : Series
         +1 or -1 per item: -1 where psych's flip reflected the item.
+    bootstrap : BootstrapResult or None
+        With ``n_boot``: percentile bootstrap intervals of omega_total and omega_h
+        (:func:`psyscreen.validity.bootstrap.bootstrap_omega`).
     """
 
     omega_h: float
@@ -94,6 +98,7 @@ class OmegaResult(ResultMixin):
     phi: pd.DataFrame
     groups: pd.DataFrame
     key: pd.Series
+    bootstrap: Any = None
 
     def to_frame(self) -> pd.DataFrame:
         """The coefficients as one row."""
@@ -136,6 +141,9 @@ def omega(
     min: float | None = None,  # noqa: A002 - the names psych uses for the item range
     max: float | None = None,  # noqa: A002
     flip: bool = True,
+    n_boot: int = 0,
+    seed: int | None = None,
+    level: float = 0.95,
 ) -> OmegaResult:
     """McDonald's omega_h and omega_total from a Schmid-Leiman solution, as psych::omega.
 
@@ -155,6 +163,14 @@ def omega(
         each reversed item (as psych::reverse.code).
     flip : bool
         Reflect items that load negatively on the general factor (psych's ``flip = TRUE``).
+    n_boot : int, default 0
+        With 2 or more (1000 for a report): percentile bootstrap intervals of omega_total and omega_h
+        from that many resamples of the rows, in the ``bootstrap`` field (seeded by ``seed``, at
+        ``level``; failed resamples counted there); see :func:`psyscreen.validity.bootstrap.bootstrap_omega`.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng`` for the bootstrap: the same seed, the same intervals.
+    level : float, default 0.95
+        Confidence level of the bootstrap intervals.
 
     Returns
     -------
@@ -256,4 +272,12 @@ def omega(
         phi=pd.DataFrame(phi, index=factor_names, columns=factor_names),
         groups=groups,
         key=pd.Series(key.astype(int), index=names, name="key"),
+        bootstrap=None if not n_boot else _bootstrap(items, n_factors, flip, n_boot, seed, level),
     )
+
+
+def _bootstrap(items: pd.DataFrame, n_factors: int, flip: bool, n_boot: int, seed: int | None,
+               level: float) -> Any:
+    from psyscreen.validity.bootstrap import bootstrap_omega
+
+    return bootstrap_omega(items, n_factors, flip=flip, n_boot=n_boot, seed=seed, level=level)

@@ -8,6 +8,7 @@ Each topic lives in its own module; the public functions are re-exported here, e
 ``discriminant_validity(fit)`` (semTools::htmt, Fornell-Larcker), ``bootstrap_cfa`` (percentile CIs).
 """
 
+from .bootstrap import BootstrapResult, bootstrap_cfa, bootstrap_omega
 from .cfa import CFAResult, cfa
 from .discriminant import DiscriminantValidity, discriminant_validity, htmt
 from .efa import EFAResult, FactorAnalysisError, bartlett, congruence, efa, kmo, match_factors, parallel_analysis
@@ -17,7 +18,7 @@ from .modindices import modindices
 from .roc import ROCResult, roc
 
 __all__ = [
-    "CFAResult", "DiscriminantValidity", "EFAResult", "FactorAnalysisError", "InvarianceResult", "ROCResult",
-    "bartlett", "cfa", "congruence", "discriminant_validity", "efa", "growth", "htmt", "invariance", "kmo",
+    "BootstrapResult", "CFAResult", "DiscriminantValidity", "EFAResult", "FactorAnalysisError", "InvarianceResult", "ROCResult",
+    "bartlett", "bootstrap_cfa", "bootstrap_omega", "cfa", "congruence", "discriminant_validity", "efa", "growth", "htmt", "invariance", "kmo",
     "match_factors", "modindices", "parallel_analysis", "roc",
 ]
