@@ -122,8 +122,10 @@ def test_reliability_composite_and_ave(fit: CFAResult) -> None:
         psi = p[(p["op"] == "~~") & (p["lhs"] == factor) & (p["rhs"] == factor)]["est"].iloc[0]
         true = lam["est"].sum() ** 2 * psi
         assert rel.loc[factor, "omega"] == pytest.approx(true / (true + theta.sum()), abs=1e-12)
-        std = block["estimate"].to_numpy()
-        assert rel.loc[factor, "ave"] == pytest.approx(np.mean(std**2), abs=1e-12)
+        # AVE as semTools::AVE(obs.var = FALSE): explained over total model-implied item variance
+        # (not the mean squared standardized loading; tests/test_semtools.py checks it against semTools)
+        assert rel.loc[factor, "ave"] == pytest.approx(
+            (lam["est"] ** 2).sum() * psi / ((lam["est"] ** 2).sum() * psi + theta.sum()), abs=1e-12)
         assert rel.loc[factor, "n_items"] == 3
     # textual: loadings .85 or more, so omega is high; visual is weak
     assert rel.loc["textual", "omega"] > 0.85 > rel.loc["visual", "omega"]

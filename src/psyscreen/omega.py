@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -90,6 +91,9 @@ class OmegaResult(ResultMixin):
         Rows left out because an item was unanswered (listwise).
     warnings : tuple of str
         What the analysis warned about: rows dropped, (ultra-)Heywood cases, two group factors.
+    bootstrap : BootstrapResult or None
+        With ``n_boot``: percentile bootstrap intervals of omega_total and omega_h
+        (:func:`psyscreen.validity.bootstrap.bootstrap_omega`).
     """
 
     omega_h: float
@@ -111,6 +115,7 @@ class OmegaResult(ResultMixin):
     @property
     def n_used(self) -> int:
         return self.n
+    bootstrap: Any = None
 
     def to_frame(self) -> pd.DataFrame:
         """The coefficients as one row."""
@@ -156,6 +161,9 @@ def omega(
     flip: bool = True,
     items=None,
     n_obs: int | None = None,
+    n_boot: int = 0,
+    seed: int | None = None,
+    level: float = 0.95,
 ) -> OmegaResult:
     """McDonald's omega_h and omega_total from a Schmid-Leiman solution, as psych::omega.
 
@@ -183,6 +191,14 @@ def omega(
         that are plainly not items (text, id, age, gender, grade, class, school, ...) is refused.
     n_obs : int, optional
         The number of respondents behind a correlation matrix given as ``data`` (required with one).
+    n_boot : int, default 0
+        With 2 or more (1000 for a report): percentile bootstrap intervals of omega_total and omega_h
+        from that many resamples of the rows, in the ``bootstrap`` field (seeded by ``seed``, at
+        ``level``; failed resamples counted there); see :func:`psyscreen.validity.bootstrap.bootstrap_omega`.
+    seed : int, optional
+        Seed of ``numpy.random.default_rng`` for the bootstrap: the same seed, the same intervals.
+    level : float, default 0.95
+        Confidence level of the bootstrap intervals.
 
     Returns
     -------
@@ -215,6 +231,9 @@ def omega(
         frame = _reverse(select_items(data, items, error=OmegaError), reverse, min, max)
         inp = _item_input(frame, list(frame.columns), min_items=3)
     else:
+        if n_boot:
+            raise OmegaError("bootstrap intervals (n_boot) resample the answers: pass the item answers, "
+                             "not a correlation matrix")
         inp = _item_input(data, items, n_obs, min_items=3)
     names, r = inp.names, inp.r
     if n_obs is not None:  # a matrix: reversing an item changes the sign of its correlations
@@ -304,4 +323,12 @@ def omega(
         key=pd.Series(key.astype(int), index=names, name="key"),
         n_dropped=inp.n_dropped,
         warnings=emit(notes),
+        bootstrap=None if not n_boot else _bootstrap(frame, n_factors, flip, n_boot, seed, level),
     )
+
+
+def _bootstrap(items: pd.DataFrame, n_factors: int, flip: bool, n_boot: int, seed: int | None,
+               level: float) -> Any:
+    from psyscreen.validity.bootstrap import bootstrap_omega
+
+    return bootstrap_omega(items, n_factors, flip=flip, n_boot=n_boot, seed=seed, level=level)

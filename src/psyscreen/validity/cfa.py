@@ -175,7 +175,10 @@ class CFAResult(ResultMixin):
         factor, item, [group,] estimate, se: standardized (std.all) loadings with delta-method
         SEs, as lavaan's ``standardizedSolution()``.
     reliability : pandas.DataFrame
-        Per factor (and group): n_items, composite reliability (omega, from the model) and AVE.
+        Per factor (and group): n_items, composite reliability ``omega`` (model-implied total
+        variance, ``semTools::compRelSEM(obs.var = FALSE)``) and ``omega_obs`` (observed total
+        variance, ``obs.var = TRUE``), AVE ``ave`` (``semTools::AVE(obs.var = FALSE)``) and ``ave_obs``
+        (``obs.var = TRUE``); NaN AVE for a factor whose items load on other factors.
     model : str
         The model text.
     groups : tuple
@@ -198,6 +201,8 @@ class CFAResult(ResultMixin):
         "listwise" or "ml" (FIML).
     warnings : tuple of str
         What the analysis warned about (e.g. dropped rows), also issued with ``warnings.warn``.
+    group_partial : tuple of str
+        The parameters released from ``group_equal`` (lavaan's ``group.partial``).
     """
 
     fit: FitMeasures
@@ -215,6 +220,8 @@ class CFAResult(ResultMixin):
     estimator: str = "ML"
     missing: str = "listwise"
     warnings: tuple[str, ...] = ()
+    group_partial: tuple[str, ...] = ()
+    _engine: Any = field(default=None, repr=False)  # (model, sample statistics, estimates) for modindices
 
     def to_frame(self) -> pd.DataFrame:
         """The parameter table (as lavaan's ``parameterEstimates(fit, standardized = TRUE)``)."""
@@ -222,6 +229,12 @@ class CFAResult(ResultMixin):
 
     def _repr_html_(self) -> str:
         return _robust.html_with_header(self, f"estimator {self.estimator}, missing {self.missing}")
+
+    def modindices(self, *, minimum_value: float = 0.0, sort: bool = True) -> pd.DataFrame:
+        """Modification indices, as ``lavaan::modindices(fit)``; see :func:`psyscreen.validity.modindices.modindices`."""
+        from psyscreen.validity.modindices import modindices
+
+        return modindices(self, minimum_value=minimum_value, sort=sort)
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +279,8 @@ def _build_model(
     std_lv: bool,
     group_equal: Sequence[str],
     meanstructure: bool,
+    orthogonal: bool = False,
+    group_partial: Sequence[tuple[str, str, str]] = (),
 ) -> _Model:
     lv: list[str] = []
     for t in terms:
@@ -324,7 +339,7 @@ def _build_model(
             label = t.label
             if t.fixed is not None:
                 fixed = t.fixed
-            elif t.free:
+            elif t.free or mat == "alpha":  # a latent mean the model names ('f ~ 1') is free, as in lavaan
                 fixed = None
         entries.append(_Entry(mat, g, i, j, lhs, op, rhs, fixed, label, eq_type))
 
@@ -348,9 +363,10 @@ def _build_model(
                 fa, fb = lv[a], lv[b]
                 t = user.get((fa, "~~", fb)) or user.get((fb, "~~", fa))
                 lhs, rhs = (t.lhs, t.rhs) if t is not None else (fa, fb)
-                entries.append(_Entry("psi", g, a, b, lhs, "~~", rhs,
-                                      None if t is None else t.fixed, None if t is None else t.label,
-                                      "lv.covariances"))
+                # orthogonal=True (lavaan's orthogonal): covariances the model does not name are fixed at 0
+                cov = (0.0 if orthogonal else None) if t is None else t.fixed
+                entries.append(_Entry("psi", g, a, b, lhs, "~~", rhs, cov,
+                                      None if t is None else t.label, "lv.covariances"))
         if meanstructure:
             for v in ov:
                 add("nu", g, oi[v], 0, v, "~1", "", None, "intercepts")
@@ -363,12 +379,14 @@ def _build_model(
     # free parameter indices: same key = same parameter
     keys: dict[Any, int] = {}
     index = np.full(len(entries), -1, dtype=int)
+    partial = {(lhs, op, rhs) for lhs, op, rhs in group_partial} | {
+        (rhs, op, lhs) for lhs, op, rhs in group_partial if op == "~~"}
     for n_e, e in enumerate(entries):
         if e.fixed is not None:
             continue
         if e.label is not None:
             key: Any = ("label", e.label)
-        elif G > 1 and e.eq_type in eq:
+        elif G > 1 and e.eq_type in eq and (e.lhs, e.op, e.rhs) not in partial:
             key = ("eq", e.mat, e.i, e.j)
         else:
             key = ("free", e.g, e.mat, e.i, e.j)
@@ -538,7 +556,7 @@ def _start_values(model: _Model, sample: _Sample) -> np.ndarray:
                     lam[g, items, f] = L / scale
                     psi[g, f, f] = scale**2
                     continue
-            if L.sum() < 0:
+            if L[0] < 0:  # a factor identified by its variance: first loading positive, as lavaan's start values
                 L = -L
             lam[g, items, f] = L
             psi[g, f, f] = 1.0
@@ -770,6 +788,8 @@ def cfa(
     meanstructure: bool | None = None,
     ordered: bool | Sequence[str] | None = None,
     missing: str = "listwise",
+    orthogonal: bool = False,
+    group_partial: Sequence[str] = (),
 ) -> CFAResult:
     """Confirmatory factor analysis by maximum likelihood, as ``lavaan::cfa``.
 
@@ -812,6 +832,13 @@ def cfa(
         information maximum likelihood (lavaan ``missing = "ml"``, continuous items only): every row
         with at least one answer is used, the saturated model is estimated by EM, standard errors
         come from the observed information.
+    orthogonal : bool, default False
+        Fix the covariances between factors that the model does not name to 0 (lavaan's
+        ``orthogonal = TRUE``), e.g. for a bifactor model.
+    group_partial : sequence of str
+        Parameters released from ``group_equal`` (lavaan's ``group.partial``), written as in the
+        model: ``"f =~ x3"`` (a loading), ``"x7 ~ 1"`` (an intercept), ``"x1 ~~ x1"`` (a residual
+        variance), ``"x1 ~~ x2"``: estimated freely in every group (partial invariance).
 
     Returns
     -------
@@ -831,14 +858,20 @@ def cfa(
 
     Notes
     -----
+    A latent mean named in the model (``f ~ 1``) is free, as in lavaan; it is identified only when
+    intercepts are fixed (``x1 ~ 0*1``) or held equal across groups. A growth model written for
+    ``lavaan::growth`` (observed intercepts fixed at 0, latent means free) is fitted by
+    :func:`psyscreen.validity.growth.growth`.
+
     Matches ``lavaan::cfa(model, data, estimator = "ML")`` (lavaan 0.6.14, default options:
     ``likelihood = "normal"``, ``information = "expected"``, ``se = "standard"``) and
     ``fitMeasures(fit)``; ``std_loadings`` is ``standardizedSolution(fit)`` (``std.all``) for the
     ``=~`` rows. AIC and BIC use the full log-likelihood with the sample means; without a mean
-    structure the means are not counted in ``npar`` (as lavaan). The composite reliability is
-    ``(sum lambda)^2 psi / ((sum lambda)^2 psi + sum theta_ii + 2 sum theta_ij)`` from the model
-    (Raykov's omega; ``semTools::compRelSEM(fit, obs.var = FALSE)``), AVE the mean squared
-    standardized loading (Fornell and Larcker, 1981); both ignore cross-loadings.
+    structure the means are not counted in ``npar`` (as lavaan). ``reliability`` holds composite
+    reliability and AVE by both definitions of ``semTools::compRelSEM`` / ``semTools::AVE``
+    (semTools 0.5.6): ``omega`` and ``ave`` divide by the model-implied total variance
+    (``obs.var = FALSE``), ``omega_obs`` and ``ave_obs`` by the observed one (``obs.var = TRUE``,
+    semTools' default); see :func:`_reliability`.
 
     Examples
     --------
@@ -880,6 +913,9 @@ def cfa(
         raise ModelSpecificationError(f"group column {group!r} is not in the data")
     if group is None and group_equal:
         raise ModelSpecificationError("group_equal needs a group column (group=...)")
+    partial = _parse_partial(group_partial)
+    if partial and not group_equal:
+        raise ModelSpecificationError("group_partial releases constraints of group_equal; give group_equal too")
     terms = parse_model(model)
     if meanstructure is None:
         meanstructure = group is not None or any(t.op == "~1" for t in terms) or missing == "ml"
@@ -894,12 +930,21 @@ def cfa(
     if est == "WLSMV":
         from psyscreen.validity._wls import cfa_ordinal
 
+        if orthogonal or partial:
+            raise ModelSpecificationError("orthogonal= and group_partial= are not yet available with WLSMV; "
+                                          "write the zero covariances into the model ('f1 ~~ 0*f2')")
+
         items = probe.ov if ordered is True else ([ordered] if isinstance(ordered, str) else list(ordered))
         return cfa_ordinal(data.rename(columns=str), model, terms, probe.ov, probe.lv, ordered=items,
                            group=group, group_equal=group_equal, std_lv=std_lv)
     sample, labels, n_dropped = _sample_stats(data.rename(columns=str), probe.ov, group, missing)
     mod = _build_model(terms, list(map(str, data.columns)), len(labels), std_lv=std_lv,
-                       group_equal=group_equal, meanstructure=bool(meanstructure))
+                       group_equal=group_equal, meanstructure=bool(meanstructure),
+                       orthogonal=orthogonal, group_partial=partial)
+    named = {(e.lhs, e.op, e.rhs) for e in mod.entries} | {(e.rhs, e.op, e.lhs) for e in mod.entries if e.op == "~~"}
+    not_in_model = [" ".join(t) for t in partial if t not in named]
+    if not_in_model:
+        raise ModelSpecificationError(f"group_partial names parameters the model does not have: {not_in_model}")
 
     obj = _Objective(mod, sample) if missing == "listwise" else _fiml.FIMLObjective(mod, sample)
     x0 = _start_values(mod, sample)
@@ -924,9 +969,13 @@ def cfa(
     H = obj.H
     ev = np.linalg.eigvalsh(H)
     if ev[0] <= 1e-10 * max(ev[-1], 1.0):
+        hint = ""
+        if any(e.mat == "alpha" and k >= 0 for e, k in zip(mod.entries, mod.index)):
+            hint = ("; the model frees latent means ('f ~ 1'): fix the observed intercepts ('x1 ~ 0*1', ...) "
+                    "or fit it with psyscreen.validity.growth, as lavaan::growth")
         raise IdentificationError(
             "the model is not identified (the information matrix is singular): check that every factor "
-            "has a fixed loading or variance and enough indicators"
+            "has a fixed loading or variance and enough indicators" + hint
         )
     vcov = 2.0 / sample.N * np.linalg.inv(H)
     fit = _fit_measures(mod, sample, obj)
@@ -972,32 +1021,68 @@ def cfa(
     std_loadings["estimate"] = load["std_all"].to_numpy()
     std_loadings["se"] = load["std_all_se"].to_numpy()
 
-    reliability = _reliability(mod, x, labels, multi)
+    reliability = _reliability(mod, x, sample, labels, multi)
     return CFAResult(
         fit=fit, params=params.reset_index(drop=True), std_loadings=std_loadings, reliability=reliability,
         model=model, groups=tuple(labels), group_equal=group_equal, n_obs=tuple(int(v) for v in sample.n),
         vcov=vcov, iterations=int(opt.nit), n_used=sample.N, n_dropped=n_dropped, estimator=estimator,
         missing=missing, warnings=_robust.dropped_rows_warning("cfa", sample.N, n_dropped, missing),
+        group_partial=tuple(" ".join(t).replace(" ~1 ", " ~ 1") for t in partial), _engine=(mod, sample, x),
     )
 
 
-def _reliability(model: _Model, x: np.ndarray, labels: list, multi: bool) -> pd.DataFrame:
+def _parse_partial(group_partial: Sequence[str]) -> tuple[tuple[str, str, str], ...]:
+    """``["f =~ x3", "x7 ~ 1", "x1 ~~ x1"]`` -> ((lhs, op, rhs), ...) with ``~1`` for intercepts."""
+    if isinstance(group_partial, str):
+        group_partial = (group_partial,)
+    out = []
+    for text in group_partial:
+        try:
+            terms = parse_model(str(text))
+        except ModelSyntaxError as err:
+            raise ModelSpecificationError(f"group_partial entry {text!r} is not a parameter: {err}") from None
+        if len(terms) != 1:
+            raise ModelSpecificationError(
+                f"group_partial entry {text!r} must name one parameter, e.g. 'f =~ x3', 'x7 ~ 1', 'x1 ~~ x1'")
+        t = terms[0]
+        out.append((t.lhs, t.op, t.rhs))
+    return tuple(out)
+
+
+def _reliability(model: _Model, x: np.ndarray, sample: _Sample, labels: list, multi: bool) -> pd.DataFrame:
+    """Composite reliability and AVE of each factor, by both definitions of semTools 0.5.6.
+
+    For factor ``f`` with items ``I`` (the items with a non-zero loading on ``f``):
+
+    - ``omega`` = ``(sum_I lambda_if)^2 psi_ff / 1' Sigma_II 1`` with ``Sigma`` the model-implied
+      covariance matrix: the denominator holds every factor, cross-loading and residual covariance
+      (``semTools::compRelSEM(fit, obs.var = FALSE)``);
+    - ``omega_obs``: the same numerator over ``1' S_II 1``, the observed total variance of the sum
+      score (``compRelSEM(fit, obs.var = TRUE)``, semTools' default);
+    - ``ave`` = ``sum_I lambda_if^2 psi_ff / sum_I Sigma_ii`` (``semTools::AVE(fit, obs.var = FALSE)``)
+      and ``ave_obs`` with the observed variances ``S_ii`` (``AVE(fit)``). AVE is undefined (NaN, as
+      semTools' NA) for a factor whose items load on another factor too (e.g. a bifactor model).
+    """
     lam = _fill(model.lam, x[None, :])[0]
     psi = _fill(model.psi, x[None, :])[0]
     th = _fill(model.theta, x[None, :])[0]
     sigma = lam @ psi @ np.swapaxes(lam, -1, -2) + th
     rows = []
     for g in range(model.n_groups):
+        loads_on = lam[g] != 0
         for f, name in enumerate(model.lv):
-            items = np.flatnonzero(lam[g, :, f] != 0)
-            lsum = lam[g, items, f].sum()
-            true = lsum**2 * psi[g, f, f]
-            err = th[g][np.ix_(items, items)].sum()
-            std_l = lam[g, items, f] * np.sqrt(psi[g, f, f]) / np.sqrt(sigma[g, items, items])
-            row = {"factor": name, "n_items": int(items.size), "omega": true / (true + err),
-                   "ave": float(np.mean(std_l**2))}
+            items = np.flatnonzero(loads_on[:, f])
+            true = lam[g, items, f].sum() ** 2 * psi[g, f, f]
+            block = np.ix_(items, items)
+            common = (lam[g, items, f] ** 2).sum() * psi[g, f, f]
+            complex_items = loads_on[items].sum(axis=1) > 1
+            nan = float("nan")
+            row = {"factor": name, "n_items": int(items.size),
+                   "omega": float(true / sigma[g][block].sum()),
+                   "omega_obs": float(true / sample.S[g][block].sum()),
+                   "ave": nan if complex_items.any() else float(common / np.trace(sigma[g][block])),
+                   "ave_obs": nan if complex_items.any() else float(common / np.trace(sample.S[g][block]))}
             if multi:
                 row = {"factor": name, "group": labels[g], **{k: v for k, v in row.items() if k != "factor"}}
             rows.append(row)
     return pd.DataFrame(rows)
-

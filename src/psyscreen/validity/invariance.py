@@ -91,6 +91,7 @@ def invariance(
     *,
     steps: Sequence[str] = ("configural", "metric", "scalar", "strict"),
     std_lv: bool = False,
+    group_partial: Sequence[str] = (),
     delta_cfi: float = -0.010,
     delta_rmsea: float = 0.015,
     estimator: str = "ML",
@@ -111,6 +112,11 @@ def invariance(
         compared with the step before it in this list.
     std_lv : bool, default False
         Identify factors by their variances (fixed to 1 in the first group) instead of markers.
+    group_partial : sequence of str
+        Parameters released from the equality constraints of every step that holds their kind
+        equal (partial invariance, lavaan's ``group.partial``): ``"f =~ x3"`` (loading), ``"x7 ~ 1"``
+        (intercept), ``"x1 ~~ x1"`` (residual variance). A released intercept keeps the factor
+        means free in groups after the first, as in lavaan.
     delta_cfi, delta_rmsea : float
         Cutoffs for the verdicts: a step "holds" when its change in CFI from the previous step is
         at least ``delta_cfi`` (-0.010) and its change in RMSEA at most ``delta_rmsea`` (0.015).
@@ -188,8 +194,9 @@ def invariance(
     with warnings.catch_warnings():  # the dropped rows are the same in every step: warn once below
         warnings.simplefilter("ignore", UserWarning)
         for step in steps:
-            fits[step] = cfa(data, model, std_lv=std_lv, group=group, group_equal=STEPS[step],
-                             estimator=estimator, missing=missing)
+            eq = STEPS[step]
+            fits[step] = cfa(data, model, std_lv=std_lv, group=group, group_equal=eq,
+                             group_partial=group_partial if eq else (), estimator=estimator, missing=missing)
     robust = str(estimator).upper() == "MLR"
 
     rows = []
