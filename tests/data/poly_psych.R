@@ -92,4 +92,19 @@ out$nonpd_binary <- list(raw = unname(rawt), raw_min_eigen = min(eigen(rawt)$val
                          tau = unname(w$value$tau), r_warnings = w$warnings,
                          lavaan = lav_pack(nb))
 
+# 6. sparse binary items: 2 x 2 tables with empty cells (psych's tetrachoric correction, lavaan's zero.add rule)
+set.seed(21)
+n <- 100
+f <- rnorm(n)
+z <- outer(f, rep(0.6, 6)) + matrix(rnorm(n * 6, sd = 0.8), n)
+sb <- as.data.frame((z > 1.7) * 1); names(sb) <- paste0("b", 1:6)
+write.csv(sb, "poly_sparse_binary.csv", row.names = FALSE)
+tab0 <- sapply(combn(6, 2, simplify = FALSE), function(ij) sum(table(sb[, ij[1]], sb[, ij[2]]) == 0))
+w <- warn_text(suppressMessages(tetrachoric(sb)))
+out$sparse_binary <- list(empty_cells_per_pair = tab0, rho = unname(w$value$rho), tau = unname(w$value$tau),
+                          r_warnings = w$warnings,
+                          nocorrect = unname(suppressWarnings(suppressMessages(tetrachoric(sb, correct = 0, smooth = FALSE)))$rho),
+                          polychoric = poly_pack(suppressWarnings(polychoric(sb, smooth = FALSE))),
+                          lavaan = lav_pack(sb))
+
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null", pretty = FALSE), "poly_psych.json")

@@ -32,6 +32,11 @@ How psych fits (and so how we fit)
 Missing data: the analysis uses **listwise complete cases** (rows with any missing item are dropped);
 ``n`` reports how many rows were used. (psych's default is pairwise correlations; on complete data the two
 are the same.)
+
+Ordinal items: ``cor="poly"`` analyses the polychoric correlation matrix of
+:func:`psyscreen.validity.polychoric` (psych's defaults, smoothed if not positive definite), as
+``psych::fa(x, nfactors, cor = "poly")`` and ``psych::fa.parallel(x, cor = "poly")`` do; its rows are pairwise
+available (every answer is used), and ``n`` counts the rows with at least two answers.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ __all__ = [
 ]
 
 Method = Literal["minres", "ml"]
+Correlation = Literal["pearson", "poly"]
 Rotation = Literal["none", "varimax", "oblimin", "quartimin", "promax"]
 
 _METHOD_PREFIX = {"minres": "MR", "ml": "ML"}
@@ -101,6 +107,24 @@ def _complete_items(items: pd.DataFrame, *, min_items: int = 2) -> tuple[np.ndar
         const = [str(n) for n, s in zip(names, sd) if s == 0]
         raise FactorAnalysisError(f"items without variance in the complete cases: {', '.join(const)}; drop them")
     return x, names
+
+
+def _item_correlations(items: pd.DataFrame, cor: str, *, min_items: int = 2) -> tuple[np.ndarray, list, int]:
+    """(correlation matrix, item labels, rows used): Pearson on listwise complete cases, or polychoric."""
+    if cor == "pearson":
+        x, names = _complete_items(items, min_items=min_items)
+        return _correlation(x), names, int(x.shape[0])
+    if cor != "poly":
+        raise FactorAnalysisError(f"cor must be 'pearson' or 'poly', got {cor!r}")
+    from .polychoric import PolychoricError, polychoric
+
+    if isinstance(items, pd.DataFrame) and items.shape[1] < min_items:
+        raise FactorAnalysisError(f"at least {min_items} item columns are needed, got {items.shape[1]}")
+    try:
+        res = polychoric(items)  # psych's defaults; warns when it smooths or corrects
+    except PolychoricError as err:
+        raise FactorAnalysisError(str(err)) from err
+    return res.rho.to_numpy(), list(res.rho.columns), res.n_used
 
 
 def _correlation(x: np.ndarray) -> np.ndarray:
@@ -385,7 +409,7 @@ def _bartlett_matrix(r: np.ndarray, n: int) -> BartlettResult:
     return BartlettResult(chisq=chisq, df=df, p=float(stats.chi2.sf(chisq, df)), n=n)
 
 
-def kmo(items: pd.DataFrame) -> KMOResult:
+def kmo(items: pd.DataFrame, cor: Correlation = "pearson") -> KMOResult:
     """Kaiser-Meyer-Olkin measure of sampling adequacy, overall and per item.
 
     MSA = sum r_ij^2 / (sum r_ij^2 + sum q_ij^2) over i != j, where q are the partial correlations
@@ -395,6 +419,8 @@ def kmo(items: pd.DataFrame) -> KMOResult:
     ----------
     items : DataFrame
         One numeric column per item.
+    cor : {"pearson", "poly"}
+        Pearson correlations of the complete cases, or polychoric correlations (pairwise).
 
     Returns
     -------
@@ -414,11 +440,11 @@ def kmo(items: pd.DataFrame) -> KMOResult:
     >>> round(kmo(x).overall, 2) > 0.5
     True
     """
-    x, names = _complete_items(items)
-    return _kmo_matrix(_correlation(x), names)
+    r, names, _ = _item_correlations(items, cor)
+    return _kmo_matrix(r, names)
 
 
-def bartlett(items: pd.DataFrame) -> BartlettResult:
+def bartlett(items: pd.DataFrame, cor: Correlation = "pearson") -> BartlettResult:
     """Bartlett's test of sphericity on the correlation matrix of the items.
 
     chisq = -ln|R| (n - 1 - (2p + 5) / 6) with p (p - 1) / 2 degrees of freedom; n is the number of
@@ -428,6 +454,10 @@ def bartlett(items: pd.DataFrame) -> BartlettResult:
     ----------
     items : DataFrame
         One numeric column per item.
+    cor : {"pearson", "poly"}
+        Pearson correlations of the complete cases, or polychoric correlations (``n`` is then the number of
+        rows with at least two answers, as ``psych::cortest.bartlett(polychoric(x)$rho, n = nrow(x))`` on data
+        where every row has two answers).
 
     Returns
     -------
@@ -447,8 +477,8 @@ def bartlett(items: pd.DataFrame) -> BartlettResult:
     >>> bartlett(x).df
     6
     """
-    x, _ = _complete_items(items)
-    return _bartlett_matrix(_correlation(x), x.shape[0])
+    r, _, n = _item_correlations(items, cor)
+    return _bartlett_matrix(r, n)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -479,8 +509,18 @@ class EFAResult(ResultMixin):
     kmo : KMOResult
     bartlett : BartlettResult
     n : int
-        Listwise complete cases used.
+        Rows used: listwise complete cases (``cor="pearson"``), or rows with at least two answers
+        (``cor="poly"``, pairwise).
     method, rotation : str
+    cor : str
+        ``"pearson"`` or ``"poly"`` (polychoric).
+    missing : str
+        ``"listwise"`` (Pearson) or ``"pairwise"`` (polychoric).
+
+    Notes
+    -----
+    Items with few ordered categories (all integers with 7 or fewer values, e.g. 4-point items) are better
+    analysed with ``efa(items, k, cor="poly")``: Pearson correlations of such items understate the loadings.
     """
 
     loadings: pd.DataFrame
@@ -496,6 +536,8 @@ class EFAResult(ResultMixin):
     method: str
     rotation: str
     unrotated: pd.DataFrame = field(repr=False)
+    cor: str = "pearson"
+    missing: str = "listwise"
 
     @property
     def n_factors(self) -> int:
@@ -514,6 +556,7 @@ def efa(
     n_factors: int,
     rotation: Rotation = "oblimin",
     method: Method = "minres",
+    cor: Correlation = "pearson",
 ) -> EFAResult:
     """Exploratory factor analysis of items, as psych::fa.
 
@@ -528,6 +571,9 @@ def efa(
         (Kaiser-normalised), ``"promax"`` is psych's (Kaiser-normalised, power 4).
     method : {"minres", "ml"}
         Minimum residual (unweighted least squares) or maximum likelihood.
+    cor : {"pearson", "poly"}
+        Factor Pearson correlations of the complete cases, or polychoric correlations of ordinal items
+        (:func:`psyscreen.validity.polychoric`, psych's defaults, every available answer used: pairwise).
 
     Returns
     -------
@@ -536,8 +582,9 @@ def efa(
     Notes
     -----
     Matches ``psych::fa(x, nfactors = n_factors, rotate = rotation, fm = method)`` with ``x`` the complete
-    cases, factors in psych's order and with psych's names and signs. See the module docstring for the
-    details of the fit.
+    cases, factors in psych's order and with psych's names and signs; with ``cor="poly"``,
+    ``psych::fa(x, nfactors = n_factors, rotate = rotation, fm = method, cor = "poly")``. See the module
+    docstring for the details of the fit.
 
     Examples
     --------
@@ -556,12 +603,11 @@ def efa(
         raise FactorAnalysisError(f"method must be one of {sorted(_METHOD_PREFIX)}, got {method!r}")
     if rotation not in _ROTATIONS:
         raise FactorAnalysisError(f"rotation must be one of {list(_ROTATIONS)}, got {rotation!r}")
-    x, names = _complete_items(items, min_items=3)
+    r, names, n_rows = _item_correlations(items, cor, min_items=3)
     p = len(names)
     if isinstance(n_factors, bool) or not isinstance(n_factors, (int, np.integer)) or not 1 <= n_factors < p:
         raise FactorAnalysisError(f"n_factors must be an integer from 1 to {p - 1} for {p} items, got {n_factors!r}")
     n_factors = int(n_factors)
-    r = _correlation(x)
     fit = _fa_matrix(r, n_factors, method, rotation)
 
     loadings = pd.DataFrame(fit.loadings, index=names, columns=fit.names)
@@ -589,11 +635,13 @@ def efa(
         variance=variance,
         eigenvalues=eigen,
         kmo=_kmo_matrix(r, names),
-        bartlett=_bartlett_matrix(r, x.shape[0]),
-        n=int(x.shape[0]),
+        bartlett=_bartlett_matrix(r, n_rows),
+        n=n_rows,
         method=method,
         rotation=rotation,
         unrotated=pd.DataFrame(fit.unrotated, index=names, columns=unrotated_names),
+        cor=cor,
+        missing="pairwise" if cor == "poly" else "listwise",
     )
 
 
@@ -680,7 +728,8 @@ class ParallelAnalysisResult(ResultMixin):
     ``pc_observed``, ``pc_simulated`` (the mean over the simulations), ``pc_threshold`` (the
     simulated quantile used for the decision, or the mean), and the same three for ``fa_``
     (eigenvalues of the common-factor solution). ``n_factors`` and ``n_components`` count the
-    leading observed eigenvalues above the threshold.
+    leading observed eigenvalues above the threshold. ``cor`` says whose correlations were observed
+    (``"pearson"`` or ``"poly"``) and ``n`` how many rows entered them.
     """
 
     eigenvalues: pd.DataFrame
@@ -690,6 +739,7 @@ class ParallelAnalysisResult(ResultMixin):
     n_iter: int
     quantile: float | None
     method: str
+    cor: str = "pearson"
 
     def to_frame(self) -> pd.DataFrame:
         return self.eigenvalues
@@ -716,6 +766,7 @@ def parallel_analysis(
     seed: int | np.random.Generator | None = None,
     quantile: float | None = 0.95,
     method: Method = "minres",
+    cor: Correlation = "pearson",
 ) -> ParallelAnalysisResult:
     """Horn's parallel analysis for the number of factors and components, as psych::fa.parallel.
 
@@ -737,6 +788,9 @@ def parallel_analysis(
         Quantile of the simulated eigenvalues to beat (R's type 7 quantile); None for the mean.
     method : {"minres", "ml"}
         Factoring method for the common-factor eigenvalues.
+    cor : {"pearson", "poly"}
+        Observed eigenvalues of the Pearson correlations of the complete cases, or of the polychoric
+        correlations (pairwise, :func:`psyscreen.validity.polychoric`).
 
     Returns
     -------
@@ -748,6 +802,12 @@ def parallel_analysis(
     Matches ``psych::fa.parallel(x, fa = "both", n.iter = n_iter, quant = quantile)`` with simulated (not
     resampled) comparison data, i.e. what psych reports when given a correlation matrix and ``n.obs``. The
     simulations are random, so the suggested numbers can differ from psych's run in borderline cases.
+
+    With ``cor="poly"`` the observed eigenvalues are those of ``psych::fa.parallel(x, cor = "poly")``
+    (deterministic, equal to psych). The comparison stays psych's simulated part: Pearson correlations of
+    independent normal data of ``n`` rows (the rows with at least two answers; psych takes ``nrow(x)``), which
+    is what psych's suggested numbers compare against; psych's resampled polychoric matrices (shuffled
+    columns) are not computed.
 
     Examples
     --------
@@ -766,10 +826,9 @@ def parallel_analysis(
         raise FactorAnalysisError(f"quantile must be between 0 and 1 (or None for the mean), got {quantile!r}")
     if int(n_iter) < 1:
         raise FactorAnalysisError(f"n_iter must be at least 1, got {n_iter!r}")
-    x, names = _complete_items(items, min_items=3)
-    n, p = x.shape
+    r, names, n = _item_correlations(items, cor, min_items=3)
+    p = len(names)
     rng = np.random.default_rng(seed)
-    r = _correlation(x)
     pc_obs = np.linalg.eigvalsh(r)[::-1]
     fa_obs = _common_values(r, method)
 
@@ -801,4 +860,5 @@ def parallel_analysis(
         n_iter=int(n_iter),
         quantile=quantile,
         method=method,
+        cor=cor,
     )

@@ -83,7 +83,8 @@ Convention = Literal["psych", "lavaan"]
 Missing = Literal["pairwise", "listwise"]
 
 _RHO_BOUND = {"psych": 1.0 - 1e-7, "lavaan": 0.999}
-_BISECTIONS = 56  # halves the bracket to below 1e-16
+_BISECTIONS = 8  # bisections before false position
+_FALSE_POSITION = 80  # at most; converged pairs stop it earlier
 
 
 class PolychoricError(ValueError):
@@ -341,14 +342,37 @@ def _pairs_rho(tables, tau_rows, tau_cols, bound: float = _RHO_BOUND["psych"], t
     m = tables.shape[0]
     if tol is not None:
         return _brent_min(lambda r, i: _neg_loglik(tables[i], a[i], b[i], r), -1.0, 1.0, tol, m)
-    # no test of the score at the bounds themselves: there cells of probability 0 (left out) can make it
-    # look positive; the bisection starts at 0 and only moves towards a bound while the score points there
+    # A few bisections first, without testing the score at the bounds themselves (there, cells of probability
+    # 0 are left out and can make it look positive): they start at 0 and move towards a bound only while the
+    # score points there. Then the Illinois variant of false position on the bracket, which converges
+    # superlinearly; a pair whose bracket still touches a bound goes on by bisection.
     lo, hi = np.full(m, -bound), np.full(m, bound)
     for _ in range(_BISECTIONS):
         mid = (lo + hi) / 2.0
         up = _score(tables, a, b, mid) > 0
         lo, hi = np.where(up, mid, lo), np.where(up, hi, mid)
-    return (lo + hi) / 2.0
+    f_lo, f_hi = _score(tables, a, b, lo), _score(tables, a, b, hi)
+    bracket = (f_lo > 0) & (f_hi < 0)
+    side = np.zeros(m)
+    c_last = np.full(m, np.nan)
+    for _ in range(_FALSE_POSITION):
+        if np.all(hi - lo <= 4 * np.finfo(float).eps):
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = np.where(bracket, (lo * f_hi - hi * f_lo) / (f_hi - f_lo), (lo + hi) / 2.0)
+        c = np.where(np.isfinite(c) & (c >= lo) & (c <= hi), c, (lo + hi) / 2.0)
+        if np.all(np.abs(c - c_last) <= 1e-13):
+            break
+        c_last = c
+        f_c = _score(tables, a, b, c)
+        up = f_c > 0
+        exact = f_c == 0
+        f_hi = np.where(up & (side > 0), f_hi / 2.0, f_hi)
+        f_lo = np.where(~up & (side < 0), f_lo / 2.0, f_lo)
+        lo, f_lo = np.where(up | exact, c, lo), np.where(up, f_c, f_lo)
+        hi, f_hi = np.where(~up | exact, c, hi), np.where(~up, f_c, f_hi)
+        side = np.where(up, 1.0, -1.0)
+    return np.where(np.isnan(c_last), (lo + hi) / 2.0, c_last)
 
 
 def _pair_rho(
@@ -402,6 +426,24 @@ def _local_thresholds(tables: np.ndarray, correct: float) -> tuple[np.ndarray, n
         return np.where(~below, -np.inf, np.where(~above, np.inf, tau))
 
     return prop, cuts(prop.sum(axis=2), rows_on), cuts(prop.sum(axis=1), cols_on), corrected
+
+
+def _at_boundary(tables: np.ndarray) -> np.ndarray:
+    """Pairs whose used categories form a 2 x 2 table with an empty cell: the likelihood rises towards +-1."""
+    rows_on = tables.sum(axis=2) > 0
+    cols_on = tables.sum(axis=1) > 0
+    two = (rows_on.sum(axis=1) == 2) & (cols_on.sum(axis=1) == 2)
+    empty = ((tables == 0) & rows_on[:, :, None] & cols_on[:, None, :]).any(axis=(1, 2))
+    return two & empty
+
+
+def _warn_boundary(messages: list[str], names: list, iu: np.ndarray, ju: np.ndarray, mask: np.ndarray) -> None:
+    if mask.any():
+        pairs = [f"{names[i]}-{names[j]}" for i, j in zip(iu[mask], ju[mask])]
+        _warn(messages, f"the 2 x 2 table of {', '.join(pairs[:10])} has an empty cell that was not corrected: "
+                        "the likelihood keeps rising towards +-1, so the correlation is not identified (the value "
+                        "is where the search stopped); use a continuity correction (tetrachoric(), or "
+                        "global_thresholds=False with correct > 0)")
 
 
 def _lavaan_2x2(tables: np.ndarray, correct: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -726,6 +768,7 @@ def polychoric(
                 _warn(messages, "the items do not have an equal number of response alternatives: thresholds are "
                                 "estimated per pair (psych's global = FALSE)")
         if global_thresholds:
+            _warn_boundary(messages, names, iu, ju, _at_boundary(pair_tables))
             rho = _pairs_rho(pair_tables / pair_tables.sum(axis=(1, 2), keepdims=True), tau[iu], tau[ju], tol=tol)
         else:
             prop, tr, tc, fixed = _local_thresholds(pair_tables, correct)
@@ -738,6 +781,8 @@ def polychoric(
                     "rows that answered both, or the continuity correction pushed a margin past 1); "
                     "use global_thresholds=True or correct=0"
                 )
+            if correct == 0:
+                _warn_boundary(messages, names, iu, ju, _at_boundary(pair_tables))
             rho = _pairs_rho(prop, tr, tc, tol=tol)
             corrected = int(fixed.sum())
             if corrected:
@@ -812,10 +857,12 @@ def tetrachoric(
         bad = [f"{names[i]}-{names[j]}" for i, j in zip(iu[few], ju[few])]
         raise PolychoricError(f"item pairs answered together by 2 rows or fewer: {', '.join(bad[:10])}")
     tau = thresholds_from_counts(tables[np.arange(p), np.arange(p)].diagonal(axis1=1, axis2=2))
+    messages: list[str] = []
+    if correct == 0:
+        _warn_boundary(messages, names, iu, ju, _at_boundary(pair))
     empty = (pair == 0).any(axis=(1, 2)) & (correct > 0)
     if correct > 0:
         pair = np.where(pair == 0, correct, pair)
-    messages: list[str] = []
     if empty.any():
         _warn(messages, f"{int(empty.sum())} item pair(s) had an empty cell, replaced by correct = {correct} "
                         "(psych's continuity correction). Check your data")
