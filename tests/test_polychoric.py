@@ -332,3 +332,12 @@ def test_margin_pushed_past_one_by_the_correction_is_refused_not_nan():
     with pytest.raises(PolychoricError, match="few-many.*correct=0"):
         _quiet(polychoric, x, max_categories=10)
     assert np.isfinite(_quiet(polychoric, x, max_categories=10, correct=0).rho.to_numpy()).all()
+
+
+def test_lavaan_sets_rho_to_one_when_a_2x2_table_has_two_empty_cells(ref):
+    x = _csv("perfect")  # p2 repeats p1
+    with pytest.warns(UserWarning, match="two empty cells"):
+        res = polychoric(x, convention="lavaan")
+    np.testing.assert_allclose(res.rho.to_numpy(), np.array(ref["perfect"]["lavaan"]["rho"]), atol=1e-6)
+    assert res.rho.loc["p1", "p2"] == 1.0
+    assert any("two empty cells" in w for w in ref["perfect"]["r_warnings"])

@@ -107,4 +107,12 @@ out$sparse_binary <- list(empty_cells_per_pair = tab0, rho = unname(w$value$rho)
                           polychoric = poly_pack(suppressWarnings(polychoric(sb, smooth = FALSE))),
                           lavaan = lav_pack(sb))
 
+# 7. two empty cells in a 2 x 2 table (p1 and p2 agree on every row): lavaan sets rho to 1
+set.seed(5)
+p1 <- rbinom(40, 1, 0.4)
+perfect <- data.frame(p1 = p1, p2 = p1, p3 = rbinom(40, 1, 0.5))
+write.csv(perfect, "poly_perfect.csv", row.names = FALSE)
+w <- warn_text(lav_pack(perfect))
+out$perfect <- list(lavaan = w$value, r_warnings = w$warnings)
+
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, na = "null", pretty = FALSE), "poly_psych.json")
