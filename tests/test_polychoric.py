@@ -38,6 +38,14 @@ def bfi(reference_dir, ref) -> pd.DataFrame:
     return pd.read_csv(reference_dir / "items.csv")[ref["bfi"]["items"]]
 
 
+def _warned(fn, *args, **kwargs):
+    """(result, texts of the warnings raised)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fn(*args, **kwargs)
+    return res, [str(w.message) for w in caught]
+
+
 def _quiet(fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -154,8 +162,9 @@ def test_per_pair_thresholds_apply_the_continuity_correction_as_psych(ref):
 
 def test_unequal_numbers_of_categories_switch_to_per_pair_thresholds_as_psych(ref):
     hsmix = _csv("hsmix")
-    with pytest.warns(UserWarning, match="equal number of response alternatives"):
-        res = polychoric(hsmix)
+    res, raised = _warned(polychoric, hsmix)
+    assert any("equal number of response alternatives" in w for w in raised)
+    assert list(res.warnings) == raised
     assert any("continuity correction" in w for w in res.warnings)
     assert not res.global_thresholds
     _check_psych(res, ref["hsmix"])
@@ -276,8 +285,8 @@ def test_uncorrected_empty_2x2_cell_is_reported_as_not_identified():
         res = polychoric(x, smooth=False)
     assert not res.smoothed
     assert any("b1-b2" in w and "not identified" in w for w in res.warnings)
-    with pytest.warns(UserWarning, match="not identified"):
-        tetrachoric(x, correct=0)
+    _, raised = _warned(tetrachoric, x, correct=0)
+    assert any("not identified" in w for w in raised)
 
 
 # --- refusals --------------------------------------------------------------------------------------------
@@ -336,8 +345,8 @@ def test_margin_pushed_past_one_by_the_correction_is_refused_not_nan():
 
 def test_lavaan_sets_rho_to_one_when_a_2x2_table_has_two_empty_cells(ref):
     x = _csv("perfect")  # p2 repeats p1
-    with pytest.warns(UserWarning, match="two empty cells"):
-        res = polychoric(x, convention="lavaan")
+    res, raised = _warned(polychoric, x, convention="lavaan")
+    assert any("two empty cells" in w for w in raised)
     np.testing.assert_allclose(res.rho.to_numpy(), np.array(ref["perfect"]["lavaan"]["rho"]), atol=1e-6)
     assert res.rho.loc["p1", "p2"] == 1.0
     assert any("two empty cells" in w for w in ref["perfect"]["r_warnings"])

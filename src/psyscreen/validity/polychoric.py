@@ -40,12 +40,17 @@ How each is computed (and so how we compute it)
   ``P_ij = 0`` left out, as psych does). psych searches it with R's ``optimize`` on (-1, 1) at its default
   tolerance (~1.2e-4), which stops typically 2e-5 (at most ~1e-4) short of the maximum; we run the same search
   (Brent's golden-section / parabolic minimiser, vectorised over all pairs), so that rho equals psych's to
-  ~1e-10. ``exact=True`` (and the lavaan convention) gives the exact maximum instead, by bisection on the
-  derivative of the likelihood (a cell probability's derivative is a sum of bivariate normal densities at its
-  corners), to ~1e-16; lavaan's ``nlminb`` gets within ~1e-8 of it and bounds rho to [-0.999, 0.999].
+  ~1e-10. ``exact=True`` (and the lavaan convention) gives the exact maximum instead: the root of the
+  likelihood's derivative (a cell probability's derivative is a sum of bivariate normal densities at its
+  corners), bracketed by a few bisections and then found by false position (Illinois), all pairs together, to
+  ~1e-13; lavaan's ``nlminb`` gets within ~1e-8 of it and bounds rho to [-0.999, 0.999].
+* **Empty cells left as they are.** A pair whose used categories form a 2 x 2 table with an empty cell has no
+  maximum inside (-1, 1): the likelihood keeps rising towards +-1 and psych returns wherever its search stops.
+  psych says nothing; we warn that such a correlation is not identified (psych's default global mode on 0/1
+  items, or ``correct=0``).
 * **Bivariate normal probabilities** are Genz's (2004) method (Drezner-Wesolowsky with Gauss-Legendre
-  quadrature, 20 points), vectorised in numpy over all cells of all pairs: accurate to ~1e-15, where
-  ``scipy.stats.multivariate_normal.cdf`` is both slower (one call per cell) and less accurate.
+  quadrature, 20 points), vectorised in numpy over all cells of all pairs: accurate to ~1e-15 (checked against
+  ``scipy.stats.multivariate_normal.cdf``, which takes one call per point, and against quadrature).
 * **Smoothing.** A matrix that is not positive definite (smallest eigenvalue below machine epsilon) is smoothed
   as ``psych::cor.smooth`` does: eigenvalues below 1e-12 are set to 1e-10, all are rescaled to sum to the number
   of items, and the rebuilt matrix is rescaled to a correlation matrix. psych warns "Matrix was not positive
@@ -84,7 +89,7 @@ Missing = Literal["pairwise", "listwise"]
 
 _RHO_BOUND = {"psych": 1.0 - 1e-7, "lavaan": 0.999}
 _BISECTIONS = 8  # bisections before false position
-_FALSE_POSITION = 80  # at most; converged pairs stop it earlier
+_FALSE_POSITION = 80  # at most; the loop stops when every pair has converged (typically after 5-10)
 
 
 class PolychoricError(ValueError):
@@ -605,14 +610,15 @@ def _check_categories(x: np.ndarray, names: list, max_categories: int) -> tuple[
 # --------------------------------------------------------------------------------------------------
 
 
-def _warn(messages: list[str], text: str) -> None:
+def _warn(messages: list[str], text: str, stacklevel: int = 3) -> None:
+    """Warn (pointing at the caller of polychoric / tetrachoric) and keep the text for the result."""
     messages.append(text)
-    _warnings.warn(text, UserWarning, stacklevel=3)
+    _warnings.warn(text, UserWarning, stacklevel=stacklevel)
 
 
 def _finish(
     rho_pairs: np.ndarray, names: list, tau: np.ndarray, tables: np.ndarray, *, smooth: bool, messages: list[str],
-    n_used: int, n_dropped: int, convention: str, global_thresholds: bool, corrected: int,
+    n_used: int, n_dropped: int, convention: str, global_thresholds: bool, corrected: int, kind: str = "polychoric",
 ) -> PolychoricResult:
     p = len(names)
     iu = np.triu_indices(p, 1)
@@ -623,8 +629,9 @@ def _finish(
     if smooth:
         r, smoothed = cor_smooth(r)
         if smoothed:
-            _warn(messages, "the polychoric correlation matrix was not positive definite; it was smoothed as "
-                            "psych::cor.smooth does (eigenvalues floored at 1e-10, rescaled to a correlation matrix)")
+            _warn(messages, f"the {kind} correlation matrix was not positive definite; it was smoothed as "
+                            "psych::cor.smooth does (eigenvalues floored at 1e-10, rescaled to a correlation matrix)",
+                  stacklevel=4)
     counts = tables.sum(axis=(2, 3))
     return PolychoricResult(
         rho=pd.DataFrame(r, index=names, columns=names),
@@ -870,4 +877,4 @@ def tetrachoric(
     n_used = int(np.sum(answered.sum(axis=1) >= 2))
     return _finish(rho, names, tau, tables, smooth=smooth, messages=messages, n_used=n_used,
                    n_dropped=x.shape[0] - n_used, convention="psych", global_thresholds=True,
-                   corrected=int(empty.sum()))
+                   corrected=int(empty.sum()), kind="tetrachoric")
