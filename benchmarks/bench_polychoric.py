@@ -4,6 +4,10 @@ Run: ``python benchmarks/bench_polychoric.py [--rows 5000] [--items 20] [--repea
 two-factor normal model with 2 % of the answers missing at random. Prints the best of ``--repeat`` times for the
 psych convention (R's optimize search), the exact maximum, and the lavaan convention (listwise). Not a test:
 timings depend on the machine.
+
+For comparison, on the same data (written to CSV) on the 2-core development machine, R 4.2 took 9.5 s for
+``psych::polychoric(x)`` (mc.cores = 1) and 1.8 s for ``lavaan::lavCor(x, ordered = names(x))``, where this
+script printed 0.20 s (psych convention) and 0.22 s (lavaan convention).
 """
 
 from __future__ import annotations
