@@ -572,7 +572,7 @@ def efa(
     method : {"minres", "ml"}
         Minimum residual (unweighted least squares) or maximum likelihood.
     cor : {"pearson", "poly"}
-        Factor Pearson correlations of the complete cases, or polychoric correlations of ordinal items
+        Analyse the Pearson correlations of the complete cases, or the polychoric correlations of ordinal items
         (:func:`psyscreen.validity.polychoric`, psych's defaults, every available answer used: pairwise).
 
     Returns
@@ -806,8 +806,8 @@ def parallel_analysis(
     With ``cor="poly"`` the observed eigenvalues are those of ``psych::fa.parallel(x, cor = "poly")``
     (deterministic, equal to psych). The comparison stays psych's simulated part: Pearson correlations of
     independent normal data of ``n`` rows (the rows with at least two answers; psych takes ``nrow(x)``), which
-    is what psych's suggested numbers compare against; psych's resampled polychoric matrices (shuffled
-    columns) are not computed.
+    is what psych's suggested numbers compare against; psych's polychoric matrices of resampled data (each
+    column resampled on its own, shown in its plot only) are not computed.
 
     Examples
     --------
