@@ -236,3 +236,83 @@ def test_parallel_analysis_noise_and_two_factors():
     pd.testing.assert_frame_equal(pa2.eigenvalues, again.eigenvalues)
     with pytest.raises(FactorAnalysisError, match="quantile"):
         parallel_analysis(two, quantile=1.5)
+
+
+# --- cor = "poly": psych::fa(x, k, cor = "poly") and fa.parallel(x, cor = "poly") (tests/data/poly_psych.R) ---
+
+
+@pytest.fixture(scope="module")
+def poly_ref() -> dict:
+    return json.loads((DATA / "poly_psych.json").read_text())
+
+
+def _poly_sets(reference_dir, poly_ref):
+    bfi10 = pd.read_csv(reference_dir / "items.csv")[poly_ref["bfi"]["items"]]  # with its missing answers
+    hs4 = pd.read_csv(DATA / "poly_hs4.csv")
+    return {"bfi": (bfi10, 2, "fa2"), "hs4": (hs4, 3, "fa3")}
+
+
+@pytest.mark.parametrize("name", ["bfi", "hs4"])
+def test_efa_on_polychoric_matrix_matches_psych(name, reference_dir, poly_ref):
+    x, k, key = _poly_sets(reference_dir, poly_ref)[name]
+    ref = poly_ref[name][key]
+    res = efa(x, k, cor="poly")
+    assert list(res.loadings.columns) == ref["columns"]
+    m = _matched(res.loadings, np.array(ref["loadings"]))
+    np.testing.assert_allclose(m.aligned, np.array(ref["loadings"]), atol=1e-3)
+    np.testing.assert_allclose(res.communalities, ref["communality"], atol=1e-3)
+    np.testing.assert_allclose(res.phi.to_numpy(), np.array(ref["phi"]), atol=1e-3)
+    assert res.cor == "poly" and res.missing == "pairwise"
+    assert res.n == int((x.notna().sum(axis=1) >= 2).sum())
+
+
+def test_efa_poly_differs_from_pearson_on_cut_items(poly_ref):
+    # the gap the issue describes: Pearson loadings of 4-category items are smaller than the polychoric ones
+    hs4 = pd.read_csv(DATA / "poly_hs4.csv")
+    pearson = efa(hs4, 3)
+    ref = poly_ref["hs4"]["fa3_pearson"]
+    m = _matched(pearson.loadings, np.array(ref["loadings"]))
+    np.testing.assert_allclose(m.aligned, np.array(ref["loadings"]), atol=1e-3)  # complete data: psych's too
+    assert pearson.cor == "pearson" and pearson.missing == "listwise"
+    assert efa(hs4, 3, cor="poly").communalities.mean() > pearson.communalities.mean() + 0.05
+
+
+@pytest.mark.parametrize("name", ["bfi", "hs4"])
+def test_parallel_analysis_poly_observed_eigenvalues_match_psych(name, reference_dir, poly_ref):
+    x, _, _ = _poly_sets(reference_dir, poly_ref)[name]
+    pa = parallel_analysis(x, n_iter=3, seed=1, cor="poly")
+    ref = poly_ref[name]["parallel"]
+    np.testing.assert_allclose(pa.eigenvalues["pc_observed"], ref["pc_observed"], atol=1e-6)
+    np.testing.assert_allclose(pa.eigenvalues["fa_observed"], ref["fa_observed"], atol=1e-6)
+    assert pa.cor == "poly"
+
+
+def test_kmo_and_bartlett_on_the_polychoric_matrix_match_psych(reference_dir, poly_ref):
+    x, _, _ = _poly_sets(reference_dir, poly_ref)["bfi"]
+    k = kmo(x, cor="poly")
+    assert k.overall == pytest.approx(poly_ref["bfi"]["kmo"]["MSA"], abs=1e-6)
+    np.testing.assert_allclose(k.items, poly_ref["bfi"]["kmo"]["MSAi"], atol=1e-6)
+    b = bartlett(x, cor="poly")  # every bfi row has two answers, so n = nrow(x) as in the R call
+    assert b.n == len(x)
+    assert b.chisq == pytest.approx(poly_ref["bfi"]["bartlett"]["chisq"], rel=1e-6)
+    assert b.df == poly_ref["bfi"]["bartlett"]["df"]
+
+
+def test_efa_poly_refusals_are_factor_analysis_errors():
+    x = pd.DataFrame({"a": [1, 2, 3, 1, 2], "b": [1.5, 2, 1, 2, 3], "c": [1, 1, 2, 3, 2]})
+    with pytest.raises(FactorAnalysisError, match="not integer: b"):
+        efa(x, 1, cor="poly", items=["a", "b", "c"])
+    with pytest.raises(FactorAnalysisError, match="cor must be"):
+        efa(x, 1, cor="spearman")
+
+
+def test_efa_poly_carries_the_polychoric_warnings_and_rows():
+    """The smoothing of a non-positive-definite polychoric matrix is said in the EFA result, not only warned."""
+    x = pd.read_csv(Path(__file__).resolve().parent / "data" / "poly_nonpd.csv")
+    x.iloc[:3, :] = np.nan  # three rows without any answer: left out of the pairwise matrix
+    with pytest.warns(UserWarning):
+        res = efa(x, 2, cor="poly")
+    assert res.cor == "poly" and res.missing == "pairwise"
+    assert (res.n_used, res.n_dropped) == (len(x) - 3, 3)
+    assert any("smooth" in w for w in res.warnings)
+    assert any("3 of" in w for w in res.warnings)

@@ -37,9 +37,15 @@ Input: answers (one column per item; name the items with ``items=`` when the fra
 see :func:`psyscreen._items.select_items`), or a correlation or covariance matrix with ``n_obs=`` as
 ``psych::fa(R, n.obs = )``. Warnings (rows dropped, Heywood cases) go through :func:`warnings.warn` and into
 the result's ``warnings``.
+Ordinal items: ``cor="poly"`` analyses the polychoric correlation matrix of
+:func:`psyscreen.validity.polychoric` (psych's defaults, smoothed if not positive definite), as
+``psych::fa(x, nfactors, cor = "poly")`` and ``psych::fa.parallel(x, cor = "poly")`` do; its rows are pairwise
+available (every answer is used), and ``n_used`` counts the rows with at least two answers.
 """
 
 from __future__ import annotations
+
+import warnings
 
 from dataclasses import dataclass, field
 from typing import Literal
@@ -68,6 +74,7 @@ __all__ = [
 ]
 
 Method = Literal["minres", "ml"]
+Correlation = Literal["pearson", "poly"]
 Rotation = Literal["none", "varimax", "oblimin", "quartimin", "promax"]
 
 _METHOD_PREFIX = {"minres": "MR", "ml": "ML"}
@@ -171,9 +178,18 @@ class _Input:
     warnings: tuple[str, ...]  # about the input (rows dropped); not yet warned
 
 
-def _item_input(data, items=None, n_obs=None, *, min_items: int = 2) -> _Input:
-    """Answers (item columns by name, listwise complete rows) or a correlation/covariance matrix with n_obs."""
+def _item_input(data, items=None, n_obs=None, *, min_items: int = 2, cor: str = "pearson") -> _Input:
+    """Answers (item columns by name) or a correlation/covariance matrix with n_obs.
+
+    ``cor="pearson"``: Pearson correlations of the listwise complete rows; ``cor="poly"``: polychoric
+    correlations (:func:`psyscreen.validity.polychoric`, psych's defaults, pairwise available answers).
+    """
+    if cor not in ("pearson", "poly"):
+        raise FactorAnalysisError(f"cor must be 'pearson' or 'poly', got {cor!r}")
     matrix = correlation_input(data, n_obs, error=FactorAnalysisError)
+    if matrix is not None and cor == "poly":
+        raise FactorAnalysisError("cor='poly' computes polychoric correlations from the answers; a correlation "
+                                  "matrix was given: pass the answers, or analyse the matrix with cor='pearson'")
     if matrix is not None:
         if items is not None:
             raise FactorAnalysisError("items= selects columns of answers; with a correlation matrix subset the matrix")
@@ -182,11 +198,28 @@ def _item_input(data, items=None, n_obs=None, *, min_items: int = 2) -> _Input:
             raise FactorAnalysisError(f"at least {min_items} items are needed, got {len(names)}")
         return _Input(None, r, names, int(n_obs), 0, ())
     frame = select_items(data, items, error=FactorAnalysisError)
+    if cor == "poly":
+        return _polychoric_input(frame, min_items)
     x, names = _complete_items(frame, min_items=min_items)
     dropped = len(frame) - x.shape[0]
     with small_blas(len(names)):
         r = _correlation(x)
     return _Input(x, r, names, int(x.shape[0]), dropped, dropped_message(dropped, len(frame)))
+
+
+def _polychoric_input(frame: pd.DataFrame, min_items: int) -> _Input:
+    from .polychoric import PolychoricError, polychoric
+
+    if frame.shape[1] < min_items:
+        raise FactorAnalysisError(f"at least {min_items} item columns are needed, got {frame.shape[1]}")
+    try:
+        with warnings.catch_warnings():  # its warnings (smoothing, corrections) are passed on with the result's
+            warnings.simplefilter("ignore")
+            res = polychoric(frame)  # psych's defaults
+    except PolychoricError as err:
+        raise FactorAnalysisError(str(err)) from err
+    notes = dropped_message(res.n_dropped, len(frame), how="pairwise") + tuple(res.warnings)
+    return _Input(None, res.rho.to_numpy(), list(res.rho.columns), int(res.n_used), int(res.n_dropped), notes)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -481,7 +514,7 @@ def _bartlett_matrix(r: np.ndarray, n: int, n_dropped: int = 0, warnings: tuple[
                           warnings=warnings)
 
 
-def kmo(data: pd.DataFrame, *, items=None, n_obs: int | None = None) -> KMOResult:
+def kmo(data: pd.DataFrame, *, items=None, n_obs: int | None = None, cor: Correlation = "pearson") -> KMOResult:
     """Kaiser-Meyer-Olkin measure of sampling adequacy, overall and per item.
 
     MSA = sum r_ij^2 / (sum r_ij^2 + sum q_ij^2) over i != j, where q are the partial correlations
@@ -496,6 +529,8 @@ def kmo(data: pd.DataFrame, *, items=None, n_obs: int | None = None) -> KMOResul
         carries other columns (id, age, gender, ...), which are refused otherwise.
     n_obs : int, optional
         With a correlation or covariance matrix as ``data``: the number of respondents behind it.
+    cor : {"pearson", "poly"}
+        Pearson correlations of the complete cases, or polychoric correlations (pairwise).
 
     Returns
     -------
@@ -515,11 +550,11 @@ def kmo(data: pd.DataFrame, *, items=None, n_obs: int | None = None) -> KMOResul
     >>> round(kmo(x).overall, 2) > 0.5
     True
     """
-    inp = _item_input(data, items, n_obs)
+    inp = _item_input(data, items, n_obs, cor=cor)
     return _kmo_matrix(inp.r, inp.names, inp.n_used, inp.n_dropped, emit(inp.warnings))
 
 
-def bartlett(data: pd.DataFrame, *, items=None, n_obs: int | None = None) -> BartlettResult:
+def bartlett(data: pd.DataFrame, *, items=None, n_obs: int | None = None, cor: Correlation = "pearson") -> BartlettResult:
     """Bartlett's test of sphericity on the correlation matrix of the items.
 
     chisq = -ln|R| (n - 1 - (2p + 5) / 6) with p (p - 1) / 2 degrees of freedom; n is the number of
@@ -533,6 +568,10 @@ def bartlett(data: pd.DataFrame, *, items=None, n_obs: int | None = None) -> Bar
         The item columns of ``data`` (or an instrument id), as in :func:`kmo`.
     n_obs : int, optional
         With a matrix as ``data``: the number of respondents, as ``psych::cortest.bartlett(R, n = n_obs)``.
+    cor : {"pearson", "poly"}
+        Pearson correlations of the complete cases, or polychoric correlations (``n`` is then the number of
+        rows with at least two answers, as ``psych::cortest.bartlett(polychoric(x)$rho, n = nrow(x))`` on data
+        where every row has two answers).
 
     Returns
     -------
@@ -552,7 +591,7 @@ def bartlett(data: pd.DataFrame, *, items=None, n_obs: int | None = None) -> Bar
     >>> bartlett(x).df
     6
     """
-    inp = _item_input(data, items, n_obs)
+    inp = _item_input(data, items, n_obs, cor=cor)
     return _bartlett_matrix(inp.r, inp.n_used, inp.n_dropped, emit(inp.warnings))
 
 
@@ -584,12 +623,22 @@ class EFAResult(ResultMixin):
     kmo : KMOResult
     bartlett : BartlettResult
     n : int
-        Listwise complete cases used (``n_obs`` for a matrix); also ``n_used``.
+        Rows used: listwise complete cases (``cor="pearson"``), rows with at least two answers
+        (``cor="poly"``, pairwise), or ``n_obs`` for a matrix; also ``n_used``.
     method, rotation : str
     n_dropped : int
-        Rows left out because an item was unanswered (listwise).
+        Rows left out (a missing answer under listwise deletion; fewer than two answers for ``cor="poly"``).
     warnings : tuple of str
-        What the analysis warned about: rows dropped, Heywood and ultra-Heywood cases.
+        What the analysis warned about: rows dropped, Heywood and ultra-Heywood cases, smoothing.
+    cor : str
+        ``"pearson"`` or ``"poly"`` (polychoric).
+    missing : str
+        ``"listwise"`` (Pearson) or ``"pairwise"`` (polychoric).
+
+    Notes
+    -----
+    Items with few ordered categories (all integers with 7 or fewer values, e.g. 4-point items) are better
+    analysed with ``efa(items, k, cor="poly")``: Pearson correlations of such items understate the loadings.
     """
 
     loadings: pd.DataFrame
@@ -607,6 +656,8 @@ class EFAResult(ResultMixin):
     unrotated: pd.DataFrame = field(repr=False)
     n_dropped: int = 0
     warnings: tuple[str, ...] = ()
+    cor: str = "pearson"
+    missing: str = "listwise"
 
     @property
     def n_used(self) -> int:
@@ -632,6 +683,7 @@ def efa(
     *,
     items=None,
     n_obs: int | None = None,
+    cor: Correlation = "pearson",
 ) -> EFAResult:
     """Exploratory factor analysis of items, as psych::fa.
 
@@ -654,6 +706,9 @@ def efa(
         refused rather than analysed.
     n_obs : int, optional
         The number of respondents behind a correlation matrix given as ``data`` (required with one).
+    cor : {"pearson", "poly"}
+        Analyse the Pearson correlations of the complete cases, or the polychoric correlations of ordinal items
+        (:func:`psyscreen.validity.polychoric`, psych's defaults, every available answer used: pairwise).
 
     Returns
     -------
@@ -662,8 +717,9 @@ def efa(
     Notes
     -----
     Matches ``psych::fa(x, nfactors = n_factors, rotate = rotation, fm = method)`` with ``x`` the complete
-    cases, factors in psych's order and with psych's names and signs. See the module docstring for the
-    details of the fit.
+    cases, factors in psych's order and with psych's names and signs; with ``cor="poly"``,
+    ``psych::fa(x, nfactors = n_factors, rotate = rotation, fm = method, cor = "poly")``. See the module
+    docstring for the details of the fit.
 
     Examples
     --------
@@ -682,7 +738,7 @@ def efa(
         raise FactorAnalysisError(f"method must be one of {sorted(_METHOD_PREFIX)}, got {method!r}")
     if rotation not in _ROTATIONS:
         raise FactorAnalysisError(f"rotation must be one of {list(_ROTATIONS)}, got {rotation!r}")
-    inp = _item_input(data, items, n_obs, min_items=3)
+    inp = _item_input(data, items, n_obs, min_items=3, cor=cor)
     names, r = inp.names, inp.r
     p = len(names)
     if isinstance(n_factors, bool) or not isinstance(n_factors, (int, np.integer)) or not 1 <= n_factors < p:
@@ -723,6 +779,8 @@ def efa(
         unrotated=pd.DataFrame(fit.unrotated, index=names, columns=unrotated_names),
         n_dropped=inp.n_dropped,
         warnings=emit(inp.warnings + _heywood_messages(fit.communality, names)),
+        cor=cor,
+        missing="pairwise" if cor == "poly" else "listwise",
     )
 
 
@@ -810,7 +868,9 @@ class ParallelAnalysisResult(ResultMixin):
     simulated quantile used for the decision, or the mean), and the same three for ``fa_``
     (eigenvalues of the common-factor solution). ``n_factors`` and ``n_components`` count the
     leading observed eigenvalues above the threshold. ``n_used`` (alias ``n``) and ``n_dropped``: rows
-    used and left out (listwise; ``n_obs`` for a matrix); ``warnings``: what the analysis warned about.
+    used and left out (listwise, or rows with fewer than two answers for ``cor="poly"``; ``n_obs`` for a
+    matrix); ``warnings``: what the analysis warned about. ``cor`` says whose correlations were observed
+    (``"pearson"`` or ``"poly"``).
     """
 
     eigenvalues: pd.DataFrame
@@ -822,6 +882,7 @@ class ParallelAnalysisResult(ResultMixin):
     method: str
     n_dropped: int = 0
     warnings: tuple[str, ...] = ()
+    cor: str = "pearson"
 
     @property
     def n_used(self) -> int:
@@ -855,6 +916,7 @@ def parallel_analysis(
     *,
     items=None,
     n_obs: int | None = None,
+    cor: Correlation = "pearson",
 ) -> ParallelAnalysisResult:
     """Horn's parallel analysis for the number of factors and components, as psych::fa.parallel.
 
@@ -881,6 +943,9 @@ def parallel_analysis(
         The item columns of ``data`` (or an instrument id), as in :func:`efa`.
     n_obs : int, optional
         The number of respondents behind a correlation matrix given as ``data``.
+    cor : {"pearson", "poly"}
+        Observed eigenvalues of the Pearson correlations of the complete cases, or of the polychoric
+        correlations (pairwise, :func:`psyscreen.validity.polychoric`).
 
     Returns
     -------
@@ -892,6 +957,12 @@ def parallel_analysis(
     Matches ``psych::fa.parallel(x, fa = "both", n.iter = n_iter, quant = quantile)`` with simulated (not
     resampled) comparison data, i.e. what psych reports when given a correlation matrix and ``n.obs``. The
     simulations are random, so the suggested numbers can differ from psych's run in borderline cases.
+
+    With ``cor="poly"`` the observed eigenvalues are those of ``psych::fa.parallel(x, cor = "poly")``
+    (deterministic, equal to psych). The comparison stays psych's simulated part: Pearson correlations of
+    independent normal data of ``n`` rows (the rows with at least two answers; psych takes ``nrow(x)``), which
+    is what psych's suggested numbers compare against; psych's polychoric matrices of resampled data (each
+    column resampled on its own, shown in its plot only) are not computed.
 
     Examples
     --------
@@ -910,7 +981,7 @@ def parallel_analysis(
         raise FactorAnalysisError(f"quantile must be between 0 and 1 (or None for the mean), got {quantile!r}")
     if int(n_iter) < 1:
         raise FactorAnalysisError(f"n_iter must be at least 1, got {n_iter!r}")
-    inp = _item_input(data, items, n_obs, min_items=3)
+    inp = _item_input(data, items, n_obs, min_items=3, cor=cor)
     r, n, p = inp.r, inp.n_used, len(inp.names)
     rng = np.random.default_rng(seed)
     with small_blas(p):
@@ -947,4 +1018,5 @@ def parallel_analysis(
         method=method,
         n_dropped=inp.n_dropped,
         warnings=emit(inp.warnings),
+        cor=cor,
     )
