@@ -33,13 +33,17 @@ def frames() -> dict[str, pd.DataFrame]:
 
 
 # ---------------------------------------------------------------- latent means (silent error 1)
-def test_issue_growth_model_under_cfa_is_not_identified_not_silently_fitted(frames) -> None:
-    # lavaan::cfa frees i ~ 1 and s ~ 1 beside four free intercepts: not identified (lavaan warns,
-    # df 1); psyscreen used to keep the means at 0 and report df 3 as if nothing were wrong
-    ref = REF["growth"]["dg_cfa_issue"]
-    assert ref["fit"]["df"] == 1
-    with pytest.raises(IdentificationError, match="latent means"):
-        cfa(frames["dg"], ref["model"])
+def test_issue_growth_model_under_cfa_frees_the_means_and_fixes_the_intercepts(frames) -> None:
+    # The issue: cfa(data, "i =~ ...; s =~ ...; i ~ 1; s ~ 1") kept the latent means at 0 (df 7, chisq 366.0)
+    # where the issue asks for lavaan's df 5 and chisq 8.07 (lavaan::growth). lavaan::cfa itself frees the
+    # means beside four free intercepts, a model that is not identified (it warns; df 1). psyscreen fixes the
+    # unwritten intercepts of the indicators at 0, says so, and so equals lavaan's fit of the identified model.
+    assert REF["growth"]["dg_cfa_issue"]["fit"]["df"] == 1
+    with pytest.warns(UserWarning, match="intercepts of t1, t2, t3, t4 are fixed at 0"):
+        res = cfa(frames["dg"], REF["growth"]["dg_cfa_issue"]["model"])
+    compare_with_lavaan(res, REF["growth"]["dg_cfa_fixed"])  # df 5, chisq 8.069
+    assert res.fit.df == 5 and res.fit.chisq == pytest.approx(8.069, abs=1e-3)
+    assert any("lavaan::growth" in w for w in res.warnings)
 
 
 @pytest.mark.parametrize("case", ["dg_cfa_fixed", "hs_latent_means"])

@@ -22,6 +22,7 @@ Multi-group models (``group=``) with equality constraints (``group_equal=``) use
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -269,6 +270,7 @@ class _Model:
     theta: tuple[np.ndarray, np.ndarray, np.ndarray]
     nu: tuple[np.ndarray, np.ndarray, np.ndarray]
     alpha: tuple[np.ndarray, np.ndarray, np.ndarray]
+    notes: tuple[str, ...] = ()  # what the model builder decided for the user (said in the result's warnings)
 
 
 def _build_model(
@@ -330,6 +332,23 @@ def _build_model(
 
     entries: list[_Entry] = []
     eq = set(group_equal)
+    # A latent mean the model frees ('f ~ 1') with the intercepts of its indicators also free is not
+    # identified. The model asks for the factor means, so their indicators' intercepts are fixed at 0
+    # where the model does not write them (lavaan::growth's int.ov.free = FALSE): the issue's growth model
+    # then gives lavaan::growth's df 5 and chi-square 8.07 on Demo.growth, where lavaan::cfa fits an
+    # unidentified model (df 1, with a warning) and an earlier psyscreen kept the means at 0 (df 7).
+    freed_means = [f for f in lv if (f, "~1", "") in user and user[(f, "~1", "")].fixed is None]
+    zero_intercepts: list[str] = []
+    if meanstructure and freed_means and (G == 1 or "intercepts" not in eq):
+        indicators = {f: [t.rhs for t in terms if t.op == "=~" and t.lhs == f] for f in freed_means}
+        # only for factors none of whose indicators' intercepts the model writes (else the model decides)
+        untouched = [f for f in freed_means if not any((v, "~1", "") in user for v in indicators[f])]
+        zero_intercepts = [v for v in ov if any(v in indicators[f] for f in untouched)]
+    notes = (
+        (f"the model frees the mean of {', '.join(untouched)}: the intercepts of "
+         f"{', '.join(zero_intercepts)} are fixed at 0, as lavaan::growth does (freeing both is not "
+         "identified); write e.g. 'x1 ~ 1' to free an intercept",) if zero_intercepts else ()
+    )
 
     def add(mat: str, g: int, i: int, j: int, lhs: str, op: str, rhs: str,
             default_fixed: float | None, eq_type: str) -> None:
@@ -369,7 +388,7 @@ def _build_model(
                                       None if t is None else t.label, "lv.covariances"))
         if meanstructure:
             for v in ov:
-                add("nu", g, oi[v], 0, v, "~1", "", None, "intercepts")
+                add("nu", g, oi[v], 0, v, "~1", "", 0.0 if v in zero_intercepts else None, "intercepts")
             for f in lv:
                 free_mean = g > 0 and "intercepts" in eq and "means" not in eq
                 add("alpha", g, li[f], 0, f, "~1", "", None if free_mean else 0.0, "means")
@@ -408,7 +427,7 @@ def _build_model(
                 val[e.g, i, j] = 0.0 if e.fixed is None else e.fixed
         mats[name] = (idx >= 0, idx, val)
     return _Model(ov, lv, G, meanstructure, entries, index, len(keys),
-                  mats["lam"], mats["psi"], mats["theta"], mats["nu"], mats["alpha"])
+                  mats["lam"], mats["psi"], mats["theta"], mats["nu"], mats["alpha"], notes)
 
 
 def _fill(spec: tuple[np.ndarray, np.ndarray, np.ndarray], thetas: np.ndarray) -> np.ndarray:
@@ -858,10 +877,12 @@ def cfa(
 
     Notes
     -----
-    A latent mean named in the model (``f ~ 1``) is free, as in lavaan; it is identified only when
-    intercepts are fixed (``x1 ~ 0*1``) or held equal across groups. A growth model written for
-    ``lavaan::growth`` (observed intercepts fixed at 0, latent means free) is fitted by
-    :func:`psyscreen.validity.growth.growth`.
+    A latent mean named in the model (``f ~ 1``) is free, as in lavaan. It is identified only when
+    intercepts are fixed or held equal across groups: where the model leaves the intercepts of that
+    factor's indicators unwritten (one group, or no equal intercepts), they are fixed at 0 as
+    ``lavaan::growth`` does, and the result's ``warnings`` say so (``lavaan::cfa`` would fit the
+    unidentified model with a warning). :func:`psyscreen.validity.growth.growth` fits a growth model
+    with all of lavaan::growth's defaults.
 
     Matches ``lavaan::cfa(model, data, estimator = "ML")`` (lavaan 0.6.14, default options:
     ``likelihood = "normal"``, ``information = "expected"``, ``se = "standard"``) and
@@ -1026,7 +1047,7 @@ def cfa(
         fit=fit, params=params.reset_index(drop=True), std_loadings=std_loadings, reliability=reliability,
         model=model, groups=tuple(labels), group_equal=group_equal, n_obs=tuple(int(v) for v in sample.n),
         vcov=vcov, iterations=int(opt.nit), n_used=sample.N, n_dropped=n_dropped, estimator=estimator,
-        missing=missing, warnings=_robust.dropped_rows_warning("cfa", sample.N, n_dropped, missing),
+        missing=missing, warnings=_robust.dropped_rows_warning("cfa", sample.N, n_dropped, missing) + _said(mod.notes),
         group_partial=tuple(" ".join(t).replace(" ~1 ", " ~ 1") for t in partial), _engine=(mod, sample, x),
     )
 
@@ -1047,6 +1068,13 @@ def _parse_partial(group_partial: Sequence[str]) -> tuple[tuple[str, str, str], 
         t = terms[0]
         out.append((t.lhs, t.op, t.rhs))
     return tuple(out)
+
+
+def _said(notes: tuple[str, ...]) -> tuple[str, ...]:
+    """Issue each note as a warning and return them for the result's ``warnings``."""
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    return tuple(notes)
 
 
 def _reliability(model: _Model, x: np.ndarray, sample: _Sample, labels: list, multi: bool) -> pd.DataFrame:
