@@ -429,3 +429,20 @@ def test_lang_zh_labels_the_workbook_and_the_page_in_chinese(reference_dir, tmp_
     import re
 
     assert not re.search(r"<td>-?\d+\.\d{5,}</td>", text)  # numbers shown rounded
+
+
+def test_efa_ordered_equals_psych_fa_on_polychoric_correlations(tmp_path):
+    """--ordered: the EFA of the polychoric matrix, as psych::fa(x, 3, cor = "poly") (tests/data/poly_psych.R)."""
+    data_dir = Path(__file__).resolve().parent / "data"
+    ref = json.loads((data_dir / "poly_psych.json").read_text())["hs4"]["fa3"]
+    out = tmp_path / "efa.xlsx"
+    items = pd.read_csv(data_dir / "poly_hs4.csv").columns.tolist()
+    run(["efa", data_dir / "poly_hs4.csv", "--items", ",".join(items), "--factors", "3", "--ordered",
+         "--no-parallel", "-o", out])
+    tab = sheet(out, "efa_loadings").set_index("item")
+    got = tab[[c for c in tab.columns if c not in ("h2", "u2")]].to_numpy(dtype=float)
+    want = np.asarray(ref["loadings"], dtype=float)
+    cong = (got.T @ want) / np.sqrt(np.outer((got**2).sum(0), (want**2).sum(0)))
+    order = np.abs(cong).argmax(axis=0)
+    assert sorted(order.tolist()) == [0, 1, 2] and (np.abs(cong[order, range(3)]) >= 0.999).all()
+    np.testing.assert_allclose(got[:, order] * np.sign(cong[order, range(3)]), want, atol=1e-3)

@@ -358,8 +358,10 @@ def items_cmd(data, output, sheet, debug, items, reverse, lo, hi, instrument, sc
 @click.option("--parallel/--no-parallel", default=True, show_default=True, help="Run parallel analysis too.")
 @click.option("--n-iter", type=int, default=20, show_default=True, help="Simulated data sets for parallel analysis.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of parallel analysis.")
+@click.option("--ordered", is_flag=True,
+              help="Ordinal items: analyse polychoric correlations (psych::fa(cor = 'poly')), every answer used.")
 def efa_cmd(data, output, sheet, debug, items, reverse, lo, hi, instrument, scale, factors, rotation, method,
-            parallel, n_iter, seed):
+            parallel, n_iter, seed, ordered):
     """Exploratory factor analysis with KMO, Bartlett and parallel analysis (scree plot in HTML).
 
     psyscreen.validity.efa (psych::fa), parallel_analysis (psych::fa.parallel). Reverse keys are not
@@ -373,16 +375,18 @@ def efa_cmd(data, output, sheet, debug, items, reverse, lo, hi, instrument, scal
         out = []
         k = factors
         if parallel or k is None:
-            pa = parallel_analysis(x, n_iter=n_iter, seed=seed, method=method)
+            pa = parallel_analysis(x, n_iter=n_iter, seed=seed, method=method, cor=cor)
             out.append(pa)
             if k is None:
                 k = max(1, pa.n_factors)
-        out.insert(0, efa(x, k, rotation=rotation, method=method))
+        out.insert(0, efa(x, k, rotation=rotation, method=method, cor=cor))
         return out
 
+    cor = "poly" if ordered else "pearson"
     _run("Exploratory factor analysis", data, output,
          {"items": items, "instrument": instrument, "scale": scale, "factors": factors, "rotation": rotation,
-          "method": method, "seed": seed if parallel or factors is None else None}, debug, compute, sheet)
+          "method": method, "cor": cor, "seed": seed if parallel or factors is None else None}, debug, compute,
+         sheet)
 
 
 def _model_text(model: str) -> str:
