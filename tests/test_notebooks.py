@@ -52,6 +52,10 @@ def test_validate_a_scale(tmp_path, monkeypatch):
     assert s["parallel_n_factors"] == 1                         # the sample is simulated from one trait
     assert s["kmo"] > 0.8
     assert s["cfa_cfi"] > 0.95 and s["cfa_rmsea"] < 0.08 and s["cfa_srmr"] < 0.08
+    assert s["efa_poly_mean_h2_gain"] > 0                       # polychoric: larger communalities than Pearson
+    assert s["cfa_wlsmv_cfi_scaled"] > 0.95 and s["cfa_wlsmv_rmsea_scaled"] < 0.08
+    assert s["omega_wlsmv"] > s["omega_ml"]                     # the notebook's text says ML attenuates
+    assert s["fiml_rows_used"] > s["listwise_rows_used"]        # FIML keeps the students who skipped an item
     assert s["invariance_level"] in ("configural", "metric", "scalar", "strict")
     assert 0.7 < s["auc"] < 1.0
     assert 0 < s["youden_threshold"] < 27
