@@ -1,0 +1,693 @@
+"""Continuous norms across grades: raw score as a smooth function of the norm score and of grade (age).
+
+Conventional norms (:class:`psyscreen.norms.NormTable`) rank each grade x sex stratum on its own, which
+needs a few hundred students per cell. Continuous norming (A. Lenhard, W. Lenhard, Suggate & Segerer
+2016, *Assessment* 25; W. Lenhard, A. Lenhard & Gary 2019, *PLoS ONE* 14: e0222279) pools the grades:
+
+1. **rank** every student within the grade (or within a sliding window of continuous age) and turn the
+   percentile into a location ``L`` on the norm scale (T by default): :func:`rank_percentiles`,
+   :func:`rank_sliding_window`;
+2. **regress** the raw score on the powers ``L^1..L^k``, ``A^1..A^t`` of location and age ``A`` and all
+   their products ``L^i A^j`` (a Taylor polynomial); the terms are chosen by an exhaustive best-subset
+   search (the ``nbest = 10`` best subsets of each size by R2), and of each size the best subset whose
+   percentile curves do not cross at the youngest and the oldest age modelled is kept; without a stated
+   criterion the largest such model is taken (cNORM 3.6: "highest consistent model"), else the first
+   size reaching a stated adjusted R2, or a stated number of terms: :func:`select_taylor_model`;
+3. **invert** the fitted surface: a raw score at an age gives the norm score ``L`` that the polynomial maps
+   to it, found numerically and vectorised over persons (grid bracket, then bisection), clipped at the
+   modelled norm range and marked when clipped: :meth:`TaylorModel.predict_norm`.
+
+Why this module exists: no Python library does continuous norming; R's cNORM (AGPL-3) does. This is an
+own implementation from the papers and the package documentation, checked against cNORM 3.6.0's figures
+(``cnorm()`` with defaults ``k = 5, t = 3``, RankIt ranks within group, ``extensive = TRUE``;
+``predictNorm``, ``predictRaw``, ``normTable``, ``rawTable``, ``checkConsistency``,
+``cnorm.betabinomial``): ranks and regression coefficients of the same model to 1e-6, norm scores to
+0.1 T. The least squares are solved by QR on scaled columns: the powers reach 1e9 and the normal
+equations are too ill-conditioned to give cNORM's coefficients.
+
+:class:`psyscreen.norms.ContinuousNorms` (defined here, re-exported from :mod:`psyscreen.norms`) is the
+estimator, in the style of ``NormTable``: ``fit`` / ``transform``, learned attributes ending in ``_``,
+saved and loaded as JSON or Excel, read by ``psyscreen screen --norms``. The beta-binomial model for bounded
+counts is in :mod:`psyscreen.norms_betabinomial`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .norms import NormError, NormFileError, NormWarning, UnknownStratumError, _label, _py, _version, stanine
+
+__all__ = [
+    "ContinuousNorms",
+    "ContinuousNormError",
+    "TaylorModel",
+    "Consistency",
+    "RANK_METHODS",
+    "rank_percentiles",
+    "rank_sliding_window",
+    "compute_weights",
+    "select_taylor_model",
+    "norm_ci",
+]
+
+FORMAT = "psyscreen.norms.continuous"
+FORMAT_VERSION = 1
+
+RANK_METHODS = {
+    "blom": (3 / 8, 1 / 4),
+    "tukey": (1 / 3, 1 / 3),
+    "van_der_waerden": (0.0, 1.0),
+    "rankit": (0.5, 0.0),
+}
+"""Plotting positions ``p = (r - a) / (n + b)`` of the ranking methods, keyed by name: ``(a, b)``
+(cNORM's ``method`` 1 = Blom, 2 = Tukey, 3 = Van der Waerden, 4 = RankIt, the default); ``r`` is the
+mid-rank (ties get the average rank)."""
+
+SCALES = {"T": (50.0, 10.0), "z": (0.0, 1.0), "IQ": (100.0, 15.0)}
+
+
+class ContinuousNormError(NormError):
+    """Continuous norms cannot be fitted or applied as asked (too few ages, no variance, no model)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. ranking
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_method(method: str) -> tuple[float, float]:
+    try:
+        return RANK_METHODS[method]
+    except KeyError:
+        raise ContinuousNormError(f"unknown ranking method {method!r}; use one of {sorted(RANK_METHODS)}.") from None
+
+
+def _weighted_midranks(raw: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Mid-rank of each score within one group, weights scaled to sum to n:
+    ``r = W_below + W_equal / 2 + 1/2`` (the average rank when every weight is 1)."""
+    n = raw.size
+    w = w * (n / w.sum())
+    order = np.argsort(raw, kind="stable")
+    xs, ws = raw[order], w[order]
+    uniq, start = np.unique(xs, return_index=True)
+    wsum = np.add.reduceat(ws, start)
+    below = np.concatenate([[0.0], np.cumsum(wsum)[:-1]])
+    idx = np.searchsorted(uniq, raw)
+    return below[idx] + wsum[idx] / 2.0 + 0.5
+
+
+def rank_percentiles(raw, group=None, *, weights=None, method: str = "rankit", descend: bool = False) -> np.ndarray:
+    """Percentile (0..1) of each raw score within its group, as cNORM's ``rankByGroup``.
+
+    ``p = (r - a) / (n + b)`` with ``r`` the mid-rank in the group and ``(a, b)`` from :data:`RANK_METHODS`
+    (RankIt: ``(r - 1/2) / n``). With ``weights`` (e.g. from :func:`compute_weights`), the weights are scaled
+    to sum to the group's n and ``r = (weight below) + (weight equal) / 2 + 1/2``: RankIt then gives the
+    weighted share below plus half the weighted share equal, and unit weights give the unweighted ranks.
+
+    Parameters
+    ----------
+    raw : array_like
+        Raw scores (no NaN).
+    group : array_like, optional
+        Group of each score (e.g. grade); one group when omitted.
+    weights : array_like, optional
+        Positive case weights.
+    method : str, default "rankit"
+        A key of :data:`RANK_METHODS`.
+    descend : bool, default False
+        Rank so that low raw scores get high percentiles.
+
+    Returns
+    -------
+    ndarray
+        Percentiles in (0, 1).
+
+    Examples
+    --------
+    >>> rank_percentiles([3, 1, 2, 2], [1, 1, 1, 1]).tolist()
+    [0.875, 0.125, 0.5, 0.5]
+    """
+    raw = np.asarray(raw, dtype=float)
+    if np.isnan(raw).any():
+        raise ContinuousNormError("raw scores contain NaN: drop the missing scores before ranking.")
+    a, b = _check_method(method)
+    grp = np.zeros(raw.size) if group is None else np.asarray(group)
+    w = np.ones(raw.size) if weights is None else np.asarray(weights, dtype=float)
+    if (w <= 0).any() or not np.isfinite(w).all():
+        raise ContinuousNormError("weights must be positive and finite.")
+    x = -raw if descend else raw
+    out = np.empty(raw.size)
+    codes, inv = np.unique(grp, return_inverse=True)
+    for g in range(codes.size):  # a loop over groups (grades), vectorised within each
+        pos = np.flatnonzero(inv == g)
+        r = _weighted_midranks(x[pos], w[pos])
+        out[pos] = (r - a) / (pos.size + b)
+    return out
+
+
+def rank_sliding_window(raw, age, width: float, *, weights=None, method: str = "rankit",
+                        descend: bool = False, min_window: int = 10) -> np.ndarray:
+    """Percentile of each raw score among the cases whose age is within ``width / 2`` of its own
+    (cNORM's ``rankBySlidingWindow``): ranking by continuous age, without age groups.
+
+    Parameters
+    ----------
+    raw, age : array_like
+        Raw scores and continuous ages (or grades with fractions).
+    width : float
+        Window width in age units (e.g. 1 year).
+    weights, method, descend
+        As :func:`rank_percentiles`.
+    min_window : int, default 10
+        Fewer cases than this in any window raise :class:`ContinuousNormError`.
+
+    Examples
+    --------
+    >>> rank_sliding_window([1, 2, 3, 10], [1.0, 1.1, 1.2, 5.0], width=1.0, min_window=1).round(3).tolist()
+    [0.167, 0.5, 0.833, 0.5]
+    """
+    raw = np.asarray(raw, dtype=float)
+    age = np.asarray(age, dtype=float)
+    a, b = _check_method(method)
+    w = np.ones(raw.size) if weights is None else np.asarray(weights, dtype=float)
+    x = -raw if descend else raw
+    out = np.empty(raw.size)
+    half = width / 2.0
+    for lo in range(0, raw.size, 512):  # chunks of persons x all persons: vectorised, bounded memory
+        sl = slice(lo, lo + 512)
+        win = np.abs(age[None, :] - age[sl, None]) <= half + 1e-12
+        n = win.sum(1)
+        if (n < min_window).any():
+            raise ContinuousNormError(f"a sliding window of width {width} holds only {int(n.min())} cases "
+                                      f"(min_window={min_window}): widen the window or rank by grade.")
+        ww = np.where(win, w[None, :], 0.0)
+        scale = n / ww.sum(1)
+        below = (ww * (x[None, :] < x[sl, None])).sum(1) * scale
+        equal = (ww * (x[None, :] == x[sl, None])).sum(1) * scale
+        r = below + equal / 2.0 + 0.5
+        out[sl] = (r - a) / (n + b)
+    return out
+
+
+def compute_weights(frame: pd.DataFrame, margins: Mapping[str, Mapping], *, max_iter: int = 200,
+                    tol: float = 1e-10) -> np.ndarray:
+    """Raking weights (iterative proportional fitting) that give a sample known population margins,
+    as cNORM's ``computeWeights``: each variable's weighted shares are made equal to its margin in turn
+    until none moves by more than ``tol``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The norm sample with the margin variables (e.g. grade, sex, urban).
+    margins : mapping
+        ``{variable: {level: population share}}``; shares of a variable are rescaled to sum to 1.
+    max_iter, tol
+        Stopping rule.
+
+    Returns
+    -------
+    ndarray
+        One positive weight per row, scaled to mean 1.
+
+    Raises
+    ------
+    ContinuousNormError
+        A variable is absent, a sample level has no margin, a margin level has no case, or raking does
+        not converge.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"sex": ["F", "F", "F", "M"]})
+    >>> compute_weights(f, {"sex": {"F": 0.5, "M": 0.5}}).tolist()
+    [0.6666666666666666, 0.6666666666666666, 0.6666666666666666, 2.0]
+    """
+    n = len(frame)
+    w = np.ones(n)
+    plan = []
+    for var, shares in margins.items():
+        if var not in frame.columns:
+            raise ContinuousNormError(f"margin variable {var!r} is not a column of the norm sample.")
+        col = frame[var].map(_py).to_numpy(dtype=object)
+        shares = {_py(k): float(v) for k, v in shares.items()}
+        total = sum(shares.values())
+        levels = list(shares)
+        seen = set(col.tolist())
+        if seen - set(levels):
+            raise ContinuousNormError(f"{var!r} has levels {sorted(map(str, seen - set(levels)))} without a margin.")
+        empty = [lv for lv in levels if lv not in seen and shares[lv] > 0]
+        if empty:
+            raise ContinuousNormError(f"{var!r}: no case in the sample has level(s) {empty}; raking cannot reach "
+                                      "their margin (merge levels or collect cases).")
+        idx = np.array([levels.index(v) for v in col])
+        plan.append((idx, np.array([shares[lv] / total for lv in levels])))
+    for _ in range(max_iter):
+        worst = 0.0
+        for idx, target in plan:
+            cur = np.bincount(idx, weights=w, minlength=target.size) / w.sum()
+            ratio = np.divide(target, cur, out=np.ones_like(target), where=cur > 0)
+            worst = max(worst, float(np.abs(cur - target).max()))
+            w = w * ratio[idx]
+        if worst < tol:
+            return w / w.mean()
+    raise ContinuousNormError(f"raking did not converge in {max_iter} iterations (largest margin gap {worst:.2g}): "
+                              "the margins may be incompatible with the sample (an empty cell).")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. the Taylor polynomial and its selection
+# ---------------------------------------------------------------------------------------------
+
+
+def term_name(i: int, j: int) -> str:
+    return (f"L{i}" if i else "") + (f"A{j}" if j else "")
+
+
+def all_terms(k: int, t: int) -> list[tuple[int, int]]:
+    """Terms in cNORM's order: L1..Lk, A1..At, then L1A1..LkA1, L1A2, ... LkAt."""
+    return ([(i, 0) for i in range(1, k + 1)] + [(0, j) for j in range(1, t + 1)]
+            + [(i, j) for j in range(1, t + 1) for i in range(1, k + 1)])
+
+
+def parse_term(name: str) -> tuple[int, int]:
+    m = re.fullmatch(r"(?:L(\d+))?(?:A(\d+))?", name)
+    if not m or not name:
+        raise ContinuousNormError(f"term {name!r} is not of the form L<i>, A<j> or L<i>A<j>.")
+    return int(m.group(1) or 0), int(m.group(2) or 0)
+
+
+def _design(L: np.ndarray, A: np.ndarray, terms: Sequence[tuple[int, int]]) -> np.ndarray:
+    L = np.asarray(L, dtype=float)
+    A = np.asarray(A, dtype=float)
+    return np.column_stack([L ** i * A ** j for i, j in terms]) if terms else np.empty((L.size, 0))
+
+
+def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weighted least squares with an intercept by QR on max-scaled columns; (coefficients, RSS)."""
+    Xi = np.column_stack([np.ones(y.size), X])
+    sw = np.sqrt(w)
+    s = np.abs(Xi).max(0)
+    s[s == 0] = 1.0
+    Q, R = np.linalg.qr((Xi / s) * sw[:, None])
+    d = np.abs(np.diag(R))
+    if d.size and d.min() <= 1e-12 * d.max():
+        raise ContinuousNormError("the regression is rank deficient (a term is a combination of others, or there are "
+                                  "fewer distinct ages or scores than terms): lower k or t, or give fewer terms.")
+    beta = np.linalg.solve(R, Q.T @ (y * sw)) / s
+    res = y - Xi @ beta
+    return beta, float(w @ res ** 2)
+
+
+@dataclass(frozen=True)
+class TaylorModel:
+    """A fitted Taylor polynomial ``raw = b0 + sum b_ij L^i A^j`` with its modelled range.
+
+    Attributes
+    ----------
+    terms : tuple of (int, int)
+        Powers ``(i, j)`` of L and A of each term (``L1`` is ``(1, 0)``, ``L2A1`` is ``(2, 1)``).
+    coef : tuple of float
+        Intercept, then one coefficient per term.
+    min_norm, max_norm : float
+        Range of the locations L the model was fitted on (cNORM ``minL1``/``maxL1``).
+    min_age, max_age : float
+        Range of the ages (``minA1``/``maxA1``).
+    min_raw, max_raw : float
+        Range of the raw scores (``minRaw``/``maxRaw``).
+    r2, adj_r2, rmse : float
+        Fit (weighted when fitted with weights); rmse = sqrt(RSS / sum of weights) on the raw scale.
+    n : int
+    descend : bool
+        High raw scores mean low norm scores.
+    scale_mean, scale_sd : float
+        The norm scale of L (T: 50, 10).
+    """
+
+    terms: tuple
+    coef: tuple
+    min_norm: float
+    max_norm: float
+    min_age: float
+    max_age: float
+    min_raw: float
+    max_raw: float
+    r2: float
+    adj_r2: float
+    rmse: float
+    n: int
+    descend: bool = False
+    scale_mean: float = 50.0
+    scale_sd: float = 10.0
+
+    @property
+    def term_names(self) -> list[str]:
+        return [term_name(i, j) for i, j in self.terms]
+
+    @property
+    def coefficients(self) -> dict[str, float]:
+        """``{"(Intercept)": b0, "L1": ..., ...}`` in cNORM's naming."""
+        return dict(zip(["(Intercept)", *self.term_names], self.coef))
+
+    @property
+    def k(self) -> int:
+        return max([i for i, _ in self.terms] + [0])
+
+    def _poly_in_L(self, age: np.ndarray) -> np.ndarray:
+        """Coefficients c_0..c_k of the polynomial in L at each age: shape (n, k + 1)."""
+        age = np.atleast_1d(np.asarray(age, dtype=float))
+        C = np.zeros((age.size, self.k + 1))
+        C[:, 0] = self.coef[0]
+        for (i, j), b in zip(self.terms, self.coef[1:]):
+            C[:, i] += b * age ** j
+        return C
+
+    def predict_raw(self, norm, age, *, clip: bool = True) -> np.ndarray:
+        """Raw score at norm score ``norm`` (on the model's scale) and ``age`` (cNORM ``predictRaw``);
+        clipped to ``[min_raw, max_raw]`` unless ``clip=False``. Broadcasts ``norm`` against ``age``."""
+        norm, age = np.broadcast_arrays(np.asarray(norm, dtype=float), np.asarray(age, dtype=float))
+        C = self._poly_in_L(age.ravel())
+        L = norm.ravel()
+        out = np.zeros(L.size)
+        for i in range(C.shape[1] - 1, -1, -1):  # Horner over the (few) powers, vectorised over persons
+            out = out * L + C[:, i]
+        out = out.reshape(norm.shape)
+        return np.clip(out, self.min_raw, self.max_raw) if clip else out
+
+    def predict_norm(self, raw, age, *, min_norm: float | None = None, max_norm: float | None = None,
+                     grid: int = 256, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+        """Norm score of each raw score at its age: the root ``L`` of ``predict_raw(L, age) = raw``.
+
+        Each person's curve is evaluated on a grid of ``grid`` norm scores over ``[min_norm, max_norm]``
+        (default: the modelled range); the first bracket where it passes the raw score is refined by
+        bisection. A raw score below (above) the curve's value at the lowest (highest) norm score gets
+        that bound and is marked; so is an age outside the modelled ages (its curve is the one at the
+        nearest modelled age). NaN raw or age gives NaN, unmarked.
+
+        Returns
+        -------
+        norm : ndarray
+            Norm scores on the model's scale.
+        outside : ndarray of bool
+            True where the value was clipped at the modelled range.
+        """
+        raw, age = np.broadcast_arrays(np.asarray(raw, dtype=float), np.asarray(age, dtype=float))
+        shape = raw.shape
+        raw, age = raw.ravel(), age.ravel()
+        lo = self.min_norm if min_norm is None else float(min_norm)
+        hi = self.max_norm if max_norm is None else float(max_norm)
+        ok = ~(np.isnan(raw) | np.isnan(age))
+        a = np.clip(np.where(ok, age, self.min_age), self.min_age, self.max_age)
+        age_out = ok & ((age < self.min_age - 1e-9) | (age > self.max_age + 1e-9))
+        C = self._poly_in_L(a)
+        sign = -1.0 if self.descend else 1.0
+        Lg = np.linspace(lo, hi, grid)
+        V = np.zeros((a.size, grid))
+        for i in range(C.shape[1] - 1, -1, -1):
+            V = V * Lg[None, :] + C[:, i][:, None]
+        f = sign * (V - np.where(ok, raw, 0.0)[:, None])  # increasing in L when consistent
+        below = f[:, 0] > 0
+        above = f[:, -1] < 0
+        cross = (f[:, :-1] < 0) & (f[:, 1:] >= 0)
+        j = np.argmax(cross, axis=1)
+        has = cross.any(axis=1)
+        left, right = Lg[j], Lg[np.minimum(j + 1, grid - 1)]
+        x = np.where(ok, raw, 0.0)
+        for _ in range(80):  # vectorised bisection
+            mid = (left + right) / 2.0
+            val = np.zeros(mid.size)
+            for i in range(C.shape[1] - 1, -1, -1):
+                val = val * mid + C[:, i]
+            go_right = sign * (val - x) < 0
+            left = np.where(go_right, mid, left)
+            right = np.where(go_right, right, mid)
+            if float(np.max(right - left, initial=0.0)) < tol:
+                break
+        L = (left + right) / 2.0
+        L = np.where(has, L, np.where(below, lo, np.where(above, hi, np.where(f[:, 0] == 0, lo, hi))))
+        L = np.where(below, lo, np.where(above, hi, L))
+        outside = ok & (below | above | age_out)
+        L = np.where(ok, L, np.nan)
+        return L.reshape(shape), outside.reshape(shape)
+
+
+def _adj_r2(r2: float, n: int, p: int) -> float:
+    return 1.0 - (1.0 - r2) * (n - 1) / (n - p - 1) if n - p - 1 > 0 else math.nan
+
+
+def _monotone_at_ends(terms, coef, lo, hi, a_lo, a_hi, descend, grid=200) -> bool:
+    m = TaylorModel(tuple(terms), tuple(coef), lo, hi, a_lo, a_hi, -np.inf, np.inf, 0, 0, 0, 0, descend)
+    Lg = np.linspace(lo, hi, grid)
+    v = m.predict_raw(Lg[None, :], np.array([[a_lo], [a_hi]]), clip=False)
+    d = np.diff(v, axis=1) * (-1.0 if descend else 1.0)
+    return bool((d >= 0).all())
+
+
+@dataclass(frozen=True)
+class Subsets:
+    """The best subset of each size after the consistency screen (cNORM's ``model$subsets``)."""
+
+    frame: pd.DataFrame  # size, terms, r2, adj_r2, consistent
+    chosen: int  # number of terms of the selected model
+    rule: str
+
+
+def _subset_r2(Xs: np.ndarray, yc: np.ndarray, sizes_terms: np.ndarray, chunk: int = 20000) -> np.ndarray:
+    """R2 of each subset (rows of column indices) of the centred, scaled design: via the QR factor of the
+    full design, then a small QR per subset (batched)."""
+    Q, R = np.linalg.qr(Xs)
+    c = Q.T @ yc
+    tss = float(yc @ yc)
+    out = []
+    for lo in range(0, len(sizes_terms), chunk):
+        cb = sizes_terms[lo:lo + chunk]
+        Rs = np.transpose(R[:, cb], (1, 0, 2))
+        q = np.linalg.qr(Rs)[0]
+        proj = np.einsum("mps,p->ms", q, c)
+        out.append((proj ** 2).sum(1) / tss)
+    return np.concatenate(out) if out else np.array([])
+
+
+def _one_thread():
+    """Limit BLAS to one thread: the many small factorisations here only lose time to thread hand-offs."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+def select_taylor_model(L, A, raw, *, k: int = 5, t: int = 3, weights=None, terms: int | Sequence[str] | None = None,
+                        r2: float | None = None, nbest: int = 10, descend: bool = False,
+                        scale: tuple[float, float] = (50.0, 10.0)) -> tuple[TaylorModel, Subsets, tuple[str, ...]]:
+    """Best-subset Taylor polynomial of raw score on location ``L`` and age ``A`` (cNORM ``bestModel``).
+
+    All ``(k + 1)(t + 1) - 1`` terms ``L^i A^j`` are candidates. For each number of terms the ``nbest``
+    subsets with the highest R2 are found exhaustively; the first of them (by R2) whose percentile curves
+    rise monotonically with L at the youngest and at the oldest modelled age is that size's model (if none
+    does, the best is kept and marked inconsistent). The model returned is
+
+    - ``terms`` given as a number: that size's model; as names: exactly those terms;
+    - else ``r2`` given: the smallest size whose model reaches that adjusted R2;
+    - else the largest size whose model is consistent ("highest consistent model", cNORM's default).
+
+    Sizes are searched lazily (from the largest down for the default rule), so a consistent large model
+    is found without enumerating the middle sizes.
+
+    Returns
+    -------
+    (TaylorModel, Subsets, warnings)
+
+    Raises
+    ------
+    ContinuousNormError
+        Bad ``k``/``t``/``terms``, or a model that cannot be fitted (rank deficient).
+    """
+    with _one_thread():
+        return _select(L, A, raw, k=k, t=t, weights=weights, terms=terms, r2=r2, nbest=nbest, descend=descend,
+                       scale=scale)
+
+
+def _select(L, A, raw, *, k, t, weights, terms, r2, nbest, descend, scale):
+    L = np.asarray(L, dtype=float)
+    A = np.asarray(A, dtype=float)
+    y = np.asarray(raw, dtype=float)
+    w = np.ones(y.size) if weights is None else np.asarray(weights, dtype=float)
+    if k < 1 or t < 0:
+        raise ContinuousNormError(f"k must be >= 1 and t >= 0 (got k={k}, t={t}).")
+    cand = all_terms(k, t)
+    p = len(cand)
+    warns: list[str] = []
+    lo_n, hi_n, a_lo, a_hi = float(L.min()), float(L.max()), float(A.min()), float(A.max())
+
+    def make(sel: Sequence[tuple[int, int]]) -> TaylorModel:
+        beta, rss = _wls(_design(L, A, sel), y, w)
+        ybar = float(w @ y / w.sum())
+        tss = float(w @ (y - ybar) ** 2)
+        r2_ = 1.0 - rss / tss
+        return TaylorModel(tuple(sel), tuple(float(b) for b in beta), lo_n, hi_n, a_lo, a_hi, float(y.min()),
+                           float(y.max()), r2_, _adj_r2(r2_, y.size, len(sel)), math.sqrt(rss / w.sum()),
+                           int(y.size), descend, *scale)
+
+    if terms is not None and not isinstance(terms, (int, np.integer)):
+        sel = [parse_term(s) for s in terms]
+        m = make(sel)
+        sub = pd.DataFrame([{"size": len(sel), "terms": " + ".join(m.term_names), "r2": m.r2, "adj_r2": m.adj_r2,
+                             "consistent": _monotone_at_ends(m.terms, m.coef, lo_n, hi_n, a_lo, a_hi, descend)}])
+        return m, Subsets(sub, len(sel), "terms given"), tuple(warns)
+    if isinstance(terms, (int, np.integer)) and not 1 <= terms <= p:
+        raise ContinuousNormError(f"terms={terms} is not between 1 and {p} (the number of candidate terms for "
+                                  f"k={k}, t={t}).")
+    if y.size <= p + 1:
+        raise ContinuousNormError(f"{y.size} cases cannot fit a model with up to {p} terms: give more cases or "
+                                  "lower k and t.")
+    sw = np.sqrt(w / w.mean())
+    X = _design(L, A, cand)
+    Xc = (X - (w @ X) / w.sum()) * sw[:, None]
+    yc = (y - (w @ y) / w.sum()) * sw
+    norms = np.sqrt((Xc ** 2).sum(0))
+    if (norms == 0).any():
+        raise ContinuousNormError("a term is constant in the data (one age only?): continuous norms need ages that "
+                                  "vary.")
+    Xs = Xc / norms
+    Xi = np.column_stack([np.ones(y.size), X])
+    sfull = np.abs(Xi).max(0)
+    Qf, Rfull = np.linalg.qr(Xi / sfull * np.sqrt(w)[:, None])
+    cfull = Qf.T @ (y * np.sqrt(w))
+    rows: dict[int, dict] = {}
+
+    def size_model(s: int) -> dict:
+        if s in rows:
+            return rows[s]
+        combs = np.array(list(itertools.combinations(range(p), s)))
+        rsq = _subset_r2(Xs, yc, combs)
+        order = np.argsort(-rsq, kind="stable")[:nbest]
+        pick, consistent = order[0], False
+        for o in order:
+            sel = [cand[c] for c in combs[o]]
+            cols = np.concatenate([[0], combs[o] + 1])  # the reduced problem: min |c - R_S b| (R of the full QR)
+            b_s = np.linalg.lstsq(Rfull[:, cols], cfull, rcond=None)[0]
+            beta = b_s / sfull[cols]
+            if _monotone_at_ends(sel, beta, lo_n, hi_n, a_lo, a_hi, descend):
+                pick, consistent = o, True
+                break
+        sel = [cand[c] for c in combs[pick]]
+        rows[s] = {"size": s, "terms": " + ".join(term_name(*q) for q in sel), "r2": float(rsq[pick]),
+                   "adj_r2": _adj_r2(float(rsq[pick]), y.size, s), "consistent": consistent, "_sel": sel}
+        return rows[s]
+
+    if isinstance(terms, (int, np.integer)):
+        chosen, rule = int(terms), f"{int(terms)} terms given"
+        size_model(chosen)
+    elif r2 is not None:
+        chosen, rule = p, f"adjusted R2 >= {r2}"
+        for s in range(1, p + 1):
+            if size_model(s)["adj_r2"] >= r2:
+                chosen = s
+                break
+        else:
+            warns.append(f"no model reaches adjusted R2 {r2}; the full model ({p} terms) is used.")
+    else:
+        chosen, rule = 0, "highest consistent model"
+        for s in range(p, 0, -1):
+            if size_model(s)["consistent"]:
+                chosen = s
+                break
+        if not chosen:
+            chosen = p
+            warns.append("no model has monotone percentile curves at the youngest and oldest age; the full model "
+                         "is used: check_consistency() shows where curves cross; lower k or t, or give terms.")
+    if not rows[chosen]["consistent"] and "no model" not in " ".join(warns):
+        warns.append(f"the selected model ({chosen} terms) has crossing percentile curves at an age boundary; "
+                     "see check_consistency().")
+    m = make(rows[chosen]["_sel"])
+    sub = pd.DataFrame([{k_: v for k_, v in rows[s].items() if k_ != "_sel"} for s in sorted(rows)])
+    return m, Subsets(sub, chosen, rule), tuple(warns)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. consistency and confidence intervals
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Consistency:
+    """Where percentile curves cross (the raw score falls while the norm score rises at a fixed age).
+
+    Attributes
+    ----------
+    consistent : bool
+        No crossing on the grid checked.
+    violations : pandas.DataFrame
+        One row per age with a crossing: ``age``, ``norm_from``, ``norm_to`` (the norm-score range where the
+        curve falls), ``largest_dip`` (raw points).
+    ages : tuple of float
+        The age range checked; ``norms`` the norm range.
+    """
+
+    consistent: bool
+    violations: pd.DataFrame
+    ages: tuple
+    norms: tuple
+
+    def __str__(self) -> str:
+        if self.consistent:
+            return (f"no crossing percentile curves for ages {self.ages[0]:g}..{self.ages[1]:g} and norm scores "
+                    f"{self.norms[0]:g}..{self.norms[1]:g}")
+        a = self.violations["age"]
+        return (f"percentile curves cross at {len(a)} age point(s) from {a.min():.2f} to {a.max():.2f} "
+                f"(norm scores {self.violations['norm_from'].min():.1f}..{self.violations['norm_to'].max():.1f})")
+
+
+def check_model_consistency(model: TaylorModel, *, min_age=None, max_age=None, min_norm=None, max_norm=None,
+                            age_step: float | None = None, norm_step: float = 0.05) -> Consistency:
+    """Check that the raw score rises (falls, when descending) with the norm score at every age of a grid.
+
+    Default grid: the modelled ages in 100 steps (``age_step``), the modelled norm range in steps of 0.05.
+    """
+    a0 = model.min_age if min_age is None else float(min_age)
+    a1 = model.max_age if max_age is None else float(max_age)
+    n0 = model.min_norm if min_norm is None else float(min_norm)
+    n1 = model.max_norm if max_norm is None else float(max_norm)
+    ages = np.linspace(a0, a1, 101) if age_step is None else np.arange(a0, a1 + 1e-9, age_step)
+    Lg = np.arange(n0, n1 + 1e-9, norm_step)
+    v = model.predict_raw(Lg[None, :], ages[:, None], clip=False) * (-1.0 if model.descend else 1.0)
+    d = np.diff(v, axis=1) < 0
+    dip = (np.maximum.accumulate(v, axis=1) - v).max(1)
+    rows = []
+    for i in np.flatnonzero(d.any(1)):
+        Ls = Lg[1:][d[i]]
+        rows.append({"age": float(ages[i]), "norm_from": float(Ls.min() - norm_step), "norm_to": float(Ls.max()),
+                     "largest_dip": float(dip[i])})
+    viol = pd.DataFrame(rows, columns=["age", "norm_from", "norm_to", "largest_dip"])
+    return Consistency(not rows, viol, (a0, a1), (n0, n1))
+
+
+def norm_ci(norm, reliability: float, ci: float = 0.9, mean: float = 50.0, sd: float = 10.0):
+    """Confidence interval of a norm score from the scale's reliability (as cNORM's tables): centred on the
+    estimated true score ``mean + rel (norm - mean)``, half-width ``z * sd * sqrt(rel (1 - rel))``.
+
+    Examples
+    --------
+    >>> [round(v, 4) for v in norm_ci(25.0, 0.94, 0.9)]
+    [22.5937, 30.4063]
+    """
+    if not 0 < reliability < 1:
+        raise ContinuousNormError(f"reliability must be between 0 and 1 (got {reliability}).")
+    norm = np.asarray(norm, dtype=float)
+    z = stats.norm.ppf(1 - (1 - ci) / 2)
+    est = mean + reliability * (norm - mean)
+    half = z * sd * math.sqrt(reliability * (1 - reliability))
+    return est - half, est + half
