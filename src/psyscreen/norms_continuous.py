@@ -491,7 +491,8 @@ def _one_thread():
 
 def select_taylor_model(L, A, raw, *, k: int = 5, t: int = 3, weights=None, terms: int | Sequence[str] | None = None,
                         r2: float | None = None, nbest: int = 10, descend: bool = False,
-                        scale: tuple[float, float] = (50.0, 10.0)) -> tuple[TaylorModel, Subsets, tuple[str, ...]]:
+                        scale: tuple[float, float] = (50.0, 10.0),
+                        max_exhaustive: int = 40_000, beam: int = 2000) -> tuple[TaylorModel, Subsets, tuple[str, ...]]:
     """Best-subset Taylor polynomial of raw score on location ``L`` and age ``A`` (cNORM ``bestModel``).
 
     All ``(k + 1)(t + 1) - 1`` terms ``L^i A^j`` are candidates. For each number of terms the ``nbest``
@@ -504,7 +505,10 @@ def select_taylor_model(L, A, raw, *, k: int = 5, t: int = 3, weights=None, term
     - else the largest size whose model is consistent ("highest consistent model", cNORM's default).
 
     Sizes are searched lazily (from the largest down for the default rule), so a consistent large model
-    is found without enumerating the middle sizes.
+    is found without enumerating the middle sizes. A size with more than ``max_exhaustive`` subsets (the
+    middle sizes of k = 5, t = 3: up to 1.35 million) is searched among the one-term neighbours of the
+    ``beam`` (2000) best subsets of the adjacent size searched before, and a warning says so (cNORM's leaps search is
+    exhaustive there).
 
     Returns
     -------
@@ -517,10 +521,10 @@ def select_taylor_model(L, A, raw, *, k: int = 5, t: int = 3, weights=None, term
     """
     with _one_thread():
         return _select(L, A, raw, k=k, t=t, weights=weights, terms=terms, r2=r2, nbest=nbest, descend=descend,
-                       scale=scale)
+                       scale=scale, max_exhaustive=max_exhaustive, beam=beam)
 
 
-def _select(L, A, raw, *, k, t, weights, terms, r2, nbest, descend, scale):
+def _select(L, A, raw, *, k, t, weights, terms, r2, nbest, descend, scale, max_exhaustive, beam):
     L = np.asarray(L, dtype=float)
     A = np.asarray(A, dtype=float)
     y = np.asarray(raw, dtype=float)
@@ -567,12 +571,31 @@ def _select(L, A, raw, *, k, t, weights, terms, r2, nbest, descend, scale):
     Qf, Rfull = np.linalg.qr(Xi / sfull * np.sqrt(w)[:, None])
     cfull = Qf.T @ (y * np.sqrt(w))
     rows: dict[int, dict] = {}
+    approx: list[int] = []
 
     def size_model(s: int) -> dict:
         if s in rows:
             return rows[s]
-        combs = np.array(list(itertools.combinations(range(p), s)))
+        if math.comb(p, s) <= max_exhaustive:
+            combs = np.array(list(itertools.combinations(range(p), s)))
+        else:  # too many subsets: the neighbours (one term less / more) of the best subsets of the next size
+            near = [rows[q]["_beam"] for q in (s + 1, s - 1) if q in rows]
+            if not near:
+                near = [np.array(list(itertools.combinations(range(p), s)))[:0]]
+            cand_sets = set()
+            for best in near:
+                for c in best:
+                    if len(c) > s:
+                        cand_sets.update(tuple(np.delete(c, i)) for i in range(len(c)))
+                    else:
+                        cand_sets.update(tuple(sorted((*c, e))) for e in range(p) if e not in c)
+            if not cand_sets:
+                raise ContinuousNormError(f"{math.comb(p, s)} subsets of {s} terms are too many to search; give "
+                                          "terms= or r2=, or lower k and t.")
+            combs = np.array(sorted(cand_sets))
+            approx.append(s)
         rsq = _subset_r2(Xs, yc, combs)
+        beam_idx = np.argsort(-rsq, kind="stable")[:beam]
         order = np.argsort(-rsq, kind="stable")[:nbest]
         pick, consistent = order[0], False
         for o in order:
@@ -585,7 +608,8 @@ def _select(L, A, raw, *, k, t, weights, terms, r2, nbest, descend, scale):
                 break
         sel = [cand[c] for c in combs[pick]]
         rows[s] = {"size": s, "terms": " + ".join(term_name(*q) for q in sel), "r2": float(rsq[pick]),
-                   "adj_r2": _adj_r2(float(rsq[pick]), y.size, s), "consistent": consistent, "_sel": sel}
+                   "adj_r2": _adj_r2(float(rsq[pick]), y.size, s), "consistent": consistent, "_sel": sel,
+                   "_beam": combs[beam_idx]}
         return rows[s]
 
     if isinstance(terms, (int, np.integer)):
@@ -613,7 +637,10 @@ def _select(L, A, raw, *, k, t, weights, terms, r2, nbest, descend, scale):
         warns.append(f"the selected model ({chosen} terms) has crossing percentile curves at an age boundary; "
                      "see check_consistency().")
     m = make(rows[chosen]["_sel"])
-    sub = pd.DataFrame([{k_: v for k_, v in rows[s].items() if k_ != "_sel"} for s in sorted(rows)])
+    if approx:
+        warns.append(f"sizes {sorted(approx)} have more than {max_exhaustive} subsets: searched among the neighbours "
+                     "of the best subsets of the adjacent size, not exhaustively.")
+    sub = pd.DataFrame([{k_: v for k_, v in rows[s].items() if not k_.startswith("_")} for s in sorted(rows)])
     return m, Subsets(sub, chosen, rule), tuple(warns)
 
 
@@ -681,7 +708,7 @@ def norm_ci(norm, reliability: float, ci: float = 0.9, mean: float = 50.0, sd: f
 
     Examples
     --------
-    >>> [round(v, 4) for v in norm_ci(25.0, 0.94, 0.9)]
+    >>> [round(float(v), 4) for v in norm_ci(25.0, 0.94, 0.9)]
     [22.5937, 30.4063]
     """
     if not 0 < reliability < 1:
@@ -691,3 +718,528 @@ def norm_ci(norm, reliability: float, ci: float = 0.9, mean: float = 50.0, sd: f
     est = mean + reliability * (norm - mean)
     half = z * sd * math.sqrt(reliability * (1 - reliability))
     return est - half, est + half
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. the estimator
+# ---------------------------------------------------------------------------------------------
+
+
+def _model_to_dict(m: TaylorModel) -> dict:
+    return {"terms": m.term_names, "coef": list(m.coef), "min_norm": m.min_norm, "max_norm": m.max_norm,
+            "min_age": m.min_age, "max_age": m.max_age, "min_raw": m.min_raw, "max_raw": m.max_raw, "r2": m.r2,
+            "adj_r2": m.adj_r2, "rmse": m.rmse, "n": m.n, "descend": m.descend, "scale_mean": m.scale_mean,
+            "scale_sd": m.scale_sd}
+
+
+def _model_from_dict(d: dict) -> TaylorModel:
+    return TaylorModel(tuple(parse_term(s) for s in d["terms"]), tuple(float(c) for c in d["coef"]),
+                       *(float(d[k]) for k in ("min_norm", "max_norm", "min_age", "max_age", "min_raw", "max_raw",
+                                               "r2", "adj_r2", "rmse")),
+                       int(d["n"]), bool(d["descend"]), float(d["scale_mean"]), float(d["scale_sd"]))
+
+
+class ContinuousNorms:
+    """Continuous norms over grade (or age): one smooth Taylor-polynomial model per scale and stratum.
+
+    Parameters
+    ----------
+    age : str, default "grade"
+        The column modelled as age ``A`` (grade, or age in years).
+    by : sequence of str, default ()
+        Columns with a separate model each (e.g. ``("sex",)``); ``()`` pools everyone.
+    k, t : int, default 5, 3
+        Highest power of the location L and of the age A.
+    terms : int or sequence of str, optional
+        Fix the number of terms, or the terms themselves (``["L1", "A1", "L1A1"]``).
+    r2 : float, optional
+        Take the smallest model reaching this adjusted R2 (instead of the highest consistent model).
+    ranking : str, default "rankit"
+        Ranking method (:data:`RANK_METHODS`).
+    group : str, optional
+        Column to rank within (default: ``age``); ignored when ``window`` is given.
+    window : float, optional
+        Rank by a sliding window of this width over ``age`` (continuous age) instead of within groups.
+    weights : str, optional
+        Column of case weights (e.g. from :func:`compute_weights`), used in ranking and regression.
+    descend : bool, default False
+        High raw scores mean low norm scores.
+    min_ages : int, default 4
+        Fewer distinct ages than ``max(min_ages, t + 1)`` in a stratum raise :class:`ContinuousNormError`.
+
+    Attributes
+    ----------
+    models_ : dict
+        ``{(stratum key, scale): TaylorModel}``.
+    table_ : pandas.DataFrame
+        One row per stratum and scale: n, number of terms, terms, R2, adjusted R2, RMSE, the modelled
+        age and norm range, whether the curves are consistent, the selection rule.
+    subsets_ : dict
+        ``{(stratum key, scale): DataFrame}`` of the screened best subsets searched.
+    scales_, strata_ : list
+    warnings_ : tuple of str
+    fitted_on_ : dict
+
+    Notes
+    -----
+    Output columns of :meth:`transform` for each scale: ``<scale>.t`` (the norm score on the T scale),
+    ``<scale>.z``, ``<scale>.pr`` (percentile 0..100), ``<scale>.stanine`` and ``<scale>.outside`` (True
+    where the raw score or the age lay outside the modelled range and the value was clipped to it).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(1, 7), 150)
+    >>> ref = pd.DataFrame({"grade": g, "score": np.round(10 + 3 * g + rng.normal(0, 4, g.size))})
+    >>> cn = ContinuousNorms(k=3, t=2).fit(ref, "score")
+    >>> out = cn.transform(pd.DataFrame({"grade": [3, 3.5], "score": [19.0, 19.0]}))
+    >>> bool(out["score.t"].iloc[0] > out["score.t"].iloc[1])   # same raw score, older pupil: lower T
+    True
+    """
+
+    def __init__(self, age: str = "grade", by: Sequence[str] | str = (), *, k: int = 5, t: int = 3,
+                 terms: int | Sequence[str] | None = None, r2: float | None = None, ranking: str = "rankit",
+                 group: str | None = None, window: float | None = None, weights: str | None = None,
+                 descend: bool = False, min_ages: int = 4):
+        self.age = age
+        self.by = by
+        self.k = k
+        self.t = t
+        self.terms = terms
+        self.r2 = r2
+        self.ranking = ranking
+        self.group = group
+        self.window = window
+        self.weights = weights
+        self.descend = descend
+        self.min_ages = min_ages
+
+    @property
+    def _by(self) -> tuple[str, ...]:
+        return (self.by,) if isinstance(self.by, str) else tuple(self.by or ())
+
+    def _groups(self, frame: pd.DataFrame) -> dict[tuple, np.ndarray]:
+        by = list(self._by)
+        missing = [b for b in by + [self.age] if b not in frame.columns]
+        if missing:
+            raise ContinuousNormError(f"column(s) {missing} not in the data; columns are {list(frame.columns)[:20]}.")
+        if not by:
+            return {(): np.arange(len(frame))}
+        out = {}
+        for key, pos in frame.groupby(by, dropna=False, sort=True, observed=True).indices.items():
+            key = key if isinstance(key, tuple) else (key,)
+            out[tuple(_py(k) for k in key)] = np.asarray(pos)
+        return out
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "models_"):
+            raise ContinuousNormError("this ContinuousNorms is not fitted yet; call .fit(frame, scales) or load one.")
+
+    # -- fit ---------------------------------------------------------------------------------
+    def fit(self, frame: pd.DataFrame, scales: Iterable[str] | str, *, description: str = "") -> ContinuousNorms:
+        """Rank, select and fit a model for each scale in each ``by`` stratum of the norm sample.
+
+        Raises
+        ------
+        ContinuousNormError
+            Too few distinct ages, a scale without variance in an age group, a model that cannot be fitted.
+        """
+        scales = [scales] if isinstance(scales, str) else list(scales)
+        if not scales:
+            raise ContinuousNormError("no scales given to fit.")
+        absent = [s for s in scales + ([self.weights] if self.weights else []) if s not in frame.columns]
+        if absent:
+            raise ContinuousNormError(f"column(s) {absent} not in the data.")
+        mean, sd = SCALES["T"]
+        models, subsets, table, warns = {}, {}, [], []
+        for key, pos in self._groups(frame).items():
+            sub = frame.iloc[pos]
+            for s in scales:
+                raw = pd.to_numeric(sub[s], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                age = pd.to_numeric(sub[self.age], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                w = (pd.to_numeric(sub[self.weights], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                     if self.weights else np.ones(raw.size))
+                ok = ~(np.isnan(raw) | np.isnan(age) | np.isnan(w))
+                raw, age, w = raw[ok], age[ok], w[ok]
+                where = f"{s!r} in {_label(self._by, key)}"
+                n_ages = np.unique(age).size
+                need = max(self.min_ages, self.t + 1)
+                if n_ages < need:
+                    raise ContinuousNormError(
+                        f"{where} has {n_ages} distinct value(s) of {self.age!r}; a model with t={self.t} needs at "
+                        f"least {need}. Use NormTable for a few grades, or lower t.")
+                if self.window is None:
+                    grp = age if self.group is None else sub[self.group].to_numpy()[ok]
+                    flat = pd.Series(raw).groupby(pd.Series(grp)).nunique()
+                    if (flat < 2).any():
+                        raise ContinuousNormError(
+                            f"{where}: the score has no variance in {self.group or self.age} "
+                            f"{[_py(v) for v in flat.index[flat < 2]]} (every student has the same score): "
+                            "it cannot be ranked; drop that group or check the data.")
+                    p = rank_percentiles(raw, grp, weights=w, method=self.ranking, descend=self.descend)
+                else:
+                    p = rank_sliding_window(raw, age, self.window, weights=w, method=self.ranking,
+                                            descend=self.descend)
+                L = mean + sd * stats.norm.ppf(p)
+                m, subs, wn = select_taylor_model(L, age, raw, k=self.k, t=self.t, weights=w, terms=self.terms,
+                                                  r2=self.r2, descend=self.descend)
+                models[(key, s)] = m
+                subsets[(key, s)] = subs.frame
+                cons = check_model_consistency(m)
+                for msg in wn:
+                    warns.append(f"{where}: {msg}")
+                table.append({**dict(zip(self._by, key)), "scale": s, "n": m.n, "n_terms": len(m.terms),
+                              "terms": " + ".join(m.term_names), "r2": m.r2, "adj_r2": m.adj_r2, "rmse": m.rmse,
+                              "min_age": m.min_age, "max_age": m.max_age, "min_norm": m.min_norm,
+                              "max_norm": m.max_norm, "consistent": cons.consistent, "rule": subs.rule})
+        for msg in warns:
+            warnings.warn(msg, NormWarning, stacklevel=2)
+        self._set_fitted(models, scales, pd.DataFrame(table), tuple(warns), {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "description": description,
+            "n_rows": int(len(frame)), "psyscreen_version": _version()})
+        self.subsets_ = subsets
+        return self
+
+    def _set_fitted(self, models, scales, table, warns, meta) -> None:
+        self.models_ = models
+        self.scales_ = list(scales)
+        self.strata_ = list(dict.fromkeys(k for k, _ in models))
+        self.table_ = table
+        self.warnings_ = tuple(warns)
+        self.fitted_on_ = {**meta, "by": list(self._by), "age": self.age, "scales": list(scales)}
+        if not hasattr(self, "subsets_"):
+            self.subsets_ = {}
+
+    # -- apply -------------------------------------------------------------------------------
+    def _model(self, scale: str | None, stratum) -> TaylorModel:
+        self._check_fitted()
+        scale = self.scales_[0] if scale is None else scale
+        key = () if stratum is None else (tuple(stratum) if isinstance(stratum, (tuple, list)) else (stratum,))
+        key = tuple(_py(k) for k in key)
+        if (key, scale) not in self.models_:
+            raise UnknownStratumError(f"no continuous norm for scale {scale!r} in stratum {_label(self._by, key)}; "
+                                      f"fitted: {self.scales_} x {[_label(self._by, k) for k in self.strata_]}.")
+        return self.models_[(key, scale)]
+
+    def predict_norm(self, raw, age, *, scale: str | None = None, stratum=None, kind: str = "T",
+                     min_norm: float | None = None, max_norm: float | None = None) -> pd.DataFrame:
+        """Norm scores of raw scores at ages: a frame with ``norm`` (on ``kind``: "T", "z", "IQ" or
+        "percentile" 0..100) and ``outside`` (clipped at the modelled range)."""
+        m = self._model(scale, stratum)
+        L, out = m.predict_norm(raw, age, min_norm=min_norm, max_norm=max_norm)
+        return pd.DataFrame({"norm": _convert(L, m, kind), "outside": out})
+
+    def predict_raw(self, norm, age, *, scale: str | None = None, stratum=None, clip: bool = True) -> np.ndarray:
+        """Raw score at a T score and age (clipped to the observed raw range unless ``clip=False``)."""
+        return self._model(scale, stratum).predict_raw(norm, age, clip=clip)
+
+    def check_consistency(self, *, scale: str | None = None, stratum=None, **kw) -> Consistency:
+        """Where the percentile curves of a model cross (see :func:`check_model_consistency`)."""
+        return check_model_consistency(self._model(scale, stratum), **kw)
+
+    def transform(self, frame: pd.DataFrame, scales: Iterable[str] | None = None) -> pd.DataFrame:
+        """Add ``<scale>.t``, ``.z``, ``.pr``, ``.stanine`` and ``.outside`` for each scale.
+
+        Raises
+        ------
+        UnknownStratumError
+            Rows of a ``by`` stratum without a model.
+        """
+        self._check_fitted()
+        scales = self.scales_ if scales is None else ([scales] if isinstance(scales, str) else list(scales))
+        unknown = [s for s in scales if s not in self.scales_]
+        if unknown:
+            raise ContinuousNormError(f"scale(s) {unknown} were not fitted; this model has {self.scales_}.")
+        groups = self._groups(frame)
+        unseen = [k for k in groups if k not in self.strata_]
+        if unseen:
+            raise UnknownStratumError(f"no continuous norms for stratum {'; '.join(_label(self._by, k) for k in unseen[:5])}"
+                                      f"; fitted on {[_label(self._by, k) for k in self.strata_]}.")
+        out = frame.copy()
+        n = len(frame)
+        age = pd.to_numeric(frame[self.age], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        for s in scales:
+            x = pd.to_numeric(frame[s], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            L, outside = np.full(n, np.nan), np.zeros(n, dtype=bool)
+            for key, pos in groups.items():
+                L[pos], outside[pos] = self.models_[(key, s)].predict_norm(x[pos], age[pos])
+            z = (L - 50.0) / 10.0
+            out[f"{s}.t"] = L
+            out[f"{s}.z"] = z
+            out[f"{s}.pr"] = 100.0 * stats.norm.cdf(z)
+            out[f"{s}.stanine"] = pd.array(stanine(z), dtype="Int64")
+            out[f"{s}.outside"] = outside
+        return out
+
+    def fit_transform(self, frame: pd.DataFrame, scales, **kwargs) -> pd.DataFrame:
+        return self.fit(frame, scales, **kwargs).transform(frame)
+
+    def _screen_apply(self, students: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+        """For ``screen --norms``: ``.pr`` and ``.t`` for rows with a known stratum and age, NaN (and a note)
+        for the others; rows outside the modelled range are counted in the note."""
+        frame = students.copy()
+        for s in self.scales_:
+            for suf in ("pr", "t"):
+                frame[f"{s}.{suf}"] = np.nan
+        age = pd.to_numeric(frame.get(self.age, pd.Series(np.nan, index=frame.index)), errors="coerce")
+        groups = self._groups(frame.assign(**{self.age: age})) if self.age in frame.columns else {}
+        rows = [pos[age.iloc[pos].notna().to_numpy()] for k, pos in groups.items() if k in self.strata_]
+        rows = np.concatenate(rows) if rows else np.array([], dtype=int)
+        if len(frame) and not len(rows):
+            raise NormError(f"the continuous norm table matches no student of this wave (strata "
+                            f"{[_label(self._by, k) for k in self.strata_][:8]}, {self.age} "
+                            f"{self.table_['min_age'].min():g}..{self.table_['max_age'].max():g}).")
+        n_out = 0
+        if len(rows):
+            sub = self.transform(frame.iloc[rows][list(self._by) + [self.age] +
+                                                  [s for s in self.scales_ if s in frame.columns]])
+            for s in self.scales_:
+                for suf in ("pr", "t"):
+                    col = frame[f"{s}.{suf}"].to_numpy(copy=True)
+                    col[rows] = sub[f"{s}.{suf}"].to_numpy(dtype=float)
+                    frame[f"{s}.{suf}"] = col
+                n_out += int(sub[f"{s}.outside"].sum())
+        notes = []
+        if len(frame) - len(rows):
+            notes.append(f"{len(frame) - len(rows)} student(s) without a {'/'.join([*self._by, self.age])} the "
+                         "continuous norms have: no .pr/.t")
+        if n_out:
+            notes.append(f"{n_out} score(s) outside the modelled range: clipped to its edge")
+        return frame, "; ".join(notes) or None
+
+    def __repr__(self) -> str:
+        state = f", {len(self.strata_)} strata x {len(self.scales_)} scales" if hasattr(self, "models_") else ""
+        return f"ContinuousNorms(age={self.age!r}, by={self._by!r}, k={self.k}, t={self.t}{state})"
+
+    # -- tables a publisher prints -------------------------------------------------------------
+    def norm_table(self, ages, *, scale: str | None = None, stratum=None, norms=None, reliability: float | None = None,
+                   ci: float = 0.9) -> dict[float, pd.DataFrame]:
+        """T score -> raw score per age (cNORM ``normTable``): ``norm``, ``raw``, ``percentile`` and, with a
+        ``reliability``, ``lowerCI``, ``upperCI``, ``lowerCI_PR``, ``upperCI_PR``. Default norms 25..75."""
+        m = self._model(scale, stratum)
+        norms = np.arange(25.0, 76.0) if norms is None else np.asarray(norms, dtype=float)
+        out = {}
+        for a in np.atleast_1d(ages):
+            f = pd.DataFrame({"norm": norms, "raw": m.predict_raw(norms, float(a)),
+                              "percentile": 100 * stats.norm.cdf((norms - 50) / 10)})
+            out[float(a)] = _add_ci(f, reliability, ci)
+        return out
+
+    def raw_table(self, ages, *, scale: str | None = None, stratum=None, raws=None, reliability: float | None = None,
+                  ci: float = 0.9, step: float = 1.0) -> dict[float, pd.DataFrame]:
+        """Raw score -> T score and percentile per age (cNORM ``rawTable``), with ``outside`` marking raw scores
+        whose norm was clipped at the modelled range, and the confidence interval when ``reliability`` is given.
+        Default raw scores: the observed range in steps of ``step``."""
+        m = self._model(scale, stratum)
+        raws = np.arange(m.min_raw, m.max_raw + step / 2, step) if raws is None else np.asarray(raws, dtype=float)
+        out = {}
+        for a in np.atleast_1d(ages):
+            L, outside = m.predict_norm(raws, float(a))
+            f = pd.DataFrame({"raw": raws, "norm": L, "percentile": 100 * stats.norm.cdf((L - 50) / 10),
+                              "outside": outside})
+            out[float(a)] = _add_ci(f, reliability, ci)
+        return out
+
+    def print_tables(self, *, step: float = 0.5, reliability: float | None = None, ci: float = 0.9) -> pd.DataFrame:
+        """One long frame of raw -> T and percentile for every stratum, scale and grade (and half-grade, with the
+        default ``step`` 0.5) over the modelled range: what a manual prints."""
+        self._check_fitted()
+        rows = []
+        for (key, s), m in self.models_.items():
+            ages = np.arange(math.ceil(m.min_age / step) * step, m.max_age + 1e-9, step)
+            for a, f in self.raw_table(ages, scale=s, stratum=key, reliability=reliability, ci=ci).items():
+                f.insert(0, self.age, a)
+                f.insert(0, "scale", s)
+                for b, v in reversed(list(zip(self._by, key))):
+                    f.insert(0, b, v)
+                rows.append(f)
+        return pd.concat(rows, ignore_index=True)
+
+    # -- save / load -----------------------------------------------------------------------------
+    def _to_dict(self) -> dict:
+        self._check_fitted()
+        return {
+            "format": FORMAT, "version": FORMAT_VERSION, "age": self.age, "by": list(self._by),
+            "settings": {"k": self.k, "t": self.t, "terms": self.terms if self.terms is None or isinstance(
+                self.terms, int) else list(self.terms), "r2": self.r2, "ranking": self.ranking, "group": self.group,
+                         "window": self.window, "weights": self.weights, "descend": self.descend,
+                         "min_ages": self.min_ages},
+            "scales": self.scales_, "fitted_on": self.fitted_on_, "warnings": list(self.warnings_),
+            "definitions": {"t": "norm score L on the T scale: the root of raw = b0 + sum b_ij L^i A^j at the age",
+                            "pr": "100 * Phi((T - 50) / 10)", "outside": "raw or age outside the modelled range: "
+                            "the value is that of the range's edge"},
+            "models": [{"stratum": dict(zip(self._by, key)), "scale": s, **_model_to_dict(m)}
+                       for (key, s), m in self.models_.items()],
+            "table": json.loads(self.table_.to_json(orient="records")),
+        }
+
+    @classmethod
+    def _from_dict(cls, d: dict, source: str) -> ContinuousNorms:
+        if d.get("format") != FORMAT:
+            raise NormFileError(f"{source} is not a psyscreen continuous norm table (format={d.get('format')!r}).")
+        if d.get("version") != FORMAT_VERSION:
+            raise NormFileError(f"{source} has continuous-norm version {d.get('version')!r}; this psyscreen reads "
+                                f"{FORMAT_VERSION}.")
+        try:
+            st = d["settings"]
+            cn = cls(age=d["age"], by=tuple(d["by"]), k=st["k"], t=st["t"], terms=st["terms"], r2=st["r2"],
+                     ranking=st["ranking"], group=st["group"], window=st["window"], weights=st["weights"],
+                     descend=st["descend"], min_ages=st["min_ages"])
+            models = {(tuple(_py(e["stratum"][b]) for b in d["by"]), e["scale"]): _model_from_dict(e)
+                      for e in d["models"]}
+            meta = {k: v for k, v in d["fitted_on"].items() if k not in ("by", "age", "scales")}
+            cn._set_fitted(models, d["scales"], pd.DataFrame(d["table"]), tuple(d.get("warnings", ())), meta)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NormFileError(f"{source} is damaged or incomplete: {type(exc).__name__}: {exc}.") from None
+        return cn
+
+    def to_json(self, path: str | Path) -> Path:
+        """Save as JSON (coefficients with Python's round-trip repr: :meth:`from_json` gives back the same norms)."""
+        path = Path(path)
+        path.write_text(json.dumps(self._to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        return path
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> ContinuousNorms:
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text(encoding="utf-8-sig"))
+        except (OSError, ValueError) as exc:
+            raise NormFileError(f"{path} cannot be read as JSON ({type(exc).__name__}).", path=path) from None
+        return cls._from_dict(d, str(path))
+
+    def to_excel(self, path: str | Path, *, reliability: float | None = None, ci: float = 0.9,
+                 step: float = 0.5) -> Path:
+        """A workbook to print and to load: ``about`` (format, provenance, how to read), ``models`` (terms, R2,
+        ranges), one sheet per scale and stratum with raw -> T and percentile per grade and half-grade (with
+        confidence intervals when ``reliability`` is given), and a hidden ``_exact`` sheet holding the JSON
+        that :meth:`from_excel` loads."""
+        from openpyxl import Workbook
+        from openpyxl.styles import Font
+
+        from .norms import _sheet_names
+
+        d = self._to_dict()
+        wb = Workbook()
+        about = wb.active
+        about.title = "about"
+        for row in [("psyscreen continuous norm table", ""), ("format", FORMAT), ("version", FORMAT_VERSION),
+                    ("age", self.age), ("models by", ", ".join(self._by) or "(none)"),
+                    ("scales", ", ".join(self.scales_)), ("fitted", self.fitted_on_.get("date", "")),
+                    ("description", self.fitted_on_.get("description", "")),
+                    ("method", "continuous norming (Lenhard et al. 2016, 2019; as R cNORM): ranks within grade, "
+                               "Taylor polynomial of raw score in T score and grade"),
+                    ("How to read", "one sheet per scale (and stratum): find the raw score and the grade; T = 50 + "
+                                    "10 z; PR = percentile; outside = beyond the modelled range (edge value)"),
+                    ("reliability", "" if reliability is None else reliability),
+                    ("_exact", "hidden sheet with the model psyscreen loads; refit rather than edit")]:
+            about.append(list(row))
+        about["A1"].font = Font(bold=True, size=14)
+        about.column_dimensions["B"].width = 100
+        ms = wb.create_sheet("models")
+        cols = list(self.table_.columns)
+        ms.append(cols)
+        for r in self.table_.itertuples(index=False):
+            ms.append([_plain(v) for v in r])
+        tables = self.print_tables(step=step, reliability=reliability, ci=ci)
+        names = _sheet_names([f"{s} {_label(self._by, k)}" if self._by else s for k, s in self.models_])
+        for (key, s), name in zip(self.models_, names.values()):
+            ws = wb.create_sheet(name)
+            f = tables[(tables["scale"] == s)]
+            for b, v in zip(self._by, key):
+                f = f[f[b].map(_py) == v]
+            wide = f.pivot_table(index="raw", columns=self.age, values=["norm", "percentile"])
+            ws.append(["raw"] + [f"{self.age} {a:g} {'T' if v == 'norm' else 'PR'}" for v, a in wide.columns])
+            for raw, row in wide.round(1).iterrows():
+                ws.append([_plain(raw)] + [_plain(v) for v in row])
+            ws.freeze_panes = "B2"
+        ex = wb.create_sheet("_exact")
+        ex.sheet_state = "hidden"
+        text = json.dumps(d, ensure_ascii=False)
+        for i in range(0, len(text), 30000):
+            ex.append([text[i:i + 30000]])
+        for sheet in wb.worksheets:
+            for row in sheet.iter_rows():
+                for cell in row:
+                    if cell.data_type == "f":
+                        cell.data_type = "s"
+        path = Path(path)
+        wb.save(path)
+        return path
+
+    @classmethod
+    def from_excel(cls, path: str | Path) -> ContinuousNorms:
+        import io
+
+        from openpyxl import load_workbook
+
+        path = Path(path)
+        try:
+            wb = load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
+        except Exception as exc:
+            raise NormFileError(f"{path} could not be opened as a workbook ({type(exc).__name__}).", path=path) from None
+        try:
+            if "_exact" not in wb.sheetnames:
+                raise NormFileError(f"{path} is not a psyscreen continuous norm workbook (no '_exact' sheet).",
+                                    path=path)
+            text = "".join(r[0] or "" for r in wb["_exact"].iter_rows(values_only=True))
+            d = json.loads(text)
+        except ValueError as exc:
+            raise NormFileError(f"{path}: its '_exact' sheet is damaged ({exc}); refit rather than edit.",
+                                path=path) from None
+        finally:
+            wb.close()
+        return cls._from_dict(d, str(path))
+
+
+def _plain(v):
+    v = v.item() if hasattr(v, "item") else v
+    return None if isinstance(v, float) and math.isnan(v) else v
+
+
+def _convert(L: np.ndarray, m: TaylorModel, kind: str) -> np.ndarray:
+    z = (L - m.scale_mean) / m.scale_sd
+    if kind == "percentile":
+        return 100 * stats.norm.cdf(z)
+    if kind not in SCALES:
+        raise ContinuousNormError(f"kind must be one of {[*SCALES, 'percentile']} (got {kind!r}).")
+    mu, sd = SCALES[kind]
+    return mu + sd * z
+
+
+def _add_ci(f: pd.DataFrame, reliability, ci) -> pd.DataFrame:
+    if reliability is None:
+        return f
+    lo, hi = norm_ci(f["norm"].to_numpy(), reliability, ci)
+    f["lowerCI"], f["upperCI"] = lo, hi
+    f["lowerCI_PR"], f["upperCI_PR"] = 100 * stats.norm.cdf((lo - 50) / 10), 100 * stats.norm.cdf((hi - 50) / 10)
+    return f
+
+
+def read_norm_file(path: str | Path):
+    """A :class:`psyscreen.norms.NormTable` or a :class:`ContinuousNorms`, from the file's own format key
+    (JSON) or its ``about`` sheet (workbook)."""
+    from .norms import NormTable
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise NormFileError(f"{path}: the norm file cannot be read ({exc.strerror or type(exc).__name__}).",
+                            path=path) from None
+    if head.startswith(b"PK\x03\x04"):
+        from openpyxl import load_workbook
+        import io
+
+        try:
+            wb = load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
+            fmt = ({r[0]: r[1] for r in wb["about"].iter_rows(values_only=True) if r and r[0]}.get("format")
+                   if "about" in wb.sheetnames else None)
+            wb.close()
+        except Exception:
+            fmt = None
+        return ContinuousNorms.from_excel(path) if fmt == FORMAT else NormTable.read(path)
+    if FORMAT.encode() in head:
+        return ContinuousNorms.from_json(path)
+    return NormTable.read(path)
