@@ -36,6 +36,7 @@ from scipy import stats
 __all__ = [
     "NormTable",
     "ContinuousNorms",
+    "BetaBinomialNorms",
     "read_norms",
     "NormWarning",
     "NormError",
@@ -812,7 +813,7 @@ def _version() -> str:
 
 def read_norms(path: str | Path):
     """Load any norm file psyscreen writes: a :class:`NormTable` or a
-    :class:`psyscreen.norms_continuous.ContinuousNorms` (told by the file's own format, not its name)."""
+    :class:`psyscreen.norms_continuous.ContinuousNorms` or :class:`psyscreen.norms_betabinomial.BetaBinomialNorms` (told by the file's own format, not its name)."""
     from .norms_continuous import read_norm_file
 
     return read_norm_file(path)
@@ -823,4 +824,8 @@ def __getattr__(name):  # ContinuousNorms lives in norms_continuous (which impor
         from . import norms_continuous
 
         return getattr(norms_continuous, name)
+    if name == "BetaBinomialNorms":
+        from .norms_betabinomial import BetaBinomialNorms
+
+        return BetaBinomialNorms
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

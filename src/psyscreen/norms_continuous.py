@@ -797,6 +797,10 @@ class ContinuousNorms:
     True
     """
 
+    _FORMAT = FORMAT
+    _METHOD = ("continuous norming (Lenhard et al. 2016, 2019; as R cNORM): ranks within grade, Taylor polynomial "
+               "of raw score in T score and grade")
+
     def __init__(self, age: str = "grade", by: Sequence[str] | str = (), *, k: int = 5, t: int = 3,
                  terms: int | Sequence[str] | None = None, r2: float | None = None, ranking: str = "rankit",
                  group: str | None = None, window: float | None = None, weights: str | None = None,
@@ -1123,12 +1127,11 @@ class ContinuousNorms:
         wb = Workbook()
         about = wb.active
         about.title = "about"
-        for row in [("psyscreen continuous norm table", ""), ("format", FORMAT), ("version", FORMAT_VERSION),
+        for row in [("psyscreen continuous norm table", ""), ("format", d["format"]), ("version", d["version"]),
                     ("age", self.age), ("models by", ", ".join(self._by) or "(none)"),
                     ("scales", ", ".join(self.scales_)), ("fitted", self.fitted_on_.get("date", "")),
                     ("description", self.fitted_on_.get("description", "")),
-                    ("method", "continuous norming (Lenhard et al. 2016, 2019; as R cNORM): ranks within grade, "
-                               "Taylor polynomial of raw score in T score and grade"),
+                    ("method", self._METHOD),
                     ("How to read", "one sheet per scale (and stratum): find the raw score and the grade; T = 50 + "
                                     "10 z; PR = percentile; outside = beyond the modelled range (edge value)"),
                     ("reliability", "" if reliability is None else reliability),
@@ -1220,6 +1223,7 @@ def read_norm_file(path: str | Path):
     """A :class:`psyscreen.norms.NormTable` or a :class:`ContinuousNorms`, from the file's own format key
     (JSON) or its ``about`` sheet (workbook)."""
     from .norms import NormTable
+    from .norms_betabinomial import FORMAT as BB_FORMAT, BetaBinomialNorms
 
     path = Path(path)
     try:
@@ -1239,7 +1243,13 @@ def read_norm_file(path: str | Path):
             wb.close()
         except Exception:
             fmt = None
-        return ContinuousNorms.from_excel(path) if fmt == FORMAT else NormTable.read(path)
+        if fmt == FORMAT:
+            return ContinuousNorms.from_excel(path)
+        if fmt == BB_FORMAT:
+            return BetaBinomialNorms.from_excel(path)
+        return NormTable.read(path)
     if FORMAT.encode() in head:
         return ContinuousNorms.from_json(path)
+    if BB_FORMAT.encode() in head:
+        return BetaBinomialNorms.from_json(path)
     return NormTable.read(path)
