@@ -320,6 +320,11 @@ class BetaBinomialNorms(ContinuousNorms):
                 if not m.converged:
                     warns.append(f"{where}: the maximum-likelihood fit did not converge (or a coefficient reached "
                                  "the bound 20): lower the degrees.")
+                a_, b_ = m.shapes(np.linspace(m.min_age, m.max_age, 50))
+                if np.max(a_ + b_) > 1e4:
+                    warns.append(f"{where}: the scores show almost no overdispersion (alpha + beta reaches "
+                                 f"{np.max(a_ + b_):.3g}): the beta-binomial degenerates to a binomial and its "
+                                 "coefficients are arbitrary; prefer ContinuousNorms.")
                 models[(key, s)] = m
                 table.append({**dict(zip(self._by, key)), "scale": s, "n": m.n, "n_items": m.n_items,
                               "alpha_degree": self.alpha_degree, "beta_degree": self.beta_degree,
