@@ -320,3 +320,49 @@ def test_continuous_norms_recover_true_t_scores_better_than_conventional_norms()
     rmse_c, rmse_n = float(np.mean(err_c)), float(np.mean(err_n))
     print(f"RMSE of T: continuous {rmse_c:.2f}, conventional {rmse_n:.2f}")
     assert rmse_c < 0.8 * rmse_n
+
+
+# ---- sex as a covariate in one shared model (cNORM's covariate) ------------------------------------------------
+
+
+def test_covariate_model_is_the_regression_with_cov_terms_and_collapses_per_level(tmp_path):
+    from psyscreen.norms_continuous import collapse_terms
+
+    d = _synthetic()
+    terms = ["L1", "L2", "A1", "L1A1", "COV", "L1COV", "A1COV"]
+    cn = ContinuousNorms(covariate="sex", k=2, t=1, terms=terms).fit(d, "phq9.total")
+    # by hand: ranks within grade x sex, then least squares of raw on the terms with COV = 1 for "M"
+    L = 50 + 10 * stats.norm.ppf(rank_percentiles(d["phq9.total"], d["grade"].astype(str) + d["sex"]))
+    A, C, y = d["grade"].to_numpy(float), (d["sex"] == "M").to_numpy(float), d["phq9.total"].to_numpy(float)
+    X = np.column_stack([np.ones(len(d)), L, L ** 2, A, L * A, C, L * C, A * C])
+    b = np.linalg.lstsq(X, y, rcond=None)[0]
+    f, m = cn.models_[(("F",), "phq9.total")], cn.models_[(("M",), "phq9.total")]
+    assert f.term_names == ["L1", "L2", "A1", "L1A1"]
+    np.testing.assert_allclose(f.coef, b[[0, 1, 2, 3, 4]], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(m.coef, [b[0] + b[5], b[1] + b[6], b[2], b[3] + b[7], b[4]], rtol=1e-6, atol=1e-9)
+    # the plain model at a level predicts what the covariate model predicts
+    t3, c3 = ((1, 0, 0), (0, 0, 1), (1, 1, 1)), (2.0, 0.5, -1.0, 0.25)
+    for c in (0.0, 1.0):
+        t2, c2 = collapse_terms(t3, c3, c)
+        Lg, Ag = np.array([40.0, 60.0]), np.array([5.0, 7.0])
+        want = c3[0] + c3[1] * Lg + c3[2] * c + c3[3] * Lg * Ag * c
+        got = c2[0] + sum(k_ * Lg ** i * Ag ** j for (i, j), k_ in zip(t2, c2[1:]))
+        np.testing.assert_allclose(got, want)
+    back = read_norms(cn.to_json(tmp_path / "cov.json"))
+    assert back.covariate == "sex" and back.by == ()
+    pd.testing.assert_frame_equal(back.transform(d.head(50)), cn.transform(d.head(50)), check_exact=True)
+
+
+def test_covariate_selected_model_separates_the_sexes_and_bad_covariates_are_errors():
+    d = _synthetic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cn = ContinuousNorms(covariate="sex", k=4, t=2).fit(d, "phq9.total")
+    assert any("COV" in t for t in cn.table_["terms"].iloc[0].split(" + "))
+    f = cn.predict_norm([8.0], [8], stratum="F")["norm"].iloc[0]
+    m = cn.predict_norm([8.0], [8], stratum="M")["norm"].iloc[0]
+    assert f < m  # girls score 0.8 higher in the population: the same raw score is less unusual for a girl
+    with pytest.raises(ContinuousNormError, match="exactly two"):
+        ContinuousNorms(covariate="grp", k=2, t=1).fit(d.assign(grp=np.arange(len(d)) % 3), "phq9.total")
+    with pytest.raises(ContinuousNormError, match="both a covariate"):
+        ContinuousNorms(by="sex", covariate="sex").fit(d, "phq9.total")

@@ -17,6 +17,10 @@ needs a few hundred students per cell. Continuous norming (A. Lenhard, W. Lenhar
    to it, found numerically and vectorised over persons (grid bracket, then bisection), clipped at the
    modelled norm range and marked when clipped: :meth:`TaylorModel.predict_norm`.
 
+Sex (or another binary variable) enters either as separate models (``by=("sex",)``) or as a covariate of
+one shared model (``covariate="sex"``, cNORM's ``covariate``): ranks within grade x sex, and ``COV`` and
+its products with every ``L^i A^j`` join the candidate terms, so the sexes share what they have in common.
+
 Why this module exists: no Python library does continuous norming; R's cNORM (AGPL-3) does. This is an
 own implementation from the papers and the package documentation, checked against cNORM 3.6.0's figures
 (``cnorm()`` with defaults ``k = 5, t = 3``, RankIt ranks within group, ``extensive = TRUE``;
@@ -270,27 +274,52 @@ def compute_weights(frame: pd.DataFrame, margins: Mapping[str, Mapping], *, max_
 # ---------------------------------------------------------------------------------------------
 
 
-def term_name(i: int, j: int) -> str:
-    return (f"L{i}" if i else "") + (f"A{j}" if j else "")
+def term_name(i: int, j: int, c: int = 0) -> str:
+    return (f"L{i}" if i else "") + (f"A{j}" if j else "") + ("COV" if c else "")
 
 
-def all_terms(k: int, t: int) -> list[tuple[int, int]]:
-    """Terms in cNORM's order: L1..Lk, A1..At, then L1A1..LkA1, L1A2, ... LkAt."""
-    return ([(i, 0) for i in range(1, k + 1)] + [(0, j) for j in range(1, t + 1)]
+def all_terms(k: int, t: int, covariate: bool = False) -> list[tuple]:
+    """Terms in cNORM's order: L1..Lk, A1..At, then L1A1..LkA1, L1A2, ... LkAt. With a (binary, 0/1)
+    ``covariate``, the terms are ``(i, j, c)`` triples: the same terms (``c = 0``), then ``COV`` and every
+    term times ``COV`` (``c = 1``): the covariate shifts the whole surface, and its interactions with L and A
+    let it change the spread and the course over age (as cNORM's ``covariate`` option)."""
+    base = ([(i, 0) for i in range(1, k + 1)] + [(0, j) for j in range(1, t + 1)]
             + [(i, j) for j in range(1, t + 1) for i in range(1, k + 1)])
+    if not covariate:
+        return base
+    return [(i, j, 0) for i, j in base] + [(0, 0, 1)] + [(i, j, 1) for i, j in base]
 
 
-def parse_term(name: str) -> tuple[int, int]:
-    m = re.fullmatch(r"(?:L(\d+))?(?:A(\d+))?", name)
+def parse_term(name: str) -> tuple:
+    m = re.fullmatch(r"(?:L(\d+))?(?:A(\d+))?(COV)?", name)
     if not m or not name:
-        raise ContinuousNormError(f"term {name!r} is not of the form L<i>, A<j> or L<i>A<j>.")
-    return int(m.group(1) or 0), int(m.group(2) or 0)
+        raise ContinuousNormError(f"term {name!r} is not of the form L<i>, A<j>, L<i>A<j> (optionally + 'COV').")
+    ij = int(m.group(1) or 0), int(m.group(2) or 0)
+    return (*ij, 1) if m.group(3) else ij
 
 
-def _design(L: np.ndarray, A: np.ndarray, terms: Sequence[tuple[int, int]]) -> np.ndarray:
+def _design(L: np.ndarray, A: np.ndarray, terms: Sequence[tuple], C: np.ndarray | None = None) -> np.ndarray:
     L = np.asarray(L, dtype=float)
     A = np.asarray(A, dtype=float)
-    return np.column_stack([L ** i * A ** j for i, j in terms]) if terms else np.empty((L.size, 0))
+    if not terms:
+        return np.empty((L.size, 0))
+    return np.column_stack([L ** q[0] * A ** q[1] * (C ** q[2] if len(q) > 2 else 1.0) for q in terms])
+
+
+def collapse_terms(terms: Sequence[tuple], coef: Sequence[float], cov: float) -> tuple[tuple, tuple]:
+    """The plain Taylor model ``(terms, coef)`` of a covariate model at covariate value ``cov`` (0 or 1): the
+    ``COV`` terms are added to their partners (``COV`` itself to the intercept)."""
+    acc = {(): float(coef[0])}
+    order = [()]
+    for q, b in zip(terms, coef[1:]):
+        ij = (q[0], q[1])
+        f = cov ** q[2] if len(q) > 2 else 1.0
+        key = () if ij == (0, 0) else ij
+        if key not in acc:
+            acc[key] = 0.0
+            order.append(key)
+        acc[key] += f * float(b)
+    return tuple(order[1:]), tuple(acc[k_] for k_ in order)
 
 
 def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
@@ -352,7 +381,7 @@ class TaylorModel:
 
     @property
     def term_names(self) -> list[str]:
-        return [term_name(i, j) for i, j in self.terms]
+        return [term_name(*q) for q in self.terms]
 
     @property
     def coefficients(self) -> dict[str, float]:
@@ -446,6 +475,9 @@ def _adj_r2(r2: float, n: int, p: int) -> float:
 
 
 def _monotone_at_ends(terms, coef, lo, hi, a_lo, a_hi, descend, grid=200) -> bool:
+    if any(len(q) > 2 for q in terms):  # a covariate model: consistent at both covariate values
+        return all(_monotone_at_ends(*collapse_terms(terms, coef, c), lo, hi, a_lo, a_hi, descend, grid)
+                   for c in (0.0, 1.0))
     m = TaylorModel(tuple(terms), tuple(coef), lo, hi, a_lo, a_hi, -np.inf, np.inf, 0, 0, 0, 0, descend)
     Lg = np.linspace(lo, hi, grid)
     v = m.predict_raw(Lg[None, :], np.array([[a_lo], [a_hi]]), clip=False)
@@ -491,7 +523,7 @@ def _one_thread():
 
 def select_taylor_model(L, A, raw, *, k: int = 5, t: int = 3, weights=None, terms: int | Sequence[str] | None = None,
                         r2: float | None = None, nbest: int = 10, descend: bool = False,
-                        scale: tuple[float, float] = (50.0, 10.0),
+                        scale: tuple[float, float] = (50.0, 10.0), covariate=None,
                         max_exhaustive: int = 40_000, beam: int = 2000) -> tuple[TaylorModel, Subsets, tuple[str, ...]]:
     """Best-subset Taylor polynomial of raw score on location ``L`` and age ``A`` (cNORM ``bestModel``).
 
@@ -510,6 +542,10 @@ def select_taylor_model(L, A, raw, *, k: int = 5, t: int = 3, weights=None, term
     ``beam`` (2000) best subsets of the adjacent size searched before, and a warning says so (cNORM's leaps search is
     exhaustive there).
 
+    ``covariate`` (a 0/1 array, e.g. sex) adds ``COV`` and the products of every term with it to the
+    candidates (:func:`all_terms`); the model returned then has ``(i, j, c)`` terms, and
+    :func:`collapse_terms` gives the plain model at either covariate value. Consistency is required at both.
+
     Returns
     -------
     (TaylorModel, Subsets, warnings)
@@ -521,23 +557,28 @@ def select_taylor_model(L, A, raw, *, k: int = 5, t: int = 3, weights=None, term
     """
     with _one_thread():
         return _select(L, A, raw, k=k, t=t, weights=weights, terms=terms, r2=r2, nbest=nbest, descend=descend,
-                       scale=scale, max_exhaustive=max_exhaustive, beam=beam)
+                       scale=scale, covariate=covariate, max_exhaustive=max_exhaustive, beam=beam)
 
 
-def _select(L, A, raw, *, k, t, weights, terms, r2, nbest, descend, scale, max_exhaustive, beam):
+def _select(L, A, raw, *, k, t, weights, terms, r2, nbest, descend, scale, covariate, max_exhaustive, beam):
     L = np.asarray(L, dtype=float)
     A = np.asarray(A, dtype=float)
     y = np.asarray(raw, dtype=float)
     w = np.ones(y.size) if weights is None else np.asarray(weights, dtype=float)
     if k < 1 or t < 0:
         raise ContinuousNormError(f"k must be >= 1 and t >= 0 (got k={k}, t={t}).")
-    cand = all_terms(k, t)
+    C = None if covariate is None else np.asarray(covariate, dtype=float)
+    if C is not None and not np.isin(C, (0.0, 1.0)).all():
+        raise ContinuousNormError("the covariate must be coded 0/1 (a binary covariate, as cNORM's).")
+    cand = all_terms(k, t, covariate=C is not None)
     p = len(cand)
     warns: list[str] = []
     lo_n, hi_n, a_lo, a_hi = float(L.min()), float(L.max()), float(A.min()), float(A.max())
 
     def make(sel: Sequence[tuple[int, int]]) -> TaylorModel:
-        beta, rss = _wls(_design(L, A, sel), y, w)
+        if C is not None:
+            sel = [tuple(q) + (0,) * (3 - len(q)) for q in sel]
+        beta, rss = _wls(_design(L, A, sel, C), y, w)
         ybar = float(w @ y / w.sum())
         tss = float(w @ (y - ybar) ** 2)
         r2_ = 1.0 - rss / tss
@@ -558,7 +599,7 @@ def _select(L, A, raw, *, k, t, weights, terms, r2, nbest, descend, scale, max_e
         raise ContinuousNormError(f"{y.size} cases cannot fit a model with up to {p} terms: give more cases or "
                                   "lower k and t.")
     sw = np.sqrt(w / w.mean())
-    X = _design(L, A, cand)
+    X = _design(L, A, cand, C)
     Xc = (X - (w @ X) / w.sum()) * sw[:, None]
     yc = (y - (w @ y) / w.sum()) * sw
     norms = np.sqrt((Xc ** 2).sum(0))
@@ -766,6 +807,14 @@ class ContinuousNorms:
         High raw scores mean low norm scores.
     min_ages : int, default 4
         Fewer distinct ages than ``max(min_ages, t + 1)`` in a stratum raise :class:`ContinuousNormError`.
+    covariate : str, optional
+        A binary column (e.g. ``"sex"``) modelled as a covariate in one shared model (cNORM's ``covariate``),
+        instead of a separate model per level (``by``): students are ranked within age group x level, and
+        ``COV`` (0 for the first level in sorted order, 1 for the second) and its products with every
+        ``L^i A^j`` term join the candidate terms (:func:`all_terms`). The shared model borrows strength across
+        the levels where they do not differ. After fitting it is applied as the plain model at each level
+        (:func:`collapse_terms`), stored per level like a ``by`` column: ``transform``, the tables and the
+        files work as with ``by``. The candidates double (47 for k = 5, t = 3): prefer smaller k and t.
 
     Attributes
     ----------
@@ -804,7 +853,7 @@ class ContinuousNorms:
     def __init__(self, age: str = "grade", by: Sequence[str] | str = (), *, k: int = 5, t: int = 3,
                  terms: int | Sequence[str] | None = None, r2: float | None = None, ranking: str = "rankit",
                  group: str | None = None, window: float | None = None, weights: str | None = None,
-                 descend: bool = False, min_ages: int = 4):
+                 descend: bool = False, min_ages: int = 4, covariate: str | None = None):
         self.age = age
         self.by = by
         self.k = k
@@ -817,13 +866,20 @@ class ContinuousNorms:
         self.weights = weights
         self.descend = descend
         self.min_ages = min_ages
+        self.covariate = covariate
+
+    @property
+    def _fit_by(self) -> tuple[str, ...]:
+        return (self.by,) if isinstance(self.by, str) else tuple(self.by or ())
 
     @property
     def _by(self) -> tuple[str, ...]:
-        return (self.by,) if isinstance(self.by, str) else tuple(self.by or ())
+        """The columns that pick a model when applying: ``by`` and the covariate (one plain model per level)."""
+        cov = getattr(self, "covariate", None)
+        return self._fit_by + ((cov,) if cov else ())
 
-    def _groups(self, frame: pd.DataFrame) -> dict[tuple, np.ndarray]:
-        by = list(self._by)
+    def _groups(self, frame: pd.DataFrame, by: Sequence[str] | None = None) -> dict[tuple, np.ndarray]:
+        by = list(self._by if by is None else by)
         missing = [b for b in by + [self.age] if b not in frame.columns]
         if missing:
             raise ContinuousNormError(f"column(s) {missing} not in the data; columns are {list(frame.columns)[:20]}.")
@@ -851,12 +907,15 @@ class ContinuousNorms:
         scales = [scales] if isinstance(scales, str) else list(scales)
         if not scales:
             raise ContinuousNormError("no scales given to fit.")
-        absent = [s for s in scales + ([self.weights] if self.weights else []) if s not in frame.columns]
+        cov_col = self.covariate
+        absent = [s for s in scales + [c for c in (self.weights, cov_col) if c] if s not in frame.columns]
         if absent:
             raise ContinuousNormError(f"column(s) {absent} not in the data.")
+        if cov_col and cov_col in self._fit_by:
+            raise ContinuousNormError(f"{cov_col!r} is both a covariate and a 'by' column; choose one.")
         mean, sd = SCALES["T"]
         models, subsets, table, warns = {}, {}, [], []
-        for key, pos in self._groups(frame).items():
+        for key, pos in self._groups(frame, self._fit_by).items():
             sub = frame.iloc[pos]
             for s in scales:
                 raw = pd.to_numeric(sub[s], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -864,8 +923,17 @@ class ContinuousNorms:
                 w = (pd.to_numeric(sub[self.weights], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
                      if self.weights else np.ones(raw.size))
                 ok = ~(np.isnan(raw) | np.isnan(age) | np.isnan(w))
+                cov = None
+                where = f"{s!r} in {_label(self._fit_by, key)}"
+                if cov_col:
+                    cv = sub[cov_col].map(_py).to_numpy(dtype=object)
+                    ok &= pd.notna(sub[cov_col]).to_numpy()
+                    levels = sorted(set(cv[ok]), key=str)
+                    if len(levels) != 2:
+                        raise ContinuousNormError(f"{where}: the covariate {cov_col!r} has {len(levels)} level(s) "
+                                                  f"{levels[:5]}; it must have exactly two (use by= for more).")
+                    cov = (cv[ok] == levels[1]).astype(float)
                 raw, age, w = raw[ok], age[ok], w[ok]
-                where = f"{s!r} in {_label(self._by, key)}"
                 n_ages = np.unique(age).size
                 need = max(self.min_ages, self.t + 1)
                 if n_ages < need:
@@ -874,6 +942,8 @@ class ContinuousNorms:
                         f"least {need}. Use NormTable for a few grades, or lower t.")
                 if self.window is None:
                     grp = age if self.group is None else sub[self.group].to_numpy()[ok]
+                    if cov is not None:  # rank within age group x covariate level
+                        grp = pd.factorize(pd.Series(grp).astype(str) + "|" + pd.Series(cov).astype(str))[0]
                     flat = pd.Series(raw).groupby(pd.Series(grp)).nunique()
                     if (flat < 2).any():
                         raise ContinuousNormError(
@@ -882,20 +952,27 @@ class ContinuousNorms:
                             "it cannot be ranked; drop that group or check the data.")
                     p = rank_percentiles(raw, grp, weights=w, method=self.ranking, descend=self.descend)
                 else:
-                    p = rank_sliding_window(raw, age, self.window, weights=w, method=self.ranking,
-                                            descend=self.descend)
+                    p = np.empty(raw.size)
+                    for c in ([None] if cov is None else [0.0, 1.0]):
+                        at = np.ones(raw.size, bool) if c is None else cov == c
+                        p[at] = rank_sliding_window(raw[at], age[at], self.window, weights=w[at],
+                                                    method=self.ranking, descend=self.descend)
                 L = mean + sd * stats.norm.ppf(p)
                 m, subs, wn = select_taylor_model(L, age, raw, k=self.k, t=self.t, weights=w, terms=self.terms,
-                                                  r2=self.r2, descend=self.descend)
-                models[(key, s)] = m
-                subsets[(key, s)] = subs.frame
-                cons = check_model_consistency(m)
+                                                  r2=self.r2, descend=self.descend, covariate=cov)
                 for msg in wn:
                     warns.append(f"{where}: {msg}")
-                table.append({**dict(zip(self._by, key)), "scale": s, "n": m.n, "n_terms": len(m.terms),
-                              "terms": " + ".join(m.term_names), "r2": m.r2, "adj_r2": m.adj_r2, "rmse": m.rmse,
-                              "min_age": m.min_age, "max_age": m.max_age, "min_norm": m.min_norm,
-                              "max_norm": m.max_norm, "consistent": cons.consistent, "rule": subs.rule})
+                parts = ([(key, m, None)] if cov is None else
+                         [(key + (lv,), _at_level(m, c, cov == c, L, age, raw), lv) for c, lv in enumerate(levels)])
+                for k_, m_, lv in parts:
+                    models[(k_, s)] = m_
+                    subsets[(k_, s)] = subs.frame
+                    cons = check_model_consistency(m_)
+                    table.append({**dict(zip(self._by, k_)), "scale": s, "n": m_.n, "n_terms": len(m.terms),
+                                  "terms": " + ".join(m.term_names), "r2": m.r2, "adj_r2": m.adj_r2,
+                                  "rmse": m.rmse, "min_age": m_.min_age, "max_age": m_.max_age,
+                                  "min_norm": m_.min_norm, "max_norm": m_.max_norm, "consistent": cons.consistent,
+                                  "rule": subs.rule + ("" if lv is None else f"; covariate {cov_col} = {lv!r}")})
         for msg in warns:
             warnings.warn(msg, NormWarning, stacklevel=2)
         self._set_fitted(models, scales, pd.DataFrame(table), tuple(warns), {
@@ -1067,7 +1144,7 @@ class ContinuousNorms:
             "settings": {"k": self.k, "t": self.t, "terms": self.terms if self.terms is None or isinstance(
                 self.terms, int) else list(self.terms), "r2": self.r2, "ranking": self.ranking, "group": self.group,
                          "window": self.window, "weights": self.weights, "descend": self.descend,
-                         "min_ages": self.min_ages},
+                         "min_ages": self.min_ages, "covariate": self.covariate},
             "scales": self.scales_, "fitted_on": self.fitted_on_, "warnings": list(self.warnings_),
             "definitions": {"t": "norm score L on the T scale: the root of raw = b0 + sum b_ij L^i A^j at the age",
                             "pr": "100 * Phi((T - 50) / 10)", "outside": "raw or age outside the modelled range: "
@@ -1086,9 +1163,10 @@ class ContinuousNorms:
                                 f"{FORMAT_VERSION}.")
         try:
             st = d["settings"]
-            cn = cls(age=d["age"], by=tuple(d["by"]), k=st["k"], t=st["t"], terms=st["terms"], r2=st["r2"],
-                     ranking=st["ranking"], group=st["group"], window=st["window"], weights=st["weights"],
-                     descend=st["descend"], min_ages=st["min_ages"])
+            cov = st.get("covariate")
+            cn = cls(age=d["age"], by=tuple(b for b in d["by"] if b != cov), k=st["k"], t=st["t"],
+                     terms=st["terms"], r2=st["r2"], ranking=st["ranking"], group=st["group"], window=st["window"],
+                     weights=st["weights"], descend=st["descend"], min_ages=st["min_ages"], covariate=cov)
             models = {(tuple(_py(e["stratum"][b]) for b in d["by"]), e["scale"]): _model_from_dict(e)
                       for e in d["models"]}
             meta = {k: v for k, v in d["fitted_on"].items() if k not in ("by", "age", "scales")}
@@ -1193,6 +1271,15 @@ class ContinuousNorms:
         finally:
             wb.close()
         return cls._from_dict(d, str(path))
+
+
+def _at_level(m: TaylorModel, c: int, at: np.ndarray, L, age, raw) -> TaylorModel:
+    """The plain model of a covariate model at covariate value ``c`` (``at``: that level's rows, whose ranges
+    it keeps)."""
+    terms, coef = collapse_terms(m.terms, m.coef, float(c))
+    return TaylorModel(terms, coef, float(L[at].min()), float(L[at].max()), float(age[at].min()),
+                       float(age[at].max()), float(raw[at].min()), float(raw[at].max()), m.r2, m.adj_r2, m.rmse,
+                       int(at.sum()), m.descend, m.scale_mean, m.scale_sd)
 
 
 def _plain(v):
