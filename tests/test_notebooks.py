@@ -69,7 +69,11 @@ def test_norms_by_grade_and_sex(tmp_path, monkeypatch):
     assert s["n_unseen"] == 0 and s["n_september_normed"] > 1400
     assert 0.03 < s["share_at_or_above_p90"] < 0.25             # a March P90 still cuts off about a tenth
     assert 0 < s["pr_min"] <= s["pr_max"] <= 100
-    assert s["_images"] == 2                                    # two norm-curve figures
+    assert s["_images"] == 4                                    # two norm curves, percentile curves, T by grade
+    # continuous norms: one model per sex; their P90 moves less under resampling than the conventional cells' P90
+    assert s["continuous_strata"] == 2
+    assert 0 < s["p90_width_continuous"] < s["p90_width_conventional"]
+    assert s["p90_width_ratio_median"] < 0.9 and s["p90_cells_narrower"] >= 12
     for key in ("json", "xlsx"):
         path = Path(s[key])
         assert path.is_file() and path.parent == tmp_path / "out"

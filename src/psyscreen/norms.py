@@ -35,6 +35,9 @@ from scipy import stats
 
 __all__ = [
     "NormTable",
+    "ContinuousNorms",
+    "BetaBinomialNorms",
+    "read_norms",
     "NormWarning",
     "NormError",
     "UnknownStratumError",
@@ -806,3 +809,23 @@ def _version() -> str:
     except Exception:  # not installed (running from a source tree)
         return "unknown"
 
+
+
+def read_norms(path: str | Path):
+    """Load any norm file psyscreen writes: a :class:`NormTable` or a
+    :class:`psyscreen.norms_continuous.ContinuousNorms` or :class:`psyscreen.norms_betabinomial.BetaBinomialNorms` (told by the file's own format, not its name)."""
+    from .norms_continuous import read_norm_file
+
+    return read_norm_file(path)
+
+
+def __getattr__(name):  # ContinuousNorms lives in norms_continuous (which imports this module)
+    if name in ("ContinuousNorms", "ContinuousNormError", "compute_weights"):
+        from . import norms_continuous
+
+        return getattr(norms_continuous, name)
+    if name == "BetaBinomialNorms":
+        from .norms_betabinomial import BetaBinomialNorms
+
+        return BetaBinomialNorms
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,6 +46,8 @@ __all__ = [
     "scree",
     "roc_curve",
     "norm_curves",
+    "percentile_curves",
+    "norm_score_distribution",
 ]
 
 SAMPLE_TEXT = "心理健康筛查量表百分等级常模年级男女阳性敏感度特异度"
@@ -209,6 +211,10 @@ _TEXT = {
         "pr": "百分等级",
         "t": "T 分数",
         "tn": "标准化 T 分数",
+        "pc_title": "{scale} 百分位曲线（连续常模）",
+        "observed_pct": "观测百分位（点）",
+        "grade": "年级",
+        "dist_title": "{scale} 各年级常模分数分布",
     },
     "en": {
         "items_title": "Item response distributions",
@@ -232,6 +238,10 @@ _TEXT = {
         "pr": "Percentile rank",
         "t": "T score",
         "tn": "Normalised T score",
+        "pc_title": "{scale} percentile curves (continuous norms)",
+        "observed_pct": "observed percentiles (points)",
+        "grade": "Grade",
+        "dist_title": "{scale} norm scores by grade",
     },
 }
 
@@ -507,6 +517,142 @@ def norm_curves(
         if line_col is not None:
             axes[-1].legend(frameon=False, fontsize="small")
         fig.suptitle(t["norm_title"].format(scale=scale) if title is None else title)
+    return fig
+
+
+def _continuous_setup(norms, scale, lang):
+    t = _txt(lang)
+    if not hasattr(norms, "models_"):
+        raise ValueError("the continuous norms are not fitted yet.")
+    scale = norms.scales_[0] if scale is None else scale
+    if scale not in norms.scales_:
+        raise KeyError(f"scale {scale!r} is not in the continuous norms; they have {norms.scales_}.")
+    xlabel = t["grade"] if norms.age == "grade" else norms.age
+    return t, scale, xlabel, list(norms.strata_), list(norms._by)
+
+
+def _rows_of(data: pd.DataFrame, by: list, key: tuple) -> pd.DataFrame:
+    from psyscreen.norms import _py
+
+    sub = data
+    for c, v in zip(by, key):
+        sub = sub[sub[c].map(_py) == v]
+    return sub
+
+
+def percentile_curves(
+    norms,
+    scale: str | None = None,
+    data: pd.DataFrame | None = None,
+    *,
+    percentiles: Sequence[float] = (3, 10, 25, 50, 75, 90, 97),
+    title: str | None = None,
+    lang: Lang = "zh",
+) -> Figure:
+    """Percentile curves of continuous norms over grade: the raw score at each percentile as the model gives it
+    (lines), and, with the norm sample ``data``, the observed percentiles of each grade (points in the line's
+    colour): where points stray from their line, the model misfits that grade.
+
+    Parameters
+    ----------
+    norms : ContinuousNorms or BetaBinomialNorms
+        Fitted continuous norms; one panel per stratum (``by`` / covariate level).
+    scale : str, optional
+        One of ``norms.scales_`` (default the first).
+    data : pandas.DataFrame, optional
+        The norm sample (columns ``norms.age``, the ``by`` columns and ``scale``).
+    percentiles : sequence of float
+        Percentiles (0..100) drawn.
+    title, lang
+        As in :func:`item_distributions`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Each panel has one line per percentile labelled ``P<p>`` (and one point series per percentile).
+    """
+    t, scale, xlabel, strata, by = _continuous_setup(norms, scale, lang)
+    pcts = np.asarray(percentiles, dtype=float)
+    if pcts.size == 0 or np.any((pcts <= 0) | (pcts >= 100)):
+        raise ValueError("percentiles must lie strictly between 0 and 100.")
+    from matplotlib import colormaps
+    from scipy import stats
+
+    T = 50 + 10 * stats.norm.ppf(pcts / 100)
+    colours = colormaps["viridis"](np.linspace(0, 0.9, pcts.size))
+    with _rc_context():
+        fig = Figure(figsize=(4.4 * len(strata) + 1.2, 4.4), layout="constrained")
+        axes = fig.subplots(1, len(strata), sharey=True, squeeze=False)[0]
+        for ax, key in zip(axes, strata):
+            m = norms.models_[(key, scale)]
+            ages = np.linspace(m.min_age, m.max_age, 120)
+            obs = None
+            if data is not None:
+                sub = _rows_of(data, by, key)
+                x = pd.to_numeric(sub[scale], errors="coerce")
+                a = pd.to_numeric(sub[norms.age], errors="coerce")
+                ok = x.notna() & a.notna()
+                obs = x[ok].groupby(a[ok]).quantile(list(pcts / 100)).unstack()
+            for i, (p, tv, colour) in enumerate(zip(pcts, T, colours)):
+                ax.plot(ages, norms.predict_raw(np.full(ages.size, tv), ages, scale=scale, stratum=key), "-",
+                        color=colour, label=f"P{p:g}")
+                if obs is not None:
+                    ax.plot(obs.index.to_numpy(float), obs.iloc[:, i].to_numpy(float), "o", color=colour, ms=3.5,
+                            label=t["observed_pct"] if i == 0 else None)
+            ax.set_title(", ".join(f"{c}={v}" for c, v in zip(by, key)) or None)
+            ax.set_xlabel(xlabel)
+            ax.grid(alpha=0.3)
+        axes[0].set_ylabel(t["raw"])
+        axes[-1].legend(frameon=False, fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        fig.suptitle(t["pc_title"].format(scale=scale) if title is None else title)
+    return fig
+
+
+def norm_score_distribution(
+    norms,
+    data: pd.DataFrame,
+    scale: str | None = None,
+    *,
+    title: str | None = None,
+    lang: Lang = "zh",
+) -> Figure:
+    """Distribution of the norm scores (T) the continuous norms give ``data``, one box per grade and a panel per
+    stratum: in the norm sample itself each box should sit at 50 with quartiles near 43 and 57 in every grade;
+    a grade whose box drifts is normed too high or too low there.
+
+    Parameters
+    ----------
+    norms : ContinuousNorms or BetaBinomialNorms
+    data : pandas.DataFrame
+        Students with ``norms.age``, the ``by`` columns and ``scale``.
+    scale, title, lang
+        As in :func:`percentile_curves`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    t, scale, xlabel, strata, by = _continuous_setup(norms, scale, lang)
+    scored = norms.transform(data[[c for c in dict.fromkeys([*by, norms.age, scale]) if c in data.columns]],
+                             [scale])
+    with _rc_context():
+        fig = Figure(figsize=(4.4 * len(strata) + 1, 4.2), layout="constrained")
+        axes = fig.subplots(1, len(strata), sharey=True, squeeze=False)[0]
+        for ax, key in zip(axes, strata):
+            sub = _rows_of(scored, by, key)
+            a = pd.to_numeric(sub[norms.age], errors="coerce")
+            tv = sub[f"{scale}.t"]
+            ok = a.notna() & tv.notna()
+            groups = sorted(a[ok].unique())
+            ax.boxplot([tv[ok][a[ok] == g].to_numpy(float) for g in groups], positions=np.asarray(groups, float),
+                       widths=0.5 * (np.min(np.diff(groups)) if len(groups) > 1 else 1.0), manage_ticks=False)
+            ax.set_xticks(np.asarray(groups, float), [f"{g:g}" for g in groups])
+            ax.axhline(50, color="grey", lw=0.8, ls="--")
+            ax.set_title(", ".join(f"{c}={v}" for c, v in zip(by, key)) or None)
+            ax.set_xlabel(xlabel)
+            ax.grid(alpha=0.3, axis="y")
+        axes[0].set_ylabel(t["t"])
+        fig.suptitle(t["dist_title"].format(scale=scale) if title is None else title)
     return fig
 
 

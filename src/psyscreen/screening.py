@@ -1381,11 +1381,11 @@ def _wave_of(wave: Optional[str], inputs: Sequence) -> str:
 
 def _load_norms(path: Union[str, Path]):
     """The norm table of ``--norms``: the ``.json`` or ``.xlsx`` that ``analyze norms`` writes."""
-    from .norms import NormError, NormTable
+    from .norms import NormError, read_norms
 
     path = Path(path)
     try:
-        return NormTable.read(path)  # told by the file's bytes, not its name
+        return read_norms(path)  # a NormTable or ContinuousNorms, told by the file's bytes, not its name
     except NormError as exc:
         raise ScreenError(f"--norms: {exc}") from None
     except (UnicodeDecodeError, OSError, ValueError) as exc:
@@ -1521,6 +1521,13 @@ def _index_outputs(out: Path, written: dict, reports: bool) -> dict:
 
 def _apply_norms(students: pd.DataFrame, table) -> tuple[pd.DataFrame, Optional[str]]:
     """Add ``<scale>.pr`` and ``<scale>.t`` for the strata the table has; other rows get NaN (and a note)."""
+    if hasattr(table, "_screen_apply"):  # continuous norms: by stratum and grade
+        from .norms import NormError
+
+        try:
+            return table._screen_apply(students)
+        except NormError as exc:
+            raise ScreenError(f"--norms: {exc}") from None
     by = list(table._by)
     frame = students.copy()
     groups = table._groups(frame)

@@ -543,7 +543,14 @@ def _scale_columns(frame: pd.DataFrame, scales: list[str]) -> pd.DataFrame:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save the table as JSON (for programs: NormTable.from_json).")
 @click.option("--description", default="", help="What the reference sample is (kept in the table).")
-def norms_cmd(data, output, sheet, debug, scales, by, min_stratum, json_path, description):
+@click.option("--continuous", is_flag=True,
+              help="Continuous norms over --age (psyscreen.norms.ContinuousNorms, as R cNORM): one smooth model per "
+                   "stratum of the other --by columns.")
+@click.option("--age", default="grade", show_default=True, help="With --continuous: the age/grade column.")
+@click.option("--k", "k_power", type=int, default=5, show_default=True, help="With --continuous: power of the norm score.")
+@click.option("--t", "t_power", type=int, default=3, show_default=True, help="With --continuous: power of age.")
+def norms_cmd(data, output, sheet, debug, scales, by, min_stratum, json_path, description, continuous, age, k_power,
+              t_power):
     """Norms by stratum (percentile rank, T, normalised T, stanine), saved as Excel, JSON or an HTML report.
 
     psyscreen.norms.NormTable: -o x.xlsx writes the workbook NormTable.from_excel reads back; -o x.json the
@@ -558,8 +565,17 @@ def norms_cmd(data, output, sheet, debug, scales, by, min_stratum, json_path, de
         strata = _split(by)
         _need_columns(frame, strata, "stratum column")
         frame = _scale_columns(frame, cols)
-        table = NormTable(by=tuple(strata), min_stratum=min_stratum).fit(
-            frame, cols, description=description or f"psyscreen analyze norms {Path(data).name}")
+        if continuous:
+            from ..norms import ContinuousNorms
+
+            _need_columns(frame, [age], "age column")
+            if Path(output).suffix.lower() == ".html":
+                raise click.UsageError("--continuous writes .xlsx or .json (a printable table and the model).")
+            table = ContinuousNorms(age=age, by=tuple(b for b in strata if b != age), k=k_power, t=t_power).fit(
+                frame, cols, description=description or f"psyscreen analyze norms --continuous {Path(data).name}")
+        else:
+            table = NormTable(by=tuple(strata), min_stratum=min_stratum).fit(
+                frame, cols, description=description or f"psyscreen analyze norms {Path(data).name}")
 
         def write(path: Path, meta: dict, notes: list[str]) -> None:
             suffix = path.suffix.lower()
