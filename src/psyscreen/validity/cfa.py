@@ -743,6 +743,7 @@ def cfa(
     group_equal: Sequence[str] = (),
     meanstructure: bool | None = None,
     ordered: bool | Sequence[str] | None = None,
+    group_partial: Sequence[str] = (),
 ) -> CFAResult:
     """Confirmatory factor analysis by maximum likelihood, as ``lavaan::cfa``.
 
@@ -778,6 +779,9 @@ def cfa(
         are the sorted distinct values; rows with a missing answer are dropped (listwise, lavaan's
         default), with one warning. ``group_equal`` may then also hold "thresholds" (lavaan then
         frees the scaling factors and factor means in the later groups).
+    group_partial : sequence of str, optional
+        Parameters exempt from ``group_equal`` (lavaan's ``group.partial``), in lavaan's syntax:
+        ``"x1 | t1"`` (threshold), ``"f =~ x3"`` (loading), ``"x2 ~ 1"``, ``"f ~~ f"``. WLSMV only here.
 
     Returns
     -------
@@ -838,6 +842,8 @@ def cfa(
         raise ModelSpecificationError(f"group_equal {unknown} not understood; use any of {list(allowed)}")
     if group is not None and group not in data.columns:
         raise ModelSpecificationError(f"group column {group!r} is not in the data")
+    if group_partial and est != "WLSMV":
+        raise ModelSpecificationError("group_partial is supported for estimator='WLSMV' (ordered items) here")
     if group is None and group_equal:
         raise ModelSpecificationError("group_equal needs a group column (group=...)")
     terms = parse_model(model)
@@ -854,7 +860,7 @@ def cfa(
 
         items = probe.ov if ordered is True else ([ordered] if isinstance(ordered, str) else list(ordered))
         return cfa_ordinal(data.rename(columns=str), model, terms, probe.ov, probe.lv, ordered=items,
-                           group=group, group_equal=group_equal, std_lv=std_lv)
+                           group=group, group_equal=group_equal, std_lv=std_lv, group_partial=group_partial)
     sample, labels, _dropped = _sample_stats(data.rename(columns=str), probe.ov, group)
     mod = _build_model(terms, list(map(str, data.columns)), len(labels), std_lv=std_lv,
                        group_equal=group_equal, meanstructure=bool(meanstructure))
