@@ -424,22 +424,34 @@ def cfa_cmd(data, output, sheet, debug, model, std_lv, ordered, estimator):
 @_common
 @click.option("--model", required=True, metavar="FILE|SYNTAX", help="lavaan model syntax, or a file holding it.")
 @click.option("--group", required=True, help="The group column (e.g. sex, grade, school).")
-@click.option("--steps", default="configural,metric,scalar,strict", show_default=True,
-              help="Steps to fit, in order.")
+@click.option("--steps", default=None,
+              help="Steps to fit, in order [default: configural,metric,scalar,strict; with --ordered "
+                   "configural,thresholds,metric,scalar].")
 @click.option("--std-lv", is_flag=True, help="Identify factors by unit variances instead of marker loadings.")
-def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv):
+@click.option("--ordered", default=None, metavar="all|ITEMS",
+              help="Ordinal items ('all' = every model item, or a comma list): WLSMV steps of Wu & Estabrook "
+                   "(2016), thresholds before loadings.")
+@click.option("--estimator", type=click.Choice(["ML", "WLSMV"], case_sensitive=False), default=None,
+              help="ML (continuous items; the default) or WLSMV (the default with --ordered).")
+@click.option("--group-partial", default=None, metavar="PARAMS",
+              help="Parameters left free across groups, comma list in lavaan syntax (e.g. 'x1 | t2,f =~ x3').")
+def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv, ordered, estimator, group_partial):
     """Measurement invariance across groups: configural, metric, scalar, strict, with delta CFI/RMSEA.
 
-    psyscreen.validity.invariance (lavaan group.equal).
+    psyscreen.validity.invariance (lavaan group.equal; ordered items: semTools measEq.syntax
+    ID.cat = "Wu.Estabrook.2016", lavTestLRT).
     """
     def compute(frame):
         from ..validity import invariance
 
         _need_columns(frame, [group], "group column")
-        return [invariance(frame, _model_text(model), group, steps=_split(steps), std_lv=std_lv)]
+        items = None if ordered is None else (True if ordered.strip().lower() == "all" else _split(ordered))
+        return [invariance(frame, _model_text(model), group, steps=_split(steps) or None, std_lv=std_lv,
+                           ordered=items, estimator=estimator, group_partial=_split(group_partial))]
 
-    _run("Measurement invariance", data, output, {"model": model, "group": group, "steps": steps}, debug,
-         compute, sheet)
+    _run("Measurement invariance", data, output,
+         {"model": model, "group": group, "steps": steps, "ordered": ordered, "estimator": estimator,
+          "group_partial": group_partial}, debug, compute, sheet)
 
 
 def _criterion(values: pd.Series, positive: Optional[str], name: str) -> pd.Series:

@@ -300,7 +300,8 @@ def _start(model: OrdinalModel, stats_: list[OrdinalStats]) -> np.ndarray:
             if items.size >= 2:
                 w, v = np.linalg.eigh(R[np.ix_(items, items)])
                 load = v[:, -1] * np.sqrt(max(w[-1] - 1, 0.1 * w[-1]))
-                load = np.clip(load if load.sum() >= 0 else -load, -0.9, 0.9)
+                # orient the factor by its first item (positive), as lavaan's start values do
+                load = np.clip(load if load[0] >= 0 else -load, -0.9, 0.9)
             else:
                 load = np.full(items.size, 0.7)
             fixed = ~mask[g, items, f]

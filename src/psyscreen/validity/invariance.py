@@ -1,5 +1,8 @@
 """Measurement invariance across groups: configural, metric, scalar and strict multi-group CFA.
 
+For ordered items (WLSMV) the steps are configural, thresholds, metric, scalar (Wu and Estabrook,
+2016), see :mod:`psyscreen.validity._wls_invariance`.
+
 Each step is a multi-group maximum-likelihood CFA (:func:`psyscreen.validity.cfa.cfa` with
 ``group=`` and ``group_equal=``) with the constraints of lavaan's ``group.equal``; the table
 reports the fit of each step and its change from the previous one, with a verdict by the
@@ -16,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from psyscreen._results import ResultMixin
+from psyscreen.validity._wls_invariance import ORDINAL_STEPS, invariance_ordinal
 from psyscreen.validity.cfa import CFAResult, ModelSpecificationError, cfa
 
 __all__ = ["STEPS", "InvarianceResult", "invariance"]
@@ -52,6 +56,8 @@ class InvarianceResult(ResultMixin):
         The group labels, in the order of their first appearance in the data.
     cutoffs : tuple of float
         (delta CFI, delta RMSEA) cutoffs used for the verdicts.
+    estimator : str
+        "ML", or "WLSMV" for ordered items (steps of Wu and Estabrook, 2016; see :func:`invariance`).
     """
 
     table: pd.DataFrame
@@ -60,6 +66,7 @@ class InvarianceResult(ResultMixin):
     group: str
     groups: tuple
     cutoffs: tuple[float, float]
+    estimator: str = "ML"
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -70,10 +77,13 @@ def invariance(
     model: str,
     group: str,
     *,
-    steps: Sequence[str] = ("configural", "metric", "scalar", "strict"),
+    steps: Sequence[str] | None = None,
     std_lv: bool = False,
     delta_cfi: float = -0.010,
     delta_rmsea: float = 0.015,
+    ordered: bool | Sequence[str] | None = None,
+    estimator: str | None = None,
+    group_partial: Sequence[str] = (),
 ) -> InvarianceResult:
     """Test measurement invariance of a CFA model across groups, step by step.
 
@@ -85,14 +95,22 @@ def invariance(
         lavaan model syntax (see :func:`psyscreen.validity.cfa.cfa`).
     group : str
         Column with the group (e.g. sex, grade, school).
-    steps : sequence of str
-        Any of "configural", "metric", "scalar", "strict", in this order. Each later step is
-        compared with the step before it in this list.
+    steps : sequence of str, optional
+        Any of "configural", "metric", "scalar", "strict" (default all four), in this order; for
+        ordered items any of "configural", "thresholds", "metric", "scalar" (default all four). Each
+        later step is compared with the step before it in this list.
     std_lv : bool, default False
         Identify factors by their variances (fixed to 1 in the first group) instead of markers.
     delta_cfi, delta_rmsea : float
         Cutoffs for the verdicts: a step "holds" when its change in CFI from the previous step is
         at least ``delta_cfi`` (-0.010) and its change in RMSEA at most ``delta_rmsea`` (0.015).
+    ordered : bool or sequence of str, optional
+        Ordinal items (``True``: every model item): the steps are then WLSMV fits (see Notes).
+    estimator : {"ML", "WLSMV"}, optional
+        Default "ML", or "WLSMV" when ``ordered`` is given.
+    group_partial : sequence of str, optional
+        Parameters exempt from the equalities (lavaan's ``group.partial``), e.g. ``"x1 | t2"``,
+        ``"f =~ x3"``, ``"x4 ~ 1"``; WLSMV only here.
 
     Returns
     -------
@@ -124,6 +142,25 @@ def invariance(
     invariance. *Structural Equation Modeling, 14*(3), 464-504.
     https://doi.org/10.1080/10705510701301834
 
+    **Ordered items** (``estimator="WLSMV"``): the steps are configural, thresholds, metric
+    (thresholds + loadings) and scalar (+ intercepts), identified as Wu and Estabrook (2016) do --
+    the models ``semTools::measEq.syntax(model, data, ordered = items, parameterization = "delta",
+    ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016", group =, group.equal =, group.partial =)``
+    writes, fitted by ``lavaan::cfa(..., estimator = "WLSMV")``: thresholds are tested first because
+    equal loadings alone do not restrict an ordinal model; each step frees the scaling factors,
+    intercepts or factor moments its equalities make identifiable (see
+    :mod:`psyscreen.validity._wls_invariance`). Factors are identified by ``std.lv`` whatever
+    ``std_lv`` says (the fit of every step does not depend on it). The table then reports the
+    unscaled ``chisq``, ``df`` and ``pvalue``, the scaled-shifted ``chisq_scaled``/``pvalue_scaled``,
+    ``cfi_scaled``, ``tli_scaled``, ``rmsea_scaled`` and ``srmr``; ``delta_chisq``/``delta_df``/
+    ``delta_pvalue`` are ``lavTestLRT(fit1, fit0)``'s scaled-shifted difference test
+    (``method = "satorra.2000"``), and ``delta_cfi``/``delta_rmsea`` the changes in the *scaled*
+    CFI and RMSEA (the robust ones are NA in lavaan once thresholds are equal). Strict invariance
+    cannot be tested in the delta parameterization.
+    Wu, H., & Estabrook, R. (2016). Identification of confirmatory factor analysis models of
+    different levels of invariance for ordered categorical outcomes. *Psychometrika, 81*,
+    1014-1045.
+
     The configural step has no previous step: its verdict is "baseline". Later verdicts are
     "holds" or "does not hold"; ``level`` stops at the first step that does not hold (the
     usual next move is partial invariance, not testing the later steps).
@@ -141,18 +178,31 @@ def invariance(
     >>> res.table["df"].tolist()
     [4, 7, 10, 14]
     """
-    steps = list(steps)
-    unknown = [s for s in steps if s not in STEPS]
+    is_ordered = ordered is not None and ordered is not False
+    est = ("WLSMV" if is_ordered else "ML") if estimator is None else str(estimator).upper()
+    if est not in ("ML", "WLSMV") or (est == "WLSMV") != is_ordered:
+        raise ModelSpecificationError(f"estimator {estimator!r} with ordered={ordered!r}: use ordered=True|[items] "
+                                      "with estimator 'WLSMV', or continuous items with 'ML'")
+    if est == "ML" and group_partial:
+        raise ModelSpecificationError("group_partial is supported for ordered items (WLSMV) here")
+    all_steps = ORDINAL_STEPS if est == "WLSMV" else STEPS
+    steps = list(all_steps) if steps is None else list(steps)
+    unknown = [s for s in steps if s not in all_steps]
     if unknown:
-        raise ModelSpecificationError(f"unknown invariance step(s) {unknown}; use any of {list(STEPS)}")
-    order = [list(STEPS).index(s) for s in steps]
+        extra = " (strict invariance cannot be tested in the delta parameterization)" if "strict" in unknown else ""
+        raise ModelSpecificationError(f"unknown invariance step(s) {unknown}; use any of {list(all_steps)}{extra}")
+    order = [list(all_steps).index(s) for s in steps]
     if not steps or order != sorted(set(order)):
-        raise ModelSpecificationError(f"steps must be distinct and in the order {list(STEPS)}, got {steps}")
+        raise ModelSpecificationError(f"steps must be distinct and in the order {list(all_steps)}, got {steps}")
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if group not in data.columns:
         raise ModelSpecificationError(f"group column {group!r} is not in the data")
 
+    if est == "WLSMV":
+        fits, table, labels = invariance_ordinal(data, model, group, ordered=ordered, steps=steps,
+                                                 group_partial=group_partial)
+        return _verdicts(table, fits, steps, group, tuple(labels), delta_cfi, delta_rmsea, est)
     fits: dict[str, CFAResult] = {}
     for step in steps:
         fits[step] = cfa(data, model, std_lv=std_lv, group=group, group_equal=STEPS[step])
@@ -174,6 +224,10 @@ def invariance(
     table["delta_cfi"] = table["cfi"] - prev["cfi"]
     table["delta_rmsea"] = table["rmsea"] - prev["rmsea"]
     table["delta_srmr"] = table["srmr"] - prev["srmr"]
+    return _verdicts(table, fits, steps, group, next(iter(fits.values())).groups, delta_cfi, delta_rmsea, est)
+
+
+def _verdicts(table, fits, steps, group, groups, delta_cfi, delta_rmsea, est) -> InvarianceResult:
     eps = 1e-12
     holds = (table["delta_cfi"] >= delta_cfi - eps) & (table["delta_rmsea"] <= delta_rmsea + eps)
     verdict = np.where(holds.to_numpy(), "holds", "does not hold").astype(object)
@@ -185,7 +239,5 @@ def invariance(
         if v != "holds":
             break
         level = step
-    first = next(iter(fits.values()))
-    return InvarianceResult(
-        table=table, fits=fits, level=level, group=group, groups=first.groups, cutoffs=(delta_cfi, delta_rmsea)
-    )
+    return InvarianceResult(table=table, fits=fits, level=level, group=group, groups=groups,
+                            cutoffs=(delta_cfi, delta_rmsea), estimator=est)
