@@ -159,3 +159,13 @@ def test_cli_invariance_ordered_wlsmv_equals_lavaan(tmp_path):
         assert table.loc[step, "cfi_scaled"] == pytest.approx(ref["fit"]["cfi.scaled"], abs=1e-3), step
         if "lrt" in ref:
             assert table.loc[step, "delta_chisq"] == pytest.approx(ref["lrt"]["chisq_diff"], abs=1e-3), step
+
+
+def test_ordinal_invariance_drops_incomplete_rows_once_with_one_warning():
+    r = REF["bfi_gender"]
+    d = _data("bfi_gender", r["group"])
+    with pytest.warns(UserWarning, match="dropped") as rec:
+        res = invariance(d, r["model"], r["group"], ordered=True, steps=["configural", "thresholds"])
+    assert len([w for w in rec if "dropped" in str(w.message)]) == 1
+    n_used = json.loads((DATA / "wlsmv_lavaan.json").read_text())["bfi"]["ntotal"]  # lavaan's, same rows
+    assert all(f.n_used == n_used and f.n_dropped == len(d) - n_used for f in res.fits.values())

@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-from psyscreen.validity._wls import DWLSFit, build_ordinal_model, fit_ordinal, ordinal_data, parse_partial
+from psyscreen.validity._wls import (DWLSFit, build_ordinal_model, fit_ordinal, one_blas_thread, ordinal_data,
+                                     parse_partial)
 
 __all__ = ["ORDINAL_STEPS", "invariance_ordinal", "scaled_difference_test"]
 
@@ -90,6 +91,11 @@ def scaled_difference_test(fit1: DWLSFit, fit0: DWLSFit) -> tuple[float, int, fl
 def invariance_ordinal(data: pd.DataFrame, model: str, group: str, *, ordered, steps: Sequence[str],
                        group_partial: Sequence[str] = ()):
     """Fit the ordinal invariance steps; returns (fits, table, group labels)."""
+    with one_blas_thread():
+        return _invariance_ordinal(data, model, group, ordered=ordered, steps=steps, group_partial=group_partial)
+
+
+def _invariance_ordinal(data, model, group, *, ordered, steps, group_partial):
     from psyscreen.validity._lavaan_syntax import parse_model
     from psyscreen.validity.cfa import _build_model
 
