@@ -14,6 +14,7 @@ Examples:
   psyscreen analyze efa items.csv --items A1,A2,... --factors 5 --rotation oblimin -o efa.xlsx
   psyscreen analyze cfa hs.csv --model "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6" -o cfa.xlsx
   psyscreen analyze invariance hs.csv --model model.lav --group school -o inv.xlsx
+  psyscreen analyze invariance phq.csv --model model.lav --group sex --ordered all -o inv.xlsx
   psyscreen analyze roc data.csv --score phq9.total --criterion diagnosis -o roc.html
   psyscreen analyze norms wave.xlsx --scales phq9.total --by grade,sex -o norms.xlsx --json norms.json
   psyscreen analyze reliability export.csv --map column_map.csv --instrument phq9 -o phq9.xlsx

@@ -177,6 +177,13 @@ def invariance(
     ['configural', 'metric', 'scalar', 'strict']
     >>> res.table["df"].tolist()
     [4, 7, 10, 14]
+
+    Four-point items, WLSMV (thresholds before loadings):
+
+    >>> cats = pd.DataFrame(np.digitize(items, [-0.8, 0.0, 0.8]), columns=["a", "b", "c", "d"])
+    >>> res = invariance(cats.assign(sex=df["sex"]), "f =~ a + b + c + d", "sex", ordered=True)
+    >>> list(res.table.index), res.table["df"].tolist()
+    (['configural', 'thresholds', 'metric', 'scalar'], [4, 8, 11, 14])
     """
     is_ordered = ordered is not None and ordered is not False
     est = ("WLSMV" if is_ordered else "ML") if estimator is None else str(estimator).upper()
