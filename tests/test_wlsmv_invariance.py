@@ -135,6 +135,8 @@ def test_ordinal_invariance_choices_are_checked():
         invariance(d, r["model"], "group", group_partial=["y2 | t2"])
     with pytest.raises(ModelSpecificationError, match="group_partial entry"):
         parse_partial("y2 t2")
+    with pytest.raises(ModelSpecificationError, match="does not have"):  # a typo is not silently ignored
+        invariance(d, r["model"], "group", ordered=True, steps=["configural", "thresholds"], group_partial=["y2|t4"])
     with pytest.raises(ModelSpecificationError, match="estimator"):
         invariance(d, r["model"], "group", ordered=True, estimator="ML")
     assert parse_partial(" f1=~ y3 ") == ("f1", "=~", "y3")

@@ -26,7 +26,8 @@ Group equality constraints follow lavaan's ``group.equal`` for ordered items: ``
 the thresholds equal and then frees the scaling factors and the factor means in every group but the
 first (as lavaan does), ``"loadings"``, ``"lv.variances"``, ``"lv.covariances"``,
 ``"residual.covariances"`` as for ML; ``"intercepts"`` changes nothing (latent response intercepts are
-fixed to 0).
+fixed to 0). ``group_partial`` exempts parameters from those equalities, as lavaan's ``group.partial``
+(``"x1 | t2"``, ``"f =~ x3"``, ``"x2 ~ 1"``).
 
 Asparouhov, T., & Muthen, B. (2010). Simple second order chi-square correction. Mplus technical
 appendix. Savalei, V. (2021). Improving fit indices in structural equation modeling with categorical
@@ -163,6 +164,13 @@ def build_ordinal_model(
         for f in lv:
             add("alpha", g, li[f], 0, f, "~1", "", None if (g > 0 and free_means) else 0.0, "means")
 
+    unknown = partial - {(e.lhs, e.op, e.rhs) for e in entries}
+    if unknown:
+        from psyscreen.validity.cfa import ModelSpecificationError
+
+        raise ModelSpecificationError(
+            f"group_partial names parameters the model does not have: {sorted(' '.join(u).strip() for u in unknown)}"
+            " (thresholds are 'item | t1', 'item | t2', ...; loadings 'factor =~ item'; intercepts 'item ~ 1')")
     keys: dict[Any, int] = {}
     index = np.full(len(entries), -1, dtype=int)
     for n_e, e in enumerate(entries):
