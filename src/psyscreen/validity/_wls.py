@@ -111,6 +111,7 @@ def build_ordinal_model(
     li = {v: k for k, v in enumerate(lv)}
     eq = set(group_equal)
     partial = {parse_partial(t) for t in ([group_partial] if isinstance(group_partial, str) else group_partial)}
+    partial |= {(r, o, lh) for lh, o, r in partial if o == "~~"}  # "x1 ~~ x2" is "x2 ~~ x1"
     if free_scales is None:
         free_scales = "thresholds" in eq
     scale_free = np.broadcast_to(np.asarray(free_scales, dtype=bool), (p,))
@@ -164,7 +165,8 @@ def build_ordinal_model(
         for f in lv:
             add("alpha", g, li[f], 0, f, "~1", "", None if (g > 0 and free_means) else 0.0, "means")
 
-    unknown = partial - {(e.lhs, e.op, e.rhs) for e in entries}
+    known = {(e.lhs, e.op, e.rhs) for e in entries}
+    unknown = {t for t in partial if t not in known and (t[2], t[1], t[0]) not in known}
     if unknown:
         from psyscreen.validity.cfa import ModelSpecificationError
 
