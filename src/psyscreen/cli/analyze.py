@@ -14,6 +14,7 @@ Examples:
   psyscreen analyze efa items.csv --items A1,A2,... --factors 5 --rotation oblimin -o efa.xlsx
   psyscreen analyze cfa hs.csv --model "visual =~ x1 + x2 + x3; textual =~ x4 + x5 + x6" -o cfa.xlsx
   psyscreen analyze invariance hs.csv --model model.lav --group school -o inv.xlsx
+  psyscreen analyze invariance phq.csv --model model.lav --group sex --ordered all -o inv.xlsx
   psyscreen analyze roc data.csv --score phq9.total --criterion diagnosis -o roc.html
   psyscreen analyze norms wave.xlsx --scales phq9.total --by grade,sex -o norms.xlsx --json norms.json
   psyscreen analyze reliability export.csv --map column_map.csv --instrument phq9 -o phq9.xlsx
@@ -437,25 +438,34 @@ def cfa_cmd(data, output, sheet, debug, model, std_lv, ordered, estimator, missi
 @_common
 @click.option("--model", required=True, metavar="FILE|SYNTAX", help="lavaan model syntax, or a file holding it.")
 @click.option("--group", required=True, help="The group column (e.g. sex, grade, school).")
-@click.option("--steps", default="configural,metric,scalar,strict", show_default=True,
-              help="Steps to fit, in order.")
+@click.option("--steps", default=None,
+              help="Steps to fit, in order [default: configural,metric,scalar,strict; with --ordered "
+                   "configural,thresholds,metric,scalar].")
 @click.option("--std-lv", is_flag=True, help="Identify factors by unit variances instead of marker loadings.")
+@click.option("--ordered", default=None, metavar="all|ITEMS",
+              help="Ordinal items ('all' = every model item, or a comma list): WLSMV steps of Wu & Estabrook "
+                   "(2016), thresholds before loadings.")
+@click.option("--group-partial", default=None, metavar="PARAMS",
+              help="Parameters left free across groups, comma list in lavaan syntax (e.g. 'x1 | t2,f =~ x3').")
 @_ml_options
-def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv, estimator, missing):
+def invariance_cmd(data, output, sheet, debug, model, group, steps, std_lv, ordered, group_partial, estimator,
+                   missing):
     """Measurement invariance across groups: configural, metric, scalar, strict, with delta CFI/RMSEA.
 
-    psyscreen.validity.invariance (lavaan group.equal).
+    psyscreen.validity.invariance (lavaan group.equal; ordered items: semTools measEq.syntax
+    ID.cat = "Wu.Estabrook.2016", lavTestLRT).
     """
     def compute(frame):
         from ..validity import invariance
 
         _need_columns(frame, [group], "group column")
-        return [invariance(frame, _model_text(model), group, steps=_split(steps), std_lv=std_lv,
-                           estimator=estimator or "ML", missing=missing)]
+        items = None if ordered is None else (True if ordered.strip().lower() == "all" else _split(ordered))
+        return [invariance(frame, _model_text(model), group, steps=_split(steps) or None, std_lv=std_lv,
+                           ordered=items, estimator=estimator, missing=missing, group_partial=_split(group_partial))]
 
     _run("Measurement invariance", data, output,
-         {"model": model, "group": group, "steps": steps, "estimator": estimator, "missing": missing}, debug,
-         compute, sheet)
+         {"model": model, "group": group, "steps": steps, "ordered": ordered, "estimator": estimator,
+          "missing": missing, "group_partial": group_partial}, debug, compute, sheet)
 
 
 def _criterion(values: pd.Series, positive: Optional[str], name: str) -> pd.Series:

@@ -19,8 +19,10 @@ raw data but to three sample statistics, which this module computes the same way
    outer products of scores (not the expected second derivatives) for ``B``; so does this module.
 
 The case-wise scores are built from the derivatives of each contingency-table cell, indexed by the cell
-each person falls in (no loop over persons). The bivariate normal probabilities use Genz's (2004)
-algorithm (Gauss-Legendre quadrature of Drezner and Wesolowsky's integral), accurate to ~1e-15.
+each person falls in (no loop over persons); all pairs are fitted together (the Fisher-scoring steps
+of every pair at once, on tables zero-padded to the largest number of categories). The bivariate normal
+probabilities use Genz's (2004) algorithm (Gauss-Legendre quadrature of Drezner and Wesolowsky's
+integral), accurate to ~1e-15.
 
 Why it is owned here: no Python library computes lavaan's WLSMV statistics (or its Gamma); the
 polychoric estimator here is lavaan's two-step one, kept small so that it can be unified with
@@ -41,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-__all__ = ["OrdinalStats", "bivariate_normal_cdf", "ordinal_stats", "polychoric_pair"]
+__all__ = ["OrdinalStats", "bivariate_normal_cdf", "ordinal_stats", "polychoric_pair", "polychoric_pairs"]
 
 _RHO_BOUND = 0.999
 
@@ -141,48 +143,6 @@ def bivariate_normal_cdf(h, k, rho) -> np.ndarray:
     return out.reshape(shape)
 
 
-def _bvn_density(h: np.ndarray, k: np.ndarray, rho: float) -> np.ndarray:
-    q = 1 - rho * rho
-    return np.exp(-(h * h - 2 * rho * h * k + k * k) / (2 * q)) / (2 * np.pi * np.sqrt(q))
-
-
-# --------------------------------------------------------------------------------------------
-# one pair of items: the cell probabilities and their derivatives
-# --------------------------------------------------------------------------------------------
-def _cells(a: np.ndarray, b: np.ndarray, rho: float, deriv: bool = True):
-    """Cell probabilities P (K1, K2) of a bivariate probit table and their derivatives.
-
-    ``a``, ``b``: the finite thresholds of the two items. Returns P, dP/drho, dP/da (K1-1, K1, K2)
-    and dP/db (K2-1, K1, K2).
-    """
-    A = np.concatenate([[-np.inf], a, [np.inf]])
-    B = np.concatenate([[-np.inf], b, [np.inf]])
-    F = bivariate_normal_cdf(A[:, None], B[None, :], rho)
-    P = F[1:, 1:] - F[:-1, 1:] - F[1:, :-1] + F[:-1, :-1]
-    if not deriv:
-        return P
-    Af, Bf = np.where(np.isfinite(A), A, 0.0), np.where(np.isfinite(B), B, 0.0)
-    fin = np.isfinite(A)[:, None] & np.isfinite(B)[None, :]
-    dens = np.where(fin, _bvn_density(Af[:, None], Bf[None, :], rho), 0.0)
-    dP_rho = dens[1:, 1:] - dens[:-1, 1:] - dens[1:, :-1] + dens[:-1, :-1]
-    s = np.sqrt(1 - rho * rho)
-    K1, K2 = P.shape
-    # d F(a_m, B_l) / d a_m = phi(a_m) Phi((B_l - rho a_m) / s); differenced over l
-    Ga = special.ndtr((B[None, :] - rho * a[:, None]) / s) * _npdf(a)[:, None]  # (K1-1, K2+1)
-    Da = Ga[:, 1:] - Ga[:, :-1]  # (K1-1, K2)
-    dP_a = np.zeros((K1 - 1, K1, K2))
-    m = np.arange(K1 - 1)
-    dP_a[m, m, :] = Da
-    dP_a[m, m + 1, :] = -Da
-    Gb = special.ndtr((A[:, None] - rho * b[None, :]) / s) * _npdf(b)[None, :]  # (K1+1, K2-1)
-    Db = (Gb[1:, :] - Gb[:-1, :]).T  # (K2-1, K1)
-    dP_b = np.zeros((K2 - 1, K1, K2))
-    m = np.arange(K2 - 1)
-    dP_b[m, :, m] = Db
-    dP_b[m, :, m + 1] = -Db
-    return P, dP_rho, dP_a, dP_b
-
-
 def _npdf(x: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
 
@@ -194,7 +154,7 @@ def polychoric_pair(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     ``zero.keep.margins = TRUE``): the estimate is kept in [-0.999, 0.999]; a 2 x 2 table with one
     empty cell has 0.5 moved into that cell and its diagonal partner (margins kept); with two empty
     cells the correlation is +-1. The log-likelihood ``sum n_kl log P_kl(rho)`` is maximised by
-    Fisher scoring with step halving.
+    Fisher scoring with step halving (:func:`polychoric_pairs` does many tables at once).
 
     Examples
     --------
@@ -204,44 +164,93 @@ def polychoric_pair(table: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     0.809017
     """
     table = np.asarray(table, dtype=float)
-    if table.shape == (2, 2):
-        zeros = np.flatnonzero(table.ravel() == 0)
-        if zeros.size == 2:
-            warnings.warn("two empty cells in a 2 x 2 table: the tetrachoric correlation is set to +-1",
-                          RuntimeWarning, stacklevel=3)
-            return 1.0 if table[0, 0] > 0 else -1.0
-        if zeros.size == 1:
-            add = 0.5 if zeros[0] in (0, 3) else -0.5
-            table = table + add * np.array([[1.0, -1.0], [-1.0, 1.0]])
-        if table[0, 0] * table[1, 1] == table[0, 1] * table[1, 0]:
-            return 0.0
-    n = table.sum()
-    # start: the correlation of the category scores' normal scores
-    rho = 0.0
+    return float(polychoric_pairs(table[None], [np.asarray(a, float)], [np.asarray(b, float)])[0])
 
-    def loglik(r: float) -> float:
-        P = _cells(a, b, r, deriv=False)
-        return float(np.sum(table[table > 0] * np.log(np.clip(P[table > 0], 1e-300, None))))
 
-    ll = loglik(rho)
+def _bounds(th: list[np.ndarray], k: int) -> np.ndarray:
+    """Category bounds [-inf, thresholds, +inf, +inf ...] padded with +inf to k + 1 columns."""
+    out = np.full((len(th), k + 1), np.inf)
+    out[:, 0] = -np.inf
+    for r, t in enumerate(th):
+        out[r, 1:1 + t.size] = t
+    return out
+
+
+def _cells_many(A: np.ndarray, B: np.ndarray, rho: np.ndarray, deriv: bool):
+    """Cell probabilities (and d/drho) of many padded bivariate probit tables: (T, K1, K2)."""
+    F = bivariate_normal_cdf(A[:, :, None], B[:, None, :], rho[:, None, None])
+    P = F[:, 1:, 1:] - F[:, :-1, 1:] - F[:, 1:, :-1] + F[:, :-1, :-1]
+    if not deriv:
+        return P
+    fin = np.isfinite(A)[:, :, None] & np.isfinite(B)[:, None, :]
+    Af, Bf = np.where(np.isfinite(A), A, 0.0), np.where(np.isfinite(B), B, 0.0)
+    q = (1 - rho * rho)[:, None, None]
+    h, k = Af[:, :, None], Bf[:, None, :]
+    dens = np.where(fin, np.exp(-(h * h - 2 * rho[:, None, None] * h * k + k * k) / (2 * q))
+                    / (2 * np.pi * np.sqrt(q)), 0.0)
+    dP = dens[:, 1:, 1:] - dens[:, :-1, 1:] - dens[:, 1:, :-1] + dens[:, :-1, :-1]
+    return P, dP
+
+
+def polychoric_pairs(tables: np.ndarray, a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
+    """Two-step polychoric correlations of many tables at once (all Fisher-scoring steps together).
+
+    ``tables``: (T, K1, K2) counts, each table zero-padded to the largest size; ``a[t]``, ``b[t]``: the
+    thresholds of table t's row and column item. Conventions as :func:`polychoric_pair`.
+    """
+    tables = np.array(tables, dtype=float)
+    T = tables.shape[0]
+    rho = np.zeros(T)
+    todo = np.ones(T, dtype=bool)
+    for t in range(T):  # lavaan's 2 x 2 conventions (few tables: tetrachoric pairs with empty cells)
+        if a[t].size == 1 and b[t].size == 1:
+            tab = tables[t, :2, :2]
+            zeros = np.flatnonzero(tab.ravel() == 0)
+            if zeros.size == 2:
+                warnings.warn("two empty cells in a 2 x 2 table: the tetrachoric correlation is set to +-1",
+                              RuntimeWarning, stacklevel=3)
+                rho[t], todo[t] = (1.0 if tab[0, 0] > 0 else -1.0), False
+                continue
+            if zeros.size == 1:
+                add = 0.5 if zeros[0] in (0, 3) else -0.5
+                tables[t, :2, :2] = tab + add * np.array([[1.0, -1.0], [-1.0, 1.0]])
+                tab = tables[t, :2, :2]
+            if tab[0, 0] * tab[1, 1] == tab[0, 1] * tab[1, 0]:
+                rho[t], todo[t] = 0.0, False
+    A = _bounds(a, tables.shape[1])
+    B = _bounds(b, tables.shape[2])
+    n = tables.sum(axis=(1, 2))
+    pos = tables > 0
+
+    def loglik(idx: np.ndarray, r: np.ndarray) -> np.ndarray:
+        P = _cells_many(A[idx], B[idx], r, deriv=False)
+        return np.sum(np.where(pos[idx], tables[idx] * np.log(np.clip(P, 1e-300, None)), 0.0), axis=(1, 2))
+
+    idx = np.flatnonzero(todo)
+    ll = np.zeros(T)
+    if idx.size:
+        ll[idx] = loglik(idx, rho[idx])
     for _ in range(200):
-        P, dP, _, _ = _cells(a, b, rho)
-        Pc = np.clip(P, 1e-300, None)
-        score = float(np.sum(table * dP / Pc))
-        info = float(n * np.sum(dP * dP / Pc))
-        step = score / info if info > 0 else 0.0
-        new = float(np.clip(rho + step, -_RHO_BOUND, _RHO_BOUND))
-        ll_new = loglik(new)
-        halvings = 0
-        while ll_new < ll - 1e-12 * abs(ll) and halvings < 40:
-            new = (rho + new) / 2
-            ll_new = loglik(new)
-            halvings += 1
-        done = abs(new - rho) < 1e-11
-        rho, ll = new, ll_new
-        if done:
+        if not idx.size:
             break
-    return float(rho)
+        P, dP = _cells_many(A[idx], B[idx], rho[idx], deriv=True)
+        Pc = np.clip(P, 1e-300, None)
+        score = np.sum(tables[idx] * dP / Pc, axis=(1, 2))
+        info = n[idx] * np.sum(dP * dP / Pc, axis=(1, 2))
+        step = np.where(info > 0, score / np.where(info > 0, info, 1.0), 0.0)
+        old = rho[idx]
+        new = np.clip(old + step, -_RHO_BOUND, _RHO_BOUND)
+        ll_new = loglik(idx, new)
+        for _h in range(40):  # step halving where the likelihood fell
+            bad = ll_new < ll[idx] - 1e-12 * np.abs(ll[idx])
+            if not bad.any():
+                break
+            new[bad] = (old[bad] + new[bad]) / 2
+            ll_new[bad] = loglik(idx[bad], new[bad])
+        done = np.abs(new - old) < 1e-11
+        rho[idx], ll[idx] = new, ll_new
+        idx = idx[~done]
+    return rho
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,26 +350,43 @@ def ordinal_stats(codes: np.ndarray, n_cat: np.ndarray | None = None) -> Ordinal
     SC_TH = np.hstack(sc_th_cols)
     nth = th.size
 
-    # step 2: correlations and bivariate scores, pair by pair
+    # step 2: correlations and bivariate scores, all pairs at once on tables padded to the largest size
     pi, pj = _pairs(p)
     pstar = pi.size
+    kmax = int(np.max(K))
+    # (n, pairs): the cell of each person in each padded table
+    cell = (codes[:, pi] * kmax + codes[:, pj]).astype(np.int32)
+    tables = np.bincount((cell + np.arange(pstar) * kmax * kmax).ravel(),
+                         minlength=pstar * kmax * kmax).reshape(pstar, kmax, kmax).astype(float)
+    rho = polychoric_pairs(tables, [th_list[i] for i in pi], [th_list[j] for j in pj])
     R = np.eye(p)
-    SC_COR = np.empty((n, pstar))
-    A21 = np.zeros((pstar, nth))
-    for k, (i, j) in enumerate(zip(pi, pj)):
-        cell = codes[:, i] * K[j] + codes[:, j]
-        table = np.bincount(cell, minlength=K[i] * K[j]).reshape(K[i], K[j]).astype(float)
-        a, b = th_list[i], th_list[j]
-        rho = polychoric_pair(table, a, b)
-        R[i, j] = R[j, i] = rho
-        P, dP, dPa, dPb = _cells(a, b, rho)
+    R[pi, pj] = R[pj, pi] = rho
+    A, B = _bounds([th_list[i] for i in pi], kmax), _bounds([th_list[j] for j in pj], kmax)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        P, dP = _cells_many(A, B, rho, deriv=True)
         Pc = np.where(P > 0, P, 1.0)
-        s_rho = (dP / Pc).ravel()
-        SC_COR[:, k] = s_rho[cell]
-        # A21: correlation scores against the bivariate threshold scores, from the table
-        w = table * (dP / Pc) / Pc
-        A21[k, start[i]:start[i + 1]] = np.einsum("kl,mkl->m", w, dPa)
-        A21[k, start[j]:start[j + 1]] = np.einsum("kl,mkl->m", w, dPb)
+        s_rho = (dP / Pc).reshape(pstar, -1)
+        SC_COR = np.take_along_axis(s_rho, cell.T, axis=1).T
+        # A21: correlation scores against the bivariate threshold scores, from the tables
+        w = tables * (dP / Pc) / Pc
+        sd = np.sqrt(1 - rho * rho)[:, None, None]
+        r3 = rho[:, None, None]
+        fa, fb = np.isfinite(A[:, 1:-1]), np.isfinite(B[:, 1:-1])  # real thresholds (not padding)
+        ta, tb = np.where(fa, A[:, 1:-1], 0.0), np.where(fb, B[:, 1:-1], 0.0)
+        # d F(a_m, B_l) / d a_m = phi(a_m) Phi((B_l - rho a_m) / s), differenced over l
+        Ga = special.ndtr((B[:, None, :] - r3 * ta[:, :, None]) / sd) * _npdf(ta)[:, :, None]
+        Da = Ga[:, :, 1:] - Ga[:, :, :-1]  # (pairs, kmax - 1, kmax)
+        da = np.where(fa, np.sum((w[:, :-1, :] - w[:, 1:, :]) * Da, axis=2), 0.0)
+        Gb = special.ndtr((A[:, :, None] - r3 * tb[:, None, :]) / sd) * _npdf(tb)[:, None, :]
+        Db = Gb[:, 1:, :] - Gb[:, :-1, :]  # (pairs, kmax, kmax - 1)
+        db = np.where(fb, np.sum((w[:, :, :-1] - w[:, :, 1:]) * Db, axis=1), 0.0)
+    A21 = np.zeros((pstar, nth))
+    rows = np.arange(pstar)
+    for m in range(kmax - 1):  # threshold m of the row item and of the column item of every pair
+        ok = fa[:, m]
+        A21[rows[ok], start[pi[ok]] + m] = da[ok, m]
+        ok = fb[:, m]
+        A21[rows[ok], start[pj[ok]] + m] = db[ok, m]
     SC = np.hstack([SC_TH, SC_COR])
     INNER = SC.T @ SC
     A11 = np.zeros((nth, nth))

@@ -26,7 +26,8 @@ Group equality constraints follow lavaan's ``group.equal`` for ordered items: ``
 the thresholds equal and then frees the scaling factors and the factor means in every group but the
 first (as lavaan does), ``"loadings"``, ``"lv.variances"``, ``"lv.covariances"``,
 ``"residual.covariances"`` as for ML; ``"intercepts"`` changes nothing (latent response intercepts are
-fixed to 0).
+fixed to 0). ``group_partial`` exempts parameters from those equalities, as lavaan's ``group.partial``
+(``"x1 | t2"``, ``"f =~ x3"``, ``"x2 ~ 1"``).
 
 Asparouhov, T., & Muthen, B. (2010). Simple second order chi-square correction. Mplus technical
 appendix. Savalei, V. (2021). Improving fit indices in structural equation modeling with categorical
@@ -41,6 +42,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+from threadpoolctl import threadpool_limits
 
 from psyscreen.validity._lavaan_syntax import ParTerm
 from psyscreen.validity._ordinal_stats import OrdinalStats, _pairs
@@ -91,21 +93,28 @@ def build_ordinal_model(
     *,
     std_lv: bool,
     group_equal: Sequence[str] = (),
-    free_scales: bool | None = None,
+    free_scales: bool | Sequence[bool] | None = None,
     free_means: bool | None = None,
+    free_intercepts: bool = False,
+    group_partial: Sequence[str] = (),
 ) -> OrdinalModel:
     """The parameter table of an ordinal CFA; ``ov``/``lv`` as the ML model found them.
 
-    ``free_scales`` / ``free_means``: free the scaling factors / factor means in groups 2+ (default:
-    when thresholds are held equal, as lavaan).
+    ``free_scales`` / ``free_means``: free the scaling factors (all items, or a mask per item) / factor
+    means in groups 2+ (default: when thresholds are held equal, as lavaan). ``free_intercepts``: free
+    the latent-response intercepts in groups 2+ unless held equal (Wu and Estabrook's identification).
+    ``group_partial``: parameters exempt from ``group_equal`` (lavaan's ``group.partial``).
     """
     p, m, G = len(ov), len(lv), n_groups
     n_th = np.asarray(n_th, dtype=int)
     oi = {v: k for k, v in enumerate(ov)}
     li = {v: k for k, v in enumerate(lv)}
     eq = set(group_equal)
+    partial = {parse_partial(t) for t in ([group_partial] if isinstance(group_partial, str) else group_partial)}
+    partial |= {(r, o, lh) for lh, o, r in partial if o == "~~"}  # "x1 ~~ x2" is "x2 ~~ x1"
     if free_scales is None:
         free_scales = "thresholds" in eq
+    scale_free = np.broadcast_to(np.asarray(free_scales, dtype=bool), (p,))
     if free_means is None:
         free_means = "thresholds" in eq
     user: dict[tuple[str, str, str], ParTerm] = {}
@@ -149,12 +158,21 @@ def build_ordinal_model(
                 entries.append(_OEntry("psi", g, a, b, lhs, "~~", rhs, None if t is None else t.fixed,
                                        None if t is None else t.label, "lv.covariances"))
         for v in ov:
-            add("delta", g, oi[v], 0, v, "~*~", v, None if (g > 0 and free_scales) else 1.0, None)
+            add("delta", g, oi[v], 0, v, "~*~", v, None if (g > 0 and scale_free[oi[v]]) else 1.0, None)
         for v in ov:
-            add("nu", g, oi[v], 0, v, "~1", "", 0.0, "intercepts")
+            nu_free = g > 0 and (free_intercepts and ("intercepts" not in eq or (v, "~1", "") in partial))
+            add("nu", g, oi[v], 0, v, "~1", "", None if nu_free else 0.0, "intercepts")
         for f in lv:
             add("alpha", g, li[f], 0, f, "~1", "", None if (g > 0 and free_means) else 0.0, "means")
 
+    known = {(e.lhs, e.op, e.rhs) for e in entries}
+    unknown = {t for t in partial if t not in known and (t[2], t[1], t[0]) not in known}
+    if unknown:
+        from psyscreen.validity.cfa import ModelSpecificationError
+
+        raise ModelSpecificationError(
+            f"group_partial names parameters the model does not have: {sorted(' '.join(u).strip() for u in unknown)}"
+            " (thresholds are 'item | t1', 'item | t2', ...; loadings 'factor =~ item'; intercepts 'item ~ 1')")
     keys: dict[Any, int] = {}
     index = np.full(len(entries), -1, dtype=int)
     for n_e, e in enumerate(entries):
@@ -162,7 +180,7 @@ def build_ordinal_model(
             continue
         if e.label is not None:
             key: Any = ("label", e.label)
-        elif G > 1 and e.eq_type in eq:
+        elif G > 1 and e.eq_type in eq and (e.lhs, e.op, e.rhs) not in partial:
             key = ("eq", e.mat, e.i, e.j)
         else:
             key = ("free", e.g, e.mat, e.i, e.j)
@@ -184,6 +202,41 @@ def build_ordinal_model(
                 val[e.g, i, j] = 0.0 if e.fixed is None else e.fixed
         specs[name] = (idx >= 0, idx, val)
     return OrdinalModel(ov, lv, G, n_th, entries, index, len(keys), specs)
+
+
+_PARTIAL_OPS = ("=~", "~*~", "~~", "|", "~")
+
+
+def parse_partial(text: str) -> tuple[str, str, str]:
+    """A lavaan ``group.partial`` entry (``"x1 | t1"``, ``"f =~ x3"``, ``"x2 ~ 1"``, ``"x1 ~~ x2"``) as
+    (lhs, op, rhs) of the parameter table.
+
+    Examples
+    --------
+    >>> parse_partial("y2|t2"), parse_partial("f =~ x3"), parse_partial("x4 ~ 1")
+    (('y2', '|', 't2'), ('f', '=~', 'x3'), ('x4', '~1', ''))
+    """
+    from psyscreen.validity.cfa import ModelSpecificationError
+
+    s = "".join(str(text).split())
+    for op in _PARTIAL_OPS:
+        lhs, found, rhs = s.partition(op)
+        if found and lhs and rhs:
+            if op == "~":
+                if rhs != "1":
+                    break
+                return lhs, "~1", ""
+            return lhs, op, rhs
+    raise ModelSpecificationError(
+        f"group_partial entry {text!r} not understood: use lavaan's forms 'x1 | t1' (threshold), "
+        "'f =~ x3' (loading), 'x2 ~ 1' (intercept), 'f ~~ f' or 'x1 ~~ x2' ((co)variance)")
+
+
+def one_blas_thread():
+    """Context: one BLAS thread. The WLSMV matrices are small (a few hundred rows at most): several BLAS
+    threads only contend on a busy machine (ordinal invariance on 301 rows: 9.3 s with the default threads
+    on a loaded 2-core machine, 0.7 s with one)."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _fill(spec, thetas: np.ndarray) -> np.ndarray:
@@ -235,6 +288,13 @@ class DWLSFit:
     fit: dict[str, Any]
     implied: np.ndarray  # (G, k)
     iterations: int
+    chisq: float = float("nan")  # the DWLS statistic (lavaan's standard test)
+    df: int = 0
+    E_inv: np.ndarray | None = None  # inverse of the expected information sum_g f_g D_g' W_g D_g
+    D: list | None = None  # per-group Jacobians at the estimate
+    W: list | None = None  # per-group diagonal weights
+    gamma: list | None = None
+    fg: np.ndarray | None = None
 
 
 def _start(model: OrdinalModel, stats_: list[OrdinalStats]) -> np.ndarray:
@@ -258,7 +318,8 @@ def _start(model: OrdinalModel, stats_: list[OrdinalStats]) -> np.ndarray:
             if items.size >= 2:
                 w, v = np.linalg.eigh(R[np.ix_(items, items)])
                 load = v[:, -1] * np.sqrt(max(w[-1] - 1, 0.1 * w[-1]))
-                load = np.clip(load if load.sum() >= 0 else -load, -0.9, 0.9)
+                # orient the factor by its first item (positive), as lavaan's start values do
+                load = np.clip(load if load[0] >= 0 else -load, -0.9, 0.9)
             else:
                 load = np.full(items.size, 0.7)
             fixed = ~mask[g, items, f]
@@ -353,7 +414,8 @@ def fit_dwls(model: OrdinalModel, stats_: list[OrdinalStats]) -> DWLSFit:
     k = obs.shape[1]
     df = int(G * k - model.q)
     fit = _fit_measures(model, stats_, x, X2, df, D, W, E_inv, gam, fg, n, obs, implied)
-    return DWLSFit(x=x, vcov=vcov, fit=fit, implied=implied, iterations=int(sol.nfev))
+    return DWLSFit(x=x, vcov=vcov, fit=fit, implied=implied, iterations=int(sol.nfev), chisq=X2, df=df,
+                   E_inv=E_inv, D=D, W=W, gamma=gam, fg=fg)
 
 
 # --------------------------------------------------------------------------------------------
@@ -647,13 +709,24 @@ def _std_all(model: OrdinalModel, thetas: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # the cfa() entry point for ordered items
 # --------------------------------------------------------------------------------------------
-def cfa_ordinal(data: pd.DataFrame, model_text: str, terms: list[ParTerm], ov: list[str], lv: list[str], *,
-                ordered: Sequence[str], group: str | None, group_equal: Sequence[str], std_lv: bool,
-                free_scales: bool | None = None, free_means: bool | None = None):
-    """WLSMV fit of an all-ordinal CFA; returns a :class:`~psyscreen.validity.cfa.CFAResult`."""
+@dataclass
+class OrdinalData:
+    """The sample statistics of the ordinal items, per group, and the rows used."""
+
+    stats: list
+    labels: list
+    n_cat: list
+    n_used: int
+    n_dropped: int
+    warnings: tuple[str, ...] = ()  # the dropped-rows warning, for the result's ``warnings``
+
+
+def ordinal_data(data: pd.DataFrame, ov: list[str], *, ordered: Sequence[str], group: str | None,
+                 stacklevel: int = 4) -> OrdinalData:
+    """Listwise-complete rows, category codes and lavaan's WLS statistics per group (one warning if rows drop)."""
     import warnings
 
-    from psyscreen.validity.cfa import CFAResult, FitMeasures, InsufficientDataError, ModelSpecificationError
+    from psyscreen.validity.cfa import InsufficientDataError, ModelSpecificationError
     from psyscreen.validity._ordinal_stats import ordinal_stats
 
     not_ordered = [v for v in ov if v not in set(ordered)]
@@ -671,7 +744,7 @@ def cfa_ordinal(data: pd.DataFrame, model_text: str, terms: list[ParTerm], ov: l
         msg = (f"{n_dropped} of {len(data)} rows have a missing answer on a model item"
                f"{' or the group' if group is not None else ''} and were dropped (listwise deletion, "
                f"lavaan's default for ordered items); {len(sub)} rows used")
-        warnings.warn(msg, UserWarning, stacklevel=3)
+        warnings.warn(msg, UserWarning, stacklevel=stacklevel)
         dropped_warning = (msg,)
     codes = np.empty((len(sub), len(ov)), dtype=int)
     n_cat = []
@@ -707,12 +780,32 @@ def cfa_ordinal(data: pd.DataFrame, model_text: str, terms: list[ParTerm], ov: l
         s = ordinal_stats(cg, np.asarray(n_cat))
         if np.linalg.eigvalsh(s.cor)[0] <= 0:
             warnings.warn(f"the polychoric correlation matrix of {where} is not positive definite; DWLS still "
-                          "fits it, but the robust CFI/TLI/RMSEA are NaN (as lavaan)", UserWarning, stacklevel=3)
+                          "fits it, but the robust CFI/TLI/RMSEA are NaN (as lavaan)", UserWarning,
+                          stacklevel=stacklevel)
         st.append(s)
-    mod = build_ordinal_model(terms, ov, lv, [k - 1 for k in n_cat], len(labels), std_lv=std_lv,
-                              group_equal=group_equal, free_scales=free_scales, free_means=free_means)
+    return OrdinalData(st, labels, n_cat, int(len(sub)), n_dropped, dropped_warning)
+
+
+def cfa_ordinal(data: pd.DataFrame, model_text: str, terms: list[ParTerm], ov: list[str], lv: list[str], *,
+                ordered: Sequence[str], group: str | None, group_equal: Sequence[str], std_lv: bool,
+                free_scales: bool | None = None, free_means: bool | None = None,
+                group_partial: Sequence[str] = ()):
+    """WLSMV fit of an all-ordinal CFA; returns a :class:`~psyscreen.validity.cfa.CFAResult`."""
+    with one_blas_thread():
+        od = ordinal_data(data, ov, ordered=ordered, group=group, stacklevel=4)
+        mod = build_ordinal_model(terms, ov, lv, [k - 1 for k in od.n_cat], len(od.labels), std_lv=std_lv,
+                                  group_equal=group_equal, free_scales=free_scales, free_means=free_means,
+                                  group_partial=group_partial)
+        return fit_ordinal(mod, od, model_text, group_equal, multi=group is not None)[0]
+
+
+def fit_ordinal(mod: OrdinalModel, od: OrdinalData, model_text: str, group_equal: Sequence[str], *,
+                multi: bool):
+    """Fit a built ordinal model to the statistics; returns (CFAResult, DWLSFit)."""
+    from psyscreen.validity.cfa import CFAResult, FitMeasures
+
+    st, labels, n_dropped = od.stats, od.labels, od.n_dropped
     res = fit_dwls(mod, st)
-    multi = group is not None
     params = params_frame(mod, res, labels, multi)
     load = params[params["op"] == "=~"]
     std_loadings = pd.DataFrame({"factor": load["lhs"].to_numpy(), "item": load["rhs"].to_numpy()})
@@ -724,9 +817,9 @@ def cfa_ordinal(data: pd.DataFrame, model_text: str, terms: list[ParTerm], ov: l
         fit=FitMeasures(res.fit), params=params.reset_index(drop=True), std_loadings=std_loadings,
         reliability=_reliability(mod, res.x, labels, multi), model=model_text, groups=tuple(labels),
         group_equal=tuple(group_equal), n_obs=tuple(int(s.n) for s in st), vcov=res.vcov,
-        iterations=res.iterations, n_used=int(len(sub)), n_dropped=n_dropped, estimator="WLSMV",
-        warnings=dropped_warning,
-    )
+        iterations=res.iterations, n_used=od.n_used, n_dropped=n_dropped, estimator="WLSMV",
+        warnings=od.warnings,
+    ), res
 
 
 def _reliability(model: OrdinalModel, x: np.ndarray, labels: list, multi: bool) -> pd.DataFrame:

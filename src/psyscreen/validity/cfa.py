@@ -857,7 +857,8 @@ def cfa(
     group_partial : sequence of str
         Parameters released from ``group_equal`` (lavaan's ``group.partial``), written as in the
         model: ``"f =~ x3"`` (a loading), ``"x7 ~ 1"`` (an intercept), ``"x1 ~~ x1"`` (a residual
-        variance), ``"x1 ~~ x2"``: estimated freely in every group (partial invariance).
+        variance), ``"x1 ~~ x2"``, and with WLSMV ``"x1 | t1"`` (a threshold): estimated freely in
+        every group (partial invariance).
 
     Returns
     -------
@@ -934,8 +935,8 @@ def cfa(
         raise ModelSpecificationError(f"group column {group!r} is not in the data")
     if group is None and group_equal:
         raise ModelSpecificationError("group_equal needs a group column (group=...)")
-    partial = _parse_partial(group_partial)
-    if partial and not group_equal:
+    partial = _parse_partial(group_partial) if est != "WLSMV" else ()  # WLSMV parses its own (thresholds too)
+    if (partial or group_partial) and not group_equal:
         raise ModelSpecificationError("group_partial releases constraints of group_equal; give group_equal too")
     terms = parse_model(model)
     if meanstructure is None:
@@ -951,13 +952,13 @@ def cfa(
     if est == "WLSMV":
         from psyscreen.validity._wls import cfa_ordinal
 
-        if orthogonal or partial:
-            raise ModelSpecificationError("orthogonal= and group_partial= are not yet available with WLSMV; "
-                                          "write the zero covariances into the model ('f1 ~~ 0*f2')")
+        if orthogonal:
+            raise ModelSpecificationError("orthogonal= is not yet available with WLSMV; write the zero "
+                                          "covariances into the model ('f1 ~~ 0*f2')")
 
         items = probe.ov if ordered is True else ([ordered] if isinstance(ordered, str) else list(ordered))
         return cfa_ordinal(data.rename(columns=str), model, terms, probe.ov, probe.lv, ordered=items,
-                           group=group, group_equal=group_equal, std_lv=std_lv)
+                           group=group, group_equal=group_equal, std_lv=std_lv, group_partial=group_partial)
     sample, labels, n_dropped = _sample_stats(data.rename(columns=str), probe.ov, group, missing)
     mod = _build_model(terms, list(map(str, data.columns)), len(labels), std_lv=std_lv,
                        group_equal=group_equal, meanstructure=bool(meanstructure),

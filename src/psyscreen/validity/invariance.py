@@ -1,5 +1,8 @@
 """Measurement invariance across groups: configural, metric, scalar and strict multi-group CFA.
 
+For ordered items (WLSMV) the steps are configural, thresholds, metric, scalar (Wu and Estabrook,
+2016), see :mod:`psyscreen.validity._wls_invariance`.
+
 Each step is a multi-group maximum-likelihood CFA (:func:`psyscreen.validity.cfa.cfa` with
 ``group=`` and ``group_equal=``) with the constraints of lavaan's ``group.equal``; the table
 reports the fit of each step and its change from the previous one, with a verdict by the
@@ -18,6 +21,7 @@ from scipy import stats
 
 from psyscreen._results import ResultMixin
 from psyscreen.validity import _robust
+from psyscreen.validity._wls_invariance import ORDINAL_STEPS, invariance_ordinal
 from psyscreen.validity.cfa import CFAResult, ModelSpecificationError, cfa
 
 __all__ = ["STEPS", "InvarianceResult", "invariance"]
@@ -57,7 +61,8 @@ class InvarianceResult(ResultMixin):
     cutoffs : tuple of float
         (delta CFI, delta RMSEA) cutoffs used for the verdicts.
     estimator, missing : str
-        "ML" or "MLR"; "listwise" or "ml" (FIML).
+        "ML", "MLR", or "WLSMV" for ordered items (steps of Wu and Estabrook, 2016; see
+        :func:`invariance`); "listwise" or "ml" (FIML).
     n_used, n_dropped : int
         Rows used by the fits and rows dropped.
     warnings : tuple of str
@@ -89,12 +94,13 @@ def invariance(
     model: str,
     group: str,
     *,
-    steps: Sequence[str] = ("configural", "metric", "scalar", "strict"),
+    steps: Sequence[str] | None = None,
     std_lv: bool = False,
     group_partial: Sequence[str] = (),
     delta_cfi: float = -0.010,
     delta_rmsea: float = 0.015,
-    estimator: str = "ML",
+    ordered: bool | Sequence[str] | None = None,
+    estimator: str | None = None,
     missing: str = "listwise",
 ) -> InvarianceResult:
     """Test measurement invariance of a CFA model across groups, step by step.
@@ -107,29 +113,33 @@ def invariance(
         lavaan model syntax (see :func:`psyscreen.validity.cfa.cfa`).
     group : str
         Column with the group (e.g. sex, grade, school).
-    steps : sequence of str
-        Any of "configural", "metric", "scalar", "strict", in this order. Each later step is
-        compared with the step before it in this list.
+    steps : sequence of str, optional
+        Any of "configural", "metric", "scalar", "strict" (default all four), in this order; for
+        ordered items any of "configural", "thresholds", "metric", "scalar" (default all four). Each
+        later step is compared with the step before it in this list.
     std_lv : bool, default False
         Identify factors by their variances (fixed to 1 in the first group) instead of markers.
     group_partial : sequence of str
         Parameters released from the equality constraints of every step that holds their kind
         equal (partial invariance, lavaan's ``group.partial``): ``"f =~ x3"`` (loading), ``"x7 ~ 1"``
-        (intercept), ``"x1 ~~ x1"`` (residual variance). A released intercept keeps the factor
-        means free in groups after the first, as in lavaan.
+        (intercept), ``"x1 ~~ x1"`` (residual variance), and for ordered items ``"x1 | t2"``
+        (threshold). A released intercept keeps the factor means free in groups after the first, as
+        in lavaan.
     delta_cfi, delta_rmsea : float
         Cutoffs for the verdicts: a step "holds" when its change in CFI from the previous step is
         at least ``delta_cfi`` (-0.010) and its change in RMSEA at most ``delta_rmsea`` (0.015).
-    estimator : {"ML", "MLR"}
-        With "MLR" the table's ``pvalue``, ``cfi``, ``tli`` and ``rmsea`` are the *scaled* measures
-        (lavaan's ``pvalue.scaled``, ``cfi.scaled``, ``tli.scaled``, ``rmsea.scaled``: available
-        with complete data and with FIML alike), the deltas and verdicts use them, ``chisq_scaled``
-        and ``scaling_factor`` are added, and ``delta_chisq`` / ``delta_pvalue`` are the
-        Satorra-Bentler (2001) scaled difference test (``lavTestLRT(method = "satorra.bentler.2001")``,
-        lavaan's default for MLR).
+    ordered : bool or sequence of str, optional
+        Ordinal items (``True``: every model item): the steps are then WLSMV fits (see Notes).
+    estimator : {"ML", "MLR", "WLSMV"}, optional
+        Default "ML", or "WLSMV" when ``ordered`` is given. With "MLR" the table's ``pvalue``,
+        ``cfi``, ``tli`` and ``rmsea`` are the *scaled* measures (lavaan's ``pvalue.scaled``,
+        ``cfi.scaled``, ``tli.scaled``, ``rmsea.scaled``: available with complete data and with FIML
+        alike), the deltas and verdicts use them, ``chisq_scaled`` and ``scaling_factor`` are added,
+        and ``delta_chisq`` / ``delta_pvalue`` are the Satorra-Bentler (2001) scaled difference test
+        (``lavTestLRT(method = "satorra.bentler.2001")``, lavaan's default for MLR).
     missing : {"listwise", "ml"}
         As :func:`psyscreen.validity.cfa.cfa`: listwise deletion (with one warning for all steps)
-        or FIML.
+        or FIML (continuous items).
 
     Returns
     -------
@@ -161,6 +171,25 @@ def invariance(
     invariance. *Structural Equation Modeling, 14*(3), 464-504.
     https://doi.org/10.1080/10705510701301834
 
+    **Ordered items** (``estimator="WLSMV"``): the steps are configural, thresholds, metric
+    (thresholds + loadings) and scalar (+ intercepts), identified as Wu and Estabrook (2016) do --
+    the models ``semTools::measEq.syntax(model, data, ordered = items, parameterization = "delta",
+    ID.fac = "std.lv", ID.cat = "Wu.Estabrook.2016", group =, group.equal =, group.partial =)``
+    writes, fitted by ``lavaan::cfa(..., estimator = "WLSMV")``: thresholds are tested first because
+    equal loadings alone do not restrict an ordinal model; each step frees the scaling factors,
+    intercepts or factor moments its equalities make identifiable (see
+    :mod:`psyscreen.validity._wls_invariance`). Factors are identified by ``std.lv`` whatever
+    ``std_lv`` says (the fit of every step does not depend on it). The table then reports the
+    unscaled ``chisq``, ``df`` and ``pvalue``, the scaled-shifted ``chisq_scaled``/``pvalue_scaled``,
+    ``cfi_scaled``, ``tli_scaled``, ``rmsea_scaled`` and ``srmr``; ``delta_chisq``/``delta_df``/
+    ``delta_pvalue`` are ``lavTestLRT(fit1, fit0)``'s scaled-shifted difference test
+    (``method = "satorra.2000"``), and ``delta_cfi``/``delta_rmsea`` the changes in the *scaled*
+    CFI and RMSEA (the robust ones are NA in lavaan once thresholds are equal). Strict invariance
+    cannot be tested in the delta parameterization.
+    Wu, H., & Estabrook, R. (2016). Identification of confirmatory factor analysis models of
+    different levels of invariance for ordered categorical outcomes. *Psychometrika, 81*,
+    1014-1045.
+
     The configural step has no previous step: its verdict is "baseline". Later verdicts are
     "holds" or "does not hold"; ``level`` stops at the first step that does not hold (the
     usual next move is partial invariance, not testing the later steps).
@@ -177,27 +206,48 @@ def invariance(
     ['configural', 'metric', 'scalar', 'strict']
     >>> res.table["df"].tolist()
     [4, 7, 10, 14]
+
+    Four-point items, WLSMV (thresholds before loadings):
+
+    >>> cats = pd.DataFrame(np.digitize(items, [-0.8, 0.0, 0.8]), columns=["a", "b", "c", "d"])
+    >>> res = invariance(cats.assign(sex=df["sex"]), "f =~ a + b + c + d", "sex", ordered=True)
+    >>> list(res.table.index), res.table["df"].tolist()
+    (['configural', 'thresholds', 'metric', 'scalar'], [4, 8, 11, 14])
     """
-    steps = list(steps)
-    unknown = [s for s in steps if s not in STEPS]
+    is_ordered = ordered is not None and ordered is not False
+    est = ("WLSMV" if is_ordered else "ML") if estimator is None else str(estimator).upper()
+    if est not in ("ML", "MLR", "WLSMV") or (est == "WLSMV") != is_ordered:
+        raise ModelSpecificationError(f"estimator {estimator!r} with ordered={ordered!r}: use ordered=True|[items] "
+                                      "with estimator 'WLSMV', or continuous items with 'ML' or 'MLR'")
+    if est == "WLSMV" and missing != "listwise":
+        raise ModelSpecificationError("missing='ml' (FIML) is for continuous items; WLSMV uses the rows with every "
+                                      "answer (listwise, as lavaan)")
+    all_steps = ORDINAL_STEPS if est == "WLSMV" else STEPS
+    steps = list(all_steps) if steps is None else list(steps)
+    unknown = [s for s in steps if s not in all_steps]
     if unknown:
-        raise ModelSpecificationError(f"unknown invariance step(s) {unknown}; use any of {list(STEPS)}")
-    order = [list(STEPS).index(s) for s in steps]
+        extra = " (strict invariance cannot be tested in the delta parameterization)" if "strict" in unknown else ""
+        raise ModelSpecificationError(f"unknown invariance step(s) {unknown}; use any of {list(all_steps)}{extra}")
+    order = [list(all_steps).index(s) for s in steps]
     if not steps or order != sorted(set(order)):
-        raise ModelSpecificationError(f"steps must be distinct and in the order {list(STEPS)}, got {steps}")
+        raise ModelSpecificationError(f"steps must be distinct and in the order {list(all_steps)}, got {steps}")
     if not isinstance(data, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if group not in data.columns:
         raise ModelSpecificationError(f"group column {group!r} is not in the data")
 
+    if est == "WLSMV":
+        fits, table, labels = invariance_ordinal(data, model, group, ordered=ordered, steps=steps,
+                                                 group_partial=group_partial)
+        return _verdicts(table, fits, steps, group, tuple(labels), delta_cfi, delta_rmsea, est, missing)
     fits: dict[str, CFAResult] = {}
     with warnings.catch_warnings():  # the dropped rows are the same in every step: warn once below
         warnings.simplefilter("ignore", UserWarning)
         for step in steps:
             eq = STEPS[step]
             fits[step] = cfa(data, model, std_lv=std_lv, group=group, group_equal=eq,
-                             group_partial=group_partial if eq else (), estimator=estimator, missing=missing)
-    robust = str(estimator).upper() == "MLR"
+                             group_partial=group_partial if eq else (), estimator=est, missing=missing)
+    robust = est == "MLR"
 
     rows = []
     for step in steps:
@@ -229,6 +279,11 @@ def invariance(
     table["delta_cfi"] = table["cfi"] - prev["cfi"]
     table["delta_rmsea"] = table["rmsea"] - prev["rmsea"]
     table["delta_srmr"] = table["srmr"] - prev["srmr"]
+    return _verdicts(table, fits, steps, group, next(iter(fits.values())).groups, delta_cfi, delta_rmsea, est,
+                     missing)
+
+
+def _verdicts(table, fits, steps, group, groups, delta_cfi, delta_rmsea, est, missing) -> InvarianceResult:
     eps = 1e-12
     holds = (table["delta_cfi"] >= delta_cfi - eps) & (table["delta_rmsea"] <= delta_rmsea + eps)
     verdict = np.where(holds.to_numpy(), "holds", "does not hold").astype(object)
@@ -241,8 +296,9 @@ def invariance(
             break
         level = step
     first = next(iter(fits.values()))
+    said = first.warnings if est == "WLSMV" else _robust.dropped_rows_warning(
+        "invariance", first.n_used, first.n_dropped, missing)
     return InvarianceResult(
-        table=table, fits=fits, level=level, group=group, groups=first.groups, cutoffs=(delta_cfi, delta_rmsea),
-        estimator=first.estimator, missing=missing, n_used=first.n_used, n_dropped=first.n_dropped,
-        warnings=_robust.dropped_rows_warning("invariance", first.n_used, first.n_dropped, missing),
+        table=table, fits=fits, level=level, group=group, groups=groups, cutoffs=(delta_cfi, delta_rmsea),
+        estimator=est, missing=missing, n_used=first.n_used, n_dropped=first.n_dropped, warnings=said,
     )
