@@ -1059,6 +1059,9 @@ def _parse_partial(group_partial: Sequence[str]) -> tuple[tuple[str, str, str], 
         group_partial = (group_partial,)
     out = []
     for text in group_partial:
+        if "|" in str(text):
+            raise ModelSpecificationError(f"group_partial entry {text!r} is a threshold: thresholds belong to ordered "
+                                          "items, fitted by WLSMV (ordered=True)")
         try:
             terms = parse_model(str(text))
         except ModelSyntaxError as err:
