@@ -57,6 +57,7 @@ def test_validate_a_scale(tmp_path, monkeypatch):
     assert s["omega_wlsmv"] > s["omega_ml"]                     # the notebook's text says ML attenuates
     assert s["fiml_rows_used"] > s["listwise_rows_used"]        # FIML keeps the students who skipped an item
     assert s["invariance_level"] in ("configural", "metric", "scalar", "strict")
+    assert s["invariance_level_ordinal"] in ("configural", "thresholds", "metric", "scalar")
     assert 0.7 < s["auc"] < 1.0
     assert 0 < s["youden_threshold"] < 27
     assert s["_images"] == 3                                    # item shares, scree, ROC curve shown as PNG
