@@ -43,104 +43,25 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from psyscreen.validity.polychoric import bvn_cdf
+
 __all__ = ["OrdinalStats", "bivariate_normal_cdf", "ordinal_stats", "polychoric_pair", "polychoric_pairs"]
 
 _RHO_BOUND = 0.999
 
 
-def _gl_half(n: int) -> tuple[np.ndarray, np.ndarray]:
-    x, w = np.polynomial.legendre.leggauss(n)
-    keep = x > 0
-    return x[keep], w[keep]
-
-
-_GL = {6: _gl_half(6), 12: _gl_half(12), 20: _gl_half(20)}
-
-
-def _phi(x: np.ndarray) -> np.ndarray:
-    return special.ndtr(x)
-
-
-def _bvnu(h: np.ndarray, k: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """P(X > h, Y > k) for finite h, k and |r| < 1 (Genz's bvnu), elementwise on 1-d arrays."""
-    out = np.empty(h.shape)
-    ar = np.abs(r)
-    for lo, hi, n in ((0.0, 0.3, 6), (0.3, 0.75, 12), (0.75, 1.01, 20)):
-        sel = (ar >= lo) & (ar < hi)
-        if not sel.any():
-            continue
-        x, w = _GL[n]
-        xx = np.concatenate([1 - x, 1 + x])
-        ww = np.concatenate([w, w])
-        hh, kk, rr = h[sel], k[sel], r[sel]
-        res = np.empty(hh.shape)
-        low = np.abs(rr) < 0.925
-        if low.any():
-            h1, k1, r1 = hh[low], kk[low], rr[low]
-            hk = h1 * k1
-            hs = (h1 * h1 + k1 * k1) / 2
-            asr = np.arcsin(r1) / 2
-            sn = np.sin(asr[:, None] * xx[None, :])
-            bvn = np.exp((sn * hk[:, None] - hs[:, None]) / (1 - sn**2)) @ ww
-            res[low] = bvn * asr / (2 * np.pi) + _phi(-h1) * _phi(-k1)
-        high = ~low
-        if high.any():
-            h1, k1, r1 = hh[high], kk[high].copy(), rr[high]
-            k1 = np.where(r1 < 0, -k1, k1)
-            hk = h1 * k1
-            as_ = (1 - r1) * (1 + r1)
-            a = np.sqrt(as_)
-            bs = (h1 - k1) ** 2
-            c = (4 - hk) / 8
-            d = (12 - hk) / 80
-            asr = -(bs / as_ + hk) / 2
-            bvn = np.where(asr > -100,
-                           a * np.exp(asr) * (1 - c * (bs - as_) * (1 - d * bs) / 3 + c * d * as_**2), 0.0)
-            b = np.sqrt(bs)
-            sp = np.sqrt(2 * np.pi) * _phi(-b / a)
-            bvn = np.where(hk > -100, bvn - np.exp(-hk / 2) * sp * b * (1 - c * bs * (1 - d * bs) / 3), bvn)
-            a2 = a / 2
-            xs = (a2[:, None] * xx[None, :]) ** 2
-            asr2 = -(bs[:, None] / xs + hk[:, None]) / 2
-            ok = asr2 > -100
-            sp2 = 1 + c[:, None] * xs * (1 + 5 * d[:, None] * xs)
-            rs = np.sqrt(1 - xs)
-            ep = np.exp(-(hk[:, None] / 2) * xs / (1 + rs) ** 2) / rs
-            terms = np.where(ok, np.exp(np.where(ok, asr2, 0.0)) * (sp2 - ep), 0.0)
-            bvn = (a2 * (terms @ ww) - bvn) / (2 * np.pi)
-            pos = r1 > 0
-            hmax = np.maximum(h1, k1)
-            big_l = np.where(h1 < 0, _phi(k1) - _phi(h1), _phi(-h1) - _phi(-k1))
-            bvn = np.where(pos, bvn + _phi(-hmax), np.where(h1 >= k1, -bvn, big_l - bvn))
-            res[high] = bvn
-        out[sel] = res
-    return np.clip(out, 0.0, 1.0)
-
-
 def bivariate_normal_cdf(h, k, rho) -> np.ndarray:
     """Lower-orthant probability ``P(X <= h, Y <= k)`` of the standard bivariate normal.
 
-    Vectorised over broadcast arrays; infinite limits allowed; ``|rho| < 1``. Genz's (2004) algorithm,
-    as lavaan's ``pbivnorm`` (its own port of Genz's Fortran).
+    The one implementation of the package (Genz's 2004 algorithm, as lavaan's ``pbivnorm``):
+    :func:`psyscreen.validity.polychoric.bvn_cdf`, clipped to [0, 1].
 
     Examples
     --------
     >>> round(float(bivariate_normal_cdf(0.0, 0.0, 0.5)), 12)  # 1/4 + asin(0.5) / (2 pi) = 1/3
     0.333333333333
     """
-    h, k, rho = np.broadcast_arrays(np.asarray(h, float), np.asarray(k, float), np.asarray(rho, float))
-    shape = h.shape
-    h, k, rho = h.ravel(), k.ravel(), rho.ravel()
-    out = np.empty(h.shape)
-    fin = np.isfinite(h) & np.isfinite(k)
-    # infinite limits: an upper +inf drops out, a lower -inf gives 0
-    out[~fin] = np.where(
-        (h[~fin] == -np.inf) | (k[~fin] == -np.inf), 0.0,
-        np.where(h[~fin] == np.inf, _phi(np.where(k[~fin] == np.inf, np.inf, k[~fin])), _phi(h[~fin])),
-    )
-    if fin.any():
-        out[fin] = _bvnu(-h[fin], -k[fin], rho[fin])
-    return out.reshape(shape)
+    return np.clip(bvn_cdf(h, k, rho), 0.0, 1.0)
 
 
 def _npdf(x: np.ndarray) -> np.ndarray:
