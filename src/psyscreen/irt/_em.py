@@ -20,7 +20,7 @@ import numpy as np
 
 from psyscreen.irt._estep import Patterns, estep
 from psyscreen.irt._model import trace_arrays
-from psyscreen.irt._mstep import newton_item
+from psyscreen.irt._mstep import newton_item, newton_items
 from psyscreen.irt._structure import Structure
 
 __all__ = ["State", "group_items", "prior_weights", "e_all", "em", "POLISH"]
@@ -96,11 +96,27 @@ def e_all(st: Structure, state: State, patterns: list[Patterns], nodes: np.ndarr
 
 
 def m_all(st: Structure, state: State, counts, masses, nodes: np.ndarray) -> State:
+    """The M-step: every item's Newton maximisation, then the free latent means and variances in closed form.
+
+    Items whose free vector is used whole by every group (all single-group fits; invariant items) are
+    maximised together, one batch per number of categories (:func:`newton_items`); the others one by one.
+    """
     new = state.copy()
+    batches = {}
     for j in range(len(st.n_cat)):
         k = int(st.n_cat[j])
         per_group = [counts[g][j, :k, :].T for g in range(st.n_groups)]
-        new.free_items[j] = newton_item(st.model, state.free_items[j], list(st.idx[j]), per_group, nodes, k)
+        whole = np.arange(st.n_free_item[j])
+        if all(np.array_equal(ix, whole) for ix in st.idx[j]):
+            batches.setdefault(k, []).append((j, sum(per_group)))
+        else:
+            new.free_items[j] = newton_item(st.model, state.free_items[j], list(st.idx[j]), per_group, nodes, k)
+    for k, members in batches.items():
+        js = [j for j, _ in members]
+        free = newton_items(st.model, np.stack([state.free_items[j] for j in js]),
+                            np.stack([r for _, r in members]), nodes, k)
+        for j, f in zip(js, free):
+            new.free_items[j] = f
     for g in range(st.n_groups):
         n = masses[g].sum()
         if st.mean_free[g]:
