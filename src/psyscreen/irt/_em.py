@@ -81,13 +81,13 @@ def prior_weights(nodes: np.ndarray, mean: float, var: float) -> np.ndarray:
     return dens / dens.sum()
 
 
-def e_all(st: Structure, state: State, patterns: list[Patterns], nodes: np.ndarray):
-    """E-step in every group: (total loglik, [counts per group], [node mass per group], [posteriors])."""
+def e_all(st: Structure, state: State, patterns: list[Patterns], nodes: np.ndarray, posterior: bool = True):
+    """E-step in every group: (total loglik, [counts per group], [node mass per group], [posteriors or None])."""
     total, counts, masses, posts = 0.0, [], [], []
     for g, pat in enumerate(patterns):
         a, d = group_items(st, state, g)
         probs = trace_arrays(st.model, a, d, st.n_cat, nodes)
-        ll, r, mass, post = estep(pat, probs, prior_weights(nodes, state.mean[g], state.var[g]))
+        ll, r, mass, post = estep(pat, probs, prior_weights(nodes, state.mean[g], state.var[g]), posterior)
         total += ll
         counts.append(r)
         masses.append(mass)
@@ -160,7 +160,7 @@ def em(st: Structure, start: State, patterns: list[Patterns], nodes: np.ndarray,
             return new, vec, np.inf
         return new, vec, (float(np.max(np.abs(vec - old))) if vec.size else 0.0)
 
-    x0, e0 = start, e_all(st, start, patterns, nodes)
+    x0, e0 = start, e_all(st, start, patterns, nodes, False)
     while True:
         history.append(e0[0])
         p0 = x0.vector(st)
@@ -169,7 +169,7 @@ def em(st: Structure, start: State, patterns: list[Patterns], nodes: np.ndarray,
             return x0, False, cycles, history
         if change < limit or cycles >= max_cycles:
             return x1, change < limit, cycles, history
-        x2, p2, change = cycle(x1, e_all(st, x1, patterns, nodes))
+        x2, p2, change = cycle(x1, e_all(st, x1, patterns, nodes, False))
         if not np.isfinite(change):
             return x1, False, cycles, history
         if change < limit or cycles >= max_cycles:
@@ -184,7 +184,7 @@ def em(st: Structure, start: State, patterns: list[Patterns], nodes: np.ndarray,
         while alpha < -1.0:
             cand = State.from_vector(p0 - 2 * alpha * r + alpha**2 * v, st, x0)
             if _valid(st, cand):
-                e_cand = e_all(st, cand, patterns, nodes)
+                e_cand = e_all(st, cand, patterns, nodes, False)
                 if np.isfinite(e_cand[0]) and e_cand[0] >= e0[0]:
                     break
             alpha = (alpha - 1.0) / 2.0
@@ -193,11 +193,11 @@ def em(st: Structure, start: State, patterns: list[Patterns], nodes: np.ndarray,
         if alpha == -step_max:
             step_max *= STEP_FACTOR
         if alpha == -1.0:
-            cand, e_cand = x2, e_all(st, x2, patterns, nodes)
+            cand, e_cand = x2, e_all(st, x2, patterns, nodes, False)
         # the stabilising EM cycle from the accepted point
         x0, _, change = cycle(cand, e_cand)
         if not np.isfinite(change):
             return cand, False, cycles, history
         if change < limit or cycles >= max_cycles:
             return x0, change < limit, cycles, history
-        e0 = e_all(st, x0, patterns, nodes)
+        e0 = e_all(st, x0, patterns, nodes, False)

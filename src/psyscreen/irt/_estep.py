@@ -92,7 +92,7 @@ def _safe_log(p: np.ndarray) -> np.ndarray:
         return np.log(np.clip(p, 1e-300, None))
 
 
-def estep(patterns: Patterns, probs: np.ndarray, prior: np.ndarray):
+def estep(patterns: Patterns, probs: np.ndarray, prior: np.ndarray, posterior: bool = True):
     """Posterior over nodes per pattern, the log-likelihood and the expected counts.
 
     Parameters
@@ -102,6 +102,8 @@ def estep(patterns: Patterns, probs: np.ndarray, prior: np.ndarray):
         Category trace lines at the nodes.
     prior : ndarray (n_nodes,)
         Prior weights at the nodes (summing to 1).
+    posterior : bool
+        Return the posterior weights (EM cycles need only the counts: False saves a pass over them).
 
     Returns
     -------
@@ -111,8 +113,8 @@ def estep(patterns: Patterns, probs: np.ndarray, prior: np.ndarray):
         Expected number of persons answering k to item j at node q.
     node_mass : ndarray (n_nodes,)
         Expected number of persons at node q.
-    post : ndarray (n_patterns, n_nodes)
-        Posterior weights per pattern (rows sum to 1).
+    post : ndarray (n_patterns, n_nodes) or None
+        Posterior weights per pattern (rows sum to 1); None unless ``posterior``.
     """
     n_items, n_nodes, k_max = probs.shape
     post = patterns.onehot @ _flat(_safe_log(probs))
@@ -122,8 +124,10 @@ def estep(patterns: Patterns, probs: np.ndarray, prior: np.ndarray):
     np.exp(post, out=post)
     marg = post.sum(axis=1)
     loglik = float(patterns.freq @ (np.log(marg) + top[:, 0]))
-    post *= (1.0 / marg)[:, None]
-    weighted = post * patterns.freq[:, None]
-    counts = (patterns.onehot.T @ weighted).reshape(n_items, k_max, n_nodes)
-    node_mass = patterns.freq @ post
+    post *= (patterns.freq / marg)[:, None]  # frequency-weighted posteriors
+    counts = (patterns.onehot.T @ post).reshape(n_items, k_max, n_nodes)
+    node_mass = post.sum(axis=0)
+    if not posterior:
+        return loglik, counts, node_mass, None
+    post *= (1.0 / patterns.freq)[:, None]
     return loglik, counts, node_mass, post

@@ -187,7 +187,7 @@ def fit(
     patterns = [collapse(c, k_max) for c in codes_by_group]
     nodes, _ = quadrature(quadpts, theta_lim)
     state, converged, cycles, _ = em(st, _start(model, codes, n_cat, st), patterns, nodes, tol, max_cycles)
-    loglik = e_all(st, state, patterns, nodes)[0]
+    loglik = e_all(st, state, patterns, nodes, False)[0]
     info = None
     if se and converged:
         info = observed_information(st, state, patterns, nodes)
