@@ -251,3 +251,31 @@ def test_group_column_by_name_and_frame(science):
 def test_structure_counts_parameters():
     st = build_structure("graded", np.array([3, 4]), ("x", "y"), 2, ["slopes", "y", "free_means"])
     assert st.n_free_item == (1 + 2 * 2, 1 + 3) and st.n_params == 5 + 4 + 1
+
+
+def test_observed_information_of_a_multiple_group_fit_is_the_loglik_curvature(science):
+    """No mirt figure covers multiple-group SEs (free latent mean/variance, group-specific items): the closed
+    form (complete-data information minus the posterior score covariance) must equal the curvature of the
+    marginal log-likelihood itself, taken here by central second differences."""
+    group = np.where(np.arange(len(science)) % 2 == 0, "a", "b")
+    res = irt.fit(science, "graded", groups=group, invariance=["free_means", "free_var", "Comfort", "Work"], se=False)
+    st = res.structure
+    pats = [collapse(irt.encode(science).codes[group == g], 4) for g in ("a", "b")]
+    nodes, _ = quadrature()
+    x0 = res.state.vector(st)
+
+    def ll(x):
+        return e_all(st, State.from_vector(x, st, res.state), pats, nodes, False)[0]
+
+    n, h = x0.size, 1e-3
+    hess = np.zeros((n, n))
+    for i in range(n):  # a loop over parameters: the independent numerical check
+        for k in range(i, n):
+            e_i, e_k = np.eye(n)[i] * h, np.eye(n)[k] * h
+            hess[i, k] = hess[k, i] = (ll(x0 + e_i + e_k) - ll(x0 + e_i - e_k) - ll(x0 - e_i + e_k)
+                                       + ll(x0 - e_i - e_k)) / (4 * h * h)
+    info = observed_information(st, res.state, pats, nodes)
+    assert st.mean_free.sum() == 1 and st.var_free.sum() == 1
+    np.testing.assert_allclose(info, -hess, atol=1e-5 * np.abs(hess).max())
+    np.testing.assert_allclose(np.sqrt(np.diag(np.linalg.inv(info))), np.sqrt(np.diag(np.linalg.inv(-hess))),
+                               rtol=1e-5)

@@ -6,9 +6,11 @@ parameter moved by more than ``TOL = 1e-4`` in a cycle, after at most ``NCYCLES 
 does the same cycle: E-step (:mod:`._estep`), Newton M-step per item (:mod:`._mstep`), then the latent means
 and variances that are free in closed form (the moments of the expected node counts).
 
-Acceleration: mirt applies Ramsay's extrapolation; here every third cycle a SQUAREM-style step is tried
-(Varadhan & Roland, 2008: extrapolate along the last two EM displacements) and kept only when it does not
-lower the log-likelihood, so the fixed point and the answer are those of plain EM. Convergence: a plain EM
+Acceleration: mirt applies Ramsay's extrapolation; here SQUAREM (Varadhan & Roland, 2008, scheme SqS3): two
+EM cycles, a step along their displacements ``x0 - 2 alpha r + alpha^2 v`` with ``alpha = -|r| / |v|``, then a
+stabilising EM cycle. The extrapolated point is pulled back towards the plain double EM step until its
+log-likelihood is not below that of the start (EM never lowers it), so the sequence is monotone and the
+fixed point and the answer are those of plain EM. Convergence: a plain EM
 cycle moves no parameter by more than ``tol * POLISH`` (see ``POLISH``: 1e-6 for mirt's ``TOL = 1e-4``).
 """
 
@@ -18,7 +20,7 @@ import numpy as np
 
 from psyscreen.irt._estep import Patterns, estep
 from psyscreen.irt._model import trace_arrays
-from psyscreen.irt._mstep import newton_item
+from psyscreen.irt._mstep import newton_item, newton_items
 from psyscreen.irt._structure import Structure
 
 __all__ = ["State", "group_items", "prior_weights", "e_all", "em", "POLISH"]
@@ -28,6 +30,10 @@ __all__ = ["State", "group_items", "prior_weights", "e_all", "em", "POLISH"]
 # change of TOL = 1e-4 leaves its estimates up to ~1e-2 short of the maximum on the reference data (its logLik is
 # below the maximum). The tighter stop puts these estimates at the maximum mirt is approaching.
 POLISH = 1e-2
+# SQUAREM's largest extrapolation step to start with and its growth when that step was taken (Varadhan &
+# Roland's defaults step.max0 = 1, mstep = 4)
+STEP_MAX0 = 1.0
+STEP_FACTOR = 4.0
 
 
 class State:
@@ -75,13 +81,13 @@ def prior_weights(nodes: np.ndarray, mean: float, var: float) -> np.ndarray:
     return dens / dens.sum()
 
 
-def e_all(st: Structure, state: State, patterns: list[Patterns], nodes: np.ndarray):
-    """E-step in every group: (total loglik, [counts per group], [node mass per group], [posteriors])."""
+def e_all(st: Structure, state: State, patterns: list[Patterns], nodes: np.ndarray, posterior: bool = True):
+    """E-step in every group: (total loglik, [counts per group], [node mass per group], [posteriors or None])."""
     total, counts, masses, posts = 0.0, [], [], []
     for g, pat in enumerate(patterns):
         a, d = group_items(st, state, g)
         probs = trace_arrays(st.model, a, d, st.n_cat, nodes)
-        ll, r, mass, post = estep(pat, probs, prior_weights(nodes, state.mean[g], state.var[g]))
+        ll, r, mass, post = estep(pat, probs, prior_weights(nodes, state.mean[g], state.var[g]), posterior)
         total += ll
         counts.append(r)
         masses.append(mass)
@@ -90,11 +96,27 @@ def e_all(st: Structure, state: State, patterns: list[Patterns], nodes: np.ndarr
 
 
 def m_all(st: Structure, state: State, counts, masses, nodes: np.ndarray) -> State:
+    """The M-step: every item's Newton maximisation, then the free latent means and variances in closed form.
+
+    Items whose free vector is used whole by every group (all single-group fits; invariant items) are
+    maximised together, one batch per number of categories (:func:`newton_items`); the others one by one.
+    """
     new = state.copy()
+    batches = {}
     for j in range(len(st.n_cat)):
         k = int(st.n_cat[j])
         per_group = [counts[g][j, :k, :].T for g in range(st.n_groups)]
-        new.free_items[j] = newton_item(st.model, state.free_items[j], list(st.idx[j]), per_group, nodes, k)
+        whole = np.arange(st.n_free_item[j])
+        if all(np.array_equal(ix, whole) for ix in st.idx[j]):
+            batches.setdefault(k, []).append((j, sum(per_group)))
+        else:
+            new.free_items[j] = newton_item(st.model, state.free_items[j], list(st.idx[j]), per_group, nodes, k)
+    for k, members in batches.items():
+        js = [j for j, _ in members]
+        free = newton_items(st.model, np.stack([state.free_items[j] for j in js]),
+                            np.stack([r for _, r in members]), nodes, k)
+        for j, f in zip(js, free):
+            new.free_items[j] = f
     for g in range(st.n_groups):
         n = masses[g].sum()
         if st.mean_free[g]:
@@ -104,51 +126,78 @@ def m_all(st: Structure, state: State, counts, masses, nodes: np.ndarray) -> Sta
     return new
 
 
-def _loglik(st, state, patterns, nodes) -> float:
-    return e_all(st, state, patterns, nodes)[0]
+def _valid(st: Structure, state: State) -> bool:
+    """A candidate point where the model is defined: positive variances, ordered graded intercepts."""
+    if not np.all(np.isfinite(state.vector(st))) or np.any(state.var <= 0):
+        return False
+    if st.model == "Rasch":
+        return True
+    for g in range(st.n_groups):
+        _, d = group_items(st, state, g)
+        steps = np.diff(d, axis=1)
+        if np.any(steps[np.isfinite(steps)] >= 0):
+            return False
+    return True
 
 
 def em(st: Structure, start: State, patterns: list[Patterns], nodes: np.ndarray, tol: float, max_cycles: int):
-    """Run EM from ``start``; returns (state, converged, cycles, loglik history)."""
-    state = start
-    history = []
-    prev_vec = state.vector(st)
-    disp = []
-    for cycle in range(1, max_cycles + 1):
-        ll, counts, masses, _ = e_all(st, state, patterns, nodes)
-        history.append(ll)
-        new = m_all(st, state, counts, masses, nodes)
-        vec = new.vector(st)
-        change = float(np.max(np.abs(vec - prev_vec))) if vec.size else 0.0
+    """Run EM from ``start`` with SQUAREM acceleration; returns (state, converged, cycles, loglik history).
+
+    ``cycles`` counts EM cycles (E-step + M-step). ``history`` holds the log-likelihood at the start of every
+    SQUAREM round, which never decreases. Converged: an EM cycle moved no parameter by more than
+    ``tol * POLISH``; the answer is that cycle's M-step.
+    """
+    limit = tol * POLISH
+    history, cycles, step_max = [], 0, STEP_MAX0
+
+    def cycle(state, e):
+        # one EM cycle from `state` whose E-step `e` = (loglik, counts, masses, posteriors) is known
+        nonlocal cycles
+        cycles += 1
+        new = m_all(st, state, e[1], e[2], nodes)
+        vec, old = new.vector(st), state.vector(st)
         if not np.all(np.isfinite(vec)):
-            return state, False, cycle, history
-        if change < tol * POLISH:
-            return new, True, cycle, history
-        disp.append(vec - prev_vec)
-        state, prev_vec = new, vec
-        if len(disp) >= 2 and cycle % 3 == 0:
-            state, prev_vec = _squarem(st, state, disp[-2], disp[-1], patterns, nodes, ll)
-            disp = []
-    return state, False, max_cycles, history
+            return new, vec, np.inf
+        return new, vec, (float(np.max(np.abs(vec - old))) if vec.size else 0.0)
 
-
-def _squarem(st, state, r, v2, patterns, nodes, ll_before):
-    """Extrapolate along the last two EM displacements; keep the step only if the loglik does not drop."""
-    v = v2 - r
-    nv = float(np.sqrt(v @ v))
-    if nv == 0:
-        return state, state.vector(st)
-    alpha = -float(np.sqrt(r @ r)) / nv
-    alpha = max(min(alpha, -1.0), -10.0)
-    base = state.vector(st)
-    # x_new = x0 - 2 alpha r + alpha^2 v, taken from the current point x0 + r + v2 ~ base
-    x0 = base - r - v2
-    cand_vec = x0 - 2 * alpha * r + alpha**2 * v
-    cand = State.from_vector(cand_vec, st, state)
-    if np.any(cand.var <= 0):
-        return state, base
-    ll_cand = _loglik(st, cand, patterns, nodes)
-    # EM never lowers the likelihood, so beating the last E-step's value keeps the sequence monotone
-    if np.isfinite(ll_cand) and ll_cand >= ll_before:
-        return cand, cand_vec
-    return state, base
+    x0, e0 = start, e_all(st, start, patterns, nodes, False)
+    while True:
+        history.append(e0[0])
+        p0 = x0.vector(st)
+        x1, p1, change = cycle(x0, e0)
+        if not np.isfinite(change):
+            return x0, False, cycles, history
+        if change < limit or cycles >= max_cycles:
+            return x1, change < limit, cycles, history
+        x2, p2, change = cycle(x1, e_all(st, x1, patterns, nodes, False))
+        if not np.isfinite(change):
+            return x1, False, cycles, history
+        if change < limit or cycles >= max_cycles:
+            return x2, change < limit, cycles, history
+        r = p1 - p0
+        v = (p2 - p1) - r
+        nv = float(np.sqrt(v @ v))
+        alpha = -float(np.sqrt(r @ r)) / nv if nv > 0 else -1.0
+        alpha = max(min(alpha, -1.0), -step_max)
+        # the SqS3 step, pulled back towards alpha = -1 (which is x2, the plain double EM step) until its
+        # log-likelihood is not below that of x0: the sequence stays monotone, as plain EM is
+        while alpha < -1.0:
+            cand = State.from_vector(p0 - 2 * alpha * r + alpha**2 * v, st, x0)
+            if _valid(st, cand):
+                e_cand = e_all(st, cand, patterns, nodes, False)
+                if np.isfinite(e_cand[0]) and e_cand[0] >= e0[0]:
+                    break
+            alpha = (alpha - 1.0) / 2.0
+            if alpha > -1.01:
+                alpha = -1.0
+        if alpha == -step_max:
+            step_max *= STEP_FACTOR
+        if alpha == -1.0:
+            cand, e_cand = x2, e_all(st, x2, patterns, nodes, False)
+        # the stabilising EM cycle from the accepted point
+        x0, _, change = cycle(cand, e_cand)
+        if not np.isfinite(change):
+            return cand, False, cycles, history
+        if change < limit or cycles >= max_cycles:
+            return x0, change < limit, cycles, history
+        e0 = e_all(st, x0, patterns, nodes, False)

@@ -116,7 +116,8 @@ def fit(
         mean/variance of the non-reference groups estimated), and item names (all of that item's parameters
         equal across groups: anchor items). Without free_means/free_var every group's latent is N(0, 1).
     se : bool
-        Compute standard errors from the observed information (Oakes; costs 2 E-steps per parameter).
+        Compute standard errors from the observed information (Oakes' identity, in closed form: see
+        :mod:`._se`).
     allow_nonconvergence : bool
         Return an unconverged fit (with a warning) instead of raising :class:`IRTConvergenceError`.
 
@@ -186,7 +187,7 @@ def fit(
     patterns = [collapse(c, k_max) for c in codes_by_group]
     nodes, _ = quadrature(quadpts, theta_lim)
     state, converged, cycles, _ = em(st, _start(model, codes, n_cat, st), patterns, nodes, tol, max_cycles)
-    loglik = e_all(st, state, patterns, nodes)[0]
+    loglik = e_all(st, state, patterns, nodes, False)[0]
     info = None
     if se and converged:
         info = observed_information(st, state, patterns, nodes)
