@@ -32,6 +32,10 @@ bench: venv
 	$(PY) benchmarks/bench_scoring.py
 	$(PY) benchmarks/bench_screen.py
 	$(PY) benchmarks/bench_archive.py
+	$(PY) benchmarks/bench_efa_threads.py
+	$(PY) benchmarks/bench_polychoric.py
+	$(PY) benchmarks/bench_wlsmv.py
+	$(PY) benchmarks/bench_irt.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
