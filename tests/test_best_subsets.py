@@ -78,3 +78,21 @@ def test_only_the_sizes_asked_for_and_errors():
         best_subsets(X, np.where(np.arange(30) == 3, np.nan, y))
     with pytest.raises(SubsetSearchError, match="between 1 and 8"):
         best_subsets(X, y, sizes=[9])
+
+
+def test_a_node_budget_keeps_the_large_sizes_exact_and_marks_the_rest():
+    rng = np.random.default_rng(7)
+    n, p = 60, 12
+    X = rng.normal(size=(n, p)) @ rng.normal(size=(p, p)) * 0.5 + rng.normal(size=(n, p))
+    y = X[:, :4] @ rng.normal(size=4) + rng.normal(size=n)
+    res = best_subsets(X, y, nbest=3, max_nodes=40)
+    brute = _brute(X, y, 3)
+    assert res.approximate and max(res.approximate) < p  # stopped, after the largest sizes were final
+    for s in range(1, p + 1):
+        if s in res.approximate:  # local search: real subsets with their true RSS, never better than the best
+            own = [_brute(X[:, list(c)], y, 1)[s][0][0] for c in res.subsets[s]]
+            np.testing.assert_allclose(res.rss[s], own, rtol=1e-9)
+            assert len(set(res.subsets[s])) == 3 and res.rss[s][0] >= brute[s][0][0] * (1 - 1e-9)
+        else:
+            assert res.subsets[s] == [c for _, c in brute[s]]
+    assert best_subsets(X, y, nbest=3).approximate == ()

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import solve_triangular
 
-__all__ = ["BestSubsets", "best_subsets", "SubsetSearchError"]
+__all__ = ["BestSubsets", "best_subsets", "iter_best_subsets", "SubsetSearchError"]
 
 _RTOL = 1e-10  # a subtree is cut only when its bound exceeds the threshold by this relative margin
 _FTOL = 1e-6  # the same for the drop-one formula's bound (less accurate than a QR)
@@ -67,12 +67,15 @@ class BestSubsets:
         Total sum of squares about the (weighted) mean: ``R2 = 1 - rss / tss``.
     nodes : int
         Number of nodes of the search tree expanded (a measure of the work done).
+    approximate : tuple of int
+        Sizes found by local search because ``max_nodes`` was reached (empty: every size is exact).
     """
 
     subsets: dict
     rss: dict
     tss: float
     nodes: int
+    approximate: tuple = ()
 
     def r2(self, size: int) -> np.ndarray:
         """R2 of the best subsets of ``size`` terms."""
@@ -110,7 +113,7 @@ def _reduce(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, intercept: bool)
 
 
 def best_subsets(X, y, *, nbest: int = 1, sizes: Iterable[int] | None = None, weights=None,
-                 intercept: bool = True) -> BestSubsets:
+                 intercept: bool = True, max_nodes: int | None = None) -> BestSubsets:
     """The ``nbest`` subsets of columns of ``X`` with the smallest RSS, for every number of columns.
 
     Exact (branch and bound, see the module docstring); equals R's ``leaps::regsubsets(x, y,
@@ -130,6 +133,12 @@ def best_subsets(X, y, *, nbest: int = 1, sizes: Iterable[int] | None = None, we
         Case weights (weighted least squares).
     intercept : bool
         Include an intercept in every model (default, as ``regsubsets``).
+    max_nodes : int, optional
+        A bound on the work (nodes of the search tree factored or waiting). Unbounded by default (exact). When
+        it is reached, the sizes not yet final are found by local search instead (the best subsets of a
+        forward and a backward beam search, improved by one-in-one-out swaps until no swap helps): good, not
+        proven best; they are listed in ``approximate``. The search is from the largest size down, so the
+        large sizes are exact first.
 
     Returns
     -------
@@ -149,6 +158,44 @@ def best_subsets(X, y, *, nbest: int = 1, sizes: Iterable[int] | None = None, we
     >>> res.subsets[1], res.subsets[2]
     ([(3,)], [(1, 3)])
     """
+    R, z, rss_full, tss, want = _prepare(X, y, nbest, sizes, weights, intercept)
+    sub, rss, nodes = {}, {}, 0
+    approx = []
+    for s, best, nodes, exact in _leaps(R, z, rss_full, nbest, want, max_nodes):
+        sub[s], rss[s] = [c for _, c in best], np.array([r for r, _ in best])
+        if not exact:
+            approx.append(s)
+    return BestSubsets(sub, rss, tss, nodes, tuple(sorted(approx)))
+
+
+def iter_best_subsets(X, y, *, nbest: int = 1, sizes: Iterable[int] | None = None, weights=None,
+                      intercept: bool = True, max_nodes: int | None = None):
+    """:func:`best_subsets` one size at a time, from the largest down, each as soon as it is final.
+
+    The search is level by level, so the best subsets of ``s`` terms are known (exactly) before the smaller
+    sizes are searched: a caller that needs only the largest sizes (cNORM's "highest consistent model")
+    stops early and saves the rest of the search.
+
+    Yields
+    ------
+    (size, subsets, r2, exact)
+        ``subsets`` a list of sorted tuples of column indices (best first), ``r2`` their R2, ``exact`` False
+        for a size found by local search after ``max_nodes`` was reached (see :func:`best_subsets`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 5))
+    >>> y = X[:, 1] - 2 * X[:, 3] + rng.normal(size=50)
+    >>> [s for s, _, _, _ in iter_best_subsets(X, y, sizes=[2, 4])]
+    [4, 2]
+    """
+    R, z, rss_full, tss, want = _prepare(X, y, nbest, sizes, weights, intercept)
+    for s, best, _, exact in _leaps(R, z, rss_full, nbest, want, max_nodes):
+        yield s, [c for _, c in best], 1.0 - np.array([r for r, _ in best]) / tss, exact
+
+
+def _prepare(X, y, nbest, sizes, weights, intercept):
     if nbest < 1:
         raise SubsetSearchError(f"nbest must be >= 1 (got {nbest}).")
     R, z, rss_full, tss = _reduce(X, y, weights, intercept)
@@ -158,10 +205,7 @@ def best_subsets(X, y, *, nbest: int = 1, sizes: Iterable[int] | None = None, we
         if not 1 <= int(s) <= p:
             raise SubsetSearchError(f"size {s} is not between 1 and {p}.")
         want[int(s)] = True
-    found, nodes = _leaps(R, z, rss_full, nbest, want)
-    sub = {s: [c for _, c in found[s]] for s in range(1, p + 1) if want[s]}
-    rss = {s: np.array([r for r, _ in found[s]]) for s in range(1, p + 1) if want[s]}
-    return BestSubsets(sub, rss, tss, nodes)
+    return R, z, rss_full, tss, want
 
 
 def _rss_batch(M: np.ndarray, cols: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -176,9 +220,12 @@ def _rss_batch(M: np.ndarray, cols: np.ndarray, chunk: int = 4096) -> np.ndarray
     return out
 
 
-def _leaps(R: np.ndarray, z: np.ndarray, rss_full: float, nbest: int, want: np.ndarray):
+def _leaps(R: np.ndarray, z: np.ndarray, rss_full: float, nbest: int, want: np.ndarray, max_nodes: int | None):
     """Branch and bound over the drop-one tree, level by level (all nodes of one size and number of fixed terms
-    are processed together, vectorised); thresholds are seeded by beam searches first."""
+    are processed together, vectorised); thresholds are seeded by beam searches first. Yields
+    ``(size, [(rss, cols), ...], nodes so far, exact)`` for each size wanted as soon as it is final (from p down).
+    Past ``max_nodes`` nodes (factored or waiting) the exact search stops; the sizes not yet final are then
+    the beam searches' best, improved by one-in-one-out swaps until no swap helps (``exact`` False)."""
     p = R.shape[0]
     M = np.zeros((p + 1, p + 1))
     M[:p, :p], M[:p, p], M[p, p] = R, z, np.sqrt(rss_full)
@@ -201,19 +248,30 @@ def _leaps(R: np.ndarray, z: np.ndarray, rss_full: float, nbest: int, want: np.n
             record(s, float(rss[i]), tuple(sorted(cols[i].tolist())))
 
     _seed(M, p, nbest, want, record_many)
-    frontier: dict[int, list] = {0: [np.arange(p)[None, :]]}
-    nodes = 0
+    frontier: dict[int, list] = {0: [np.arange(p, dtype=np.int16)[None, :]]}
+    nodes = work = 0
+    budget = np.inf if max_nodes is None else max_nodes
     for m in range(p, 0, -1):
+        if not want[1:m + 1].any():
+            return
         nxt: dict[int, list] = {}
+        stop = m
+        if work + sum(len(v) for f in frontier.values() for v in f) > budget:
+            break
         for k in sorted(frontier):
+            if work > budget:
+                break
             allV = np.concatenate(frontier[k])
             for lo_ in range(0, len(allV), 2048):
+                if work > budget:
+                    break
                 Vs = allV[lo_:lo_ + 2048]
                 n = len(Vs)
                 A = np.moveaxis(M[:, np.column_stack([Vs, np.full(n, p)])], 1, 0)
                 Ra = np.linalg.qr(A, mode="r")
                 rss = Ra[:, m, m] ** 2
                 record_many(Vs, rss)
+                work += n
                 lo = max(k, 1)
                 if lo > m - 1:
                     continue
@@ -236,8 +294,36 @@ def _leaps(R: np.ndarray, z: np.ndarray, rss_full: float, nbest: int, want: np.n
                     idx = np.concatenate([np.broadcast_to(np.arange(k), (rows.size, k)), free[rows, :i],
                                           free[rows, i + 1:]], axis=1)
                     nxt.setdefault(k + i, []).append(np.take_along_axis(Vs[rows], idx, 1))
+                    work += rows.size
+        if work > budget:  # this level is not finished: its size is not final
+            break
         frontier = nxt
-    return found, nodes
+        if want[m]:  # every subset of m terms that could enter the list was a node of this level
+            yield m, list(found[m]), nodes, True
+    else:
+        return
+    for s in range(stop, 0, -1):  # the budget is spent: the smaller sizes by local search
+        if want[s]:
+            _swap_search(M, p, s, found, record_many)
+            yield s, list(found[s]), nodes, False
+
+
+def _swap_search(M: np.ndarray, p: int, s: int, found: list, record_many, rounds: int = 10) -> None:
+    """Replace one term of the best subsets of ``s`` terms by one left out, as long as that finds better ones."""
+    for _ in range(rounds):
+        before = list(found[s])
+        cand = []
+        for _, c in before:
+            out = np.setdiff1d(np.arange(p), c)
+            for i in range(s):
+                rest = np.delete(np.array(c), i)
+                cand.append(np.column_stack([np.tile(rest, (out.size, 1)), out]))
+        if not cand:
+            return
+        c = np.unique(np.sort(np.concatenate(cand), axis=1), axis=0)
+        record_many(c, _rss_batch(M, c))
+        if found[s] == before:
+            return
 
 
 def _seed(M: np.ndarray, p: int, nbest: int, want: np.ndarray, record_many, beam: int = 20) -> None:
