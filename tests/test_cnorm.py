@@ -119,6 +119,23 @@ def test_selected_model_terms_coefficients_and_r2_equal_cnorm(ppvt, fits, key):
         assert row["r2"] == pytest.approx(scr["rsq"][i], abs=1e-9)
 
 
+@pytest.mark.parametrize("key, k", [("default", 5), ("k4_t3", 4)])
+def test_every_size_screened_equals_cnorm(ppvt, key, k):
+    # an R2 no model reaches: every size is searched and screened; leaps::regsubsets (exhaustive, nbest = 10) and
+    # cNORM's consistency screen give these subsets, also for the middle sizes (up to 1.35 million subsets each)
+    d, exp = ppvt
+    L = 50 + 10 * stats.norm.ppf(rank_percentiles(d["raw"], d["group"]))
+    _, subsets, warns = select_taylor_model(L, d["group"], d["raw"], k=k, t=3, r2=1.0)
+    scr = exp[key]["subsets_screened"]
+    assert subsets.frame["size"].tolist() == scr["terms"] and any("no model reaches" in w for w in warns)
+    for _, row in subsets.frame.iterrows():
+        i = scr["terms"].index(row["size"])
+        sel = scr["selected"][i]
+        assert set(row["terms"].split(" + ")) == set([sel] if isinstance(sel, str) else sel), row["size"]
+        assert row["consistent"] == scr["consistent"][i]
+        assert row["r2"] == pytest.approx(scr["rsq"][i], abs=1e-9)
+
+
 def test_stated_number_of_terms_and_r2_rule(ppvt):
     d, exp = ppvt
     L = 50 + 10 * stats.norm.ppf(rank_percentiles(d["raw"], d["group"]))
@@ -366,3 +383,17 @@ def test_covariate_selected_model_separates_the_sexes_and_bad_covariates_are_err
         ContinuousNorms(covariate="grp", k=2, t=1).fit(d.assign(grp=np.arange(len(d)) % 3), "phq9.total")
     with pytest.raises(ContinuousNormError, match="both a covariate"):
         ContinuousNorms(by="sex", covariate="sex").fit(d, "phq9.total")
+
+
+def test_a_spent_node_budget_of_the_model_search_is_a_warning():
+    d = _synthetic()
+    L = 50 + 10 * stats.norm.ppf(rank_percentiles(d["phq9.total"], d["grade"].astype(str) + d["sex"]))
+    A, C, y = d["grade"].to_numpy(float), (d["sex"] == "M").to_numpy(float), d["phq9.total"].to_numpy(float)
+    # k = 2, t = 1 with the covariate: 11 candidates, within the default budget: exact, every size screened
+    _, sub, warns = select_taylor_model(L, A, y, k=2, t=1, covariate=C, r2=0.999)
+    assert not any("local search" in w for w in warns) and sub.frame["size"].tolist() == list(range(1, 12))
+    _, sub2, warns2 = select_taylor_model(L, A, y, k=2, t=1, covariate=C, r2=0.999, max_nodes=5)
+    assert any("local search" in w for w in warns2)
+    # the sizes searched exactly before the budget ran out are the same subsets
+    same = sub2.frame.set_index("size")["terms"] == sub.frame.set_index("size")["terms"]
+    assert same.loc[11]
