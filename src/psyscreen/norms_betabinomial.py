@@ -37,7 +37,7 @@ import pandas as pd
 from scipy import optimize, special, stats
 
 from .norms import NormFileError, NormWarning, _label, _py, _version
-from .norms_continuous import Consistency, ContinuousNormError, ContinuousNorms, norm_ci
+from .norms_continuous import Consistency, ContinuousNormError, ContinuousNorms, check_format, norm_ci
 
 __all__ = ["BetaBinomialNorms", "BetaBinomialModel", "fit_beta_binomial"]
 
@@ -398,11 +398,7 @@ class BetaBinomialNorms(ContinuousNorms):
 
     @classmethod
     def _from_dict(cls, d: dict, source: str) -> BetaBinomialNorms:
-        if d.get("format") != FORMAT:
-            raise NormFileError(f"{source} is not a psyscreen beta-binomial norm table (format={d.get('format')!r}).")
-        if d.get("version") != FORMAT_VERSION:
-            raise NormFileError(f"{source} has beta-binomial norm version {d.get('version')!r}; this psyscreen "
-                                f"reads {FORMAT_VERSION}.")
+        check_format(d, source, FORMAT, FORMAT_VERSION, "beta-binomial norm table")
         try:
             st = d["settings"]
             bb = cls(age=d["age"], by=tuple(d["by"]), n_items=st["n_items"], alpha_degree=st["alpha_degree"],

@@ -69,6 +69,14 @@ __all__ = [
 FORMAT = "psyscreen.norms.continuous"
 FORMAT_VERSION = 1
 
+
+def check_format(d: dict, source: str, fmt: str, version: int, what: str) -> None:
+    """Refuse a saved norm file of another kind or version (one message for every kind of norm file)."""
+    if d.get("format") != fmt:
+        raise NormFileError(f"{source} is not a psyscreen {what} (format={d.get('format')!r}).")
+    if d.get("version") != version:
+        raise NormFileError(f"{source} has {what} version {d.get('version')!r}; this psyscreen reads {version}.")
+
 RANK_METHODS = {
     "blom": (3 / 8, 1 / 4),
     "tukey": (1 / 3, 1 / 3),
@@ -1141,11 +1149,7 @@ class ContinuousNorms:
 
     @classmethod
     def _from_dict(cls, d: dict, source: str) -> ContinuousNorms:
-        if d.get("format") != FORMAT:
-            raise NormFileError(f"{source} is not a psyscreen continuous norm table (format={d.get('format')!r}).")
-        if d.get("version") != FORMAT_VERSION:
-            raise NormFileError(f"{source} has continuous-norm version {d.get('version')!r}; this psyscreen reads "
-                                f"{FORMAT_VERSION}.")
+        check_format(d, source, FORMAT, FORMAT_VERSION, "continuous norm table")
         try:
             st = d["settings"]
             cov = st.get("covariate")
