@@ -20,3 +20,15 @@ def reference_dir() -> Path:
 @pytest.fixture(scope="session")
 def expected(reference_dir) -> dict:
     return json.loads((reference_dir / "expected.json").read_text())
+
+
+def pytest_configure(config):
+    """The workspace's Django settings, once for the session: pytest-django makes its test database from them
+    (SQLite in memory). The PostgreSQL path is tested against a real server in a subprocess
+    (tests/workspace/test_postgres.py)."""
+    import tempfile
+
+    from psyscreen.workspace import configure
+
+    configure(db=Path(tempfile.gettempdir()) / "psyscreen-test-workspace.db", secret_file=None,
+              allowed_hosts=("testserver", "127.0.0.1", "localhost"))

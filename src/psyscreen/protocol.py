@@ -137,6 +137,21 @@ class InvalidPolicy(_Strict):
     source: Optional[str] = None
 
 
+class FollowUpSection(_Strict):
+    """How soon a flagged student must be seen: days from the case's opening to its first action, by level.
+
+    ``days`` maps a level's rank or code to days; levels not named get ``default_days``. ``critical_days`` is
+    for a critical answer (0: the same day). ``done_by`` are the event kinds that meet the deadline. ``source``
+    says where the numbers come from; where they are local policy it must say so.
+    """
+
+    critical_days: int = Field(default=0, ge=0)
+    days: dict[Union[int, str], int] = Field(default_factory=dict)
+    default_days: int = Field(default=30, ge=0)
+    done_by: list[str] = ["interviewed", "closed"]
+    source: str
+
+
 class Protocol(_Strict):
     """A screening protocol, as read from its YAML definition. Use :func:`load_protocol` to get one."""
 
@@ -151,6 +166,7 @@ class Protocol(_Strict):
     rules: list[ProtocolRule] = []
     critical: CriticalPolicy = CriticalPolicy()
     invalid: InvalidPolicy = InvalidPolicy()
+    follow_up: Optional[FollowUpSection] = None
     notes: list[str] = []
     path: Optional[str] = Field(default=None, exclude=True)
     sha256: Optional[str] = Field(default=None, exclude=True)
@@ -191,6 +207,29 @@ class Protocol(_Strict):
     def categories(self) -> list[str]:
         """The ordered categories of the ``level`` column: most urgent first, then "invalid: re-test", "none"."""
         return [lv.code for lv in self.levels_by_rank] + [INVALID_LEVEL, NONE_LEVEL]
+
+    def deadline_policy(self):
+        """The follow-up deadlines (:class:`psyscreen.followup.DeadlinePolicy`) of this protocol.
+
+        Without a ``follow_up`` section: a critical answer and level 1 the same day, level 2 within 7 days
+        (the default protocol's level actions), every other level within 30 days; the source says these are the
+        county's choice.
+
+        Examples
+        --------
+        >>> p = load_protocol("default").deadline_policy()
+        >>> p.days(2, False), p.days(3, True)
+        (7, 0)
+        """
+        from .followup import DeadlinePolicy
+
+        fu = self.follow_up
+        if fu is None:
+            return DeadlinePolicy(source="psyscreen default, the county's choice: critical and level 1 the same "
+                                         "day, level 2 within 7 days, other levels within 30 days")
+        by_rank = {self.level(int(k) if str(k).isdigit() else k).rank: int(v) for k, v in fu.days.items()}
+        return DeadlinePolicy(critical_days=fu.critical_days, days_by_rank=by_rank, default_days=fu.default_days,
+                              done_by=tuple(fu.done_by), source=fu.source)
 
     def describe(self, lang: str = "en") -> str:
         """A short human-readable summary (used by ``psyscreen protocols show``)."""

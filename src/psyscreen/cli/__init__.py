@@ -14,8 +14,8 @@ def main() -> None:
 
 
 # Each command group lives in its own module, which lists the commands it defines in COMMANDS.
-from . import analyze, archive, instruments, key, mapping, protocols, score, screen  # noqa: E402
+from . import analyze, archive, followup, instruments, key, mapping, protocols, score, screen  # noqa: E402
 
-for _module in (instruments, protocols, score, screen, mapping, analyze, archive, key):
+for _module in (instruments, protocols, score, screen, mapping, analyze, archive, followup, key):
     for _command in _module.COMMANDS:
         main.add_command(_command)

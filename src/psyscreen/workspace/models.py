@@ -1,0 +1,150 @@
+"""The workspace's record: accounts with their role, screenings copied from the archive, cases, append-only
+events and the append-only audit log.
+
+A case is one flagged student in one wave; its id is a random UUID, the only thing about it that appears in a
+URL. Events and audit entries are never updated or deleted: :meth:`save` and :meth:`delete` refuse, and the
+database refuses too (triggers made by migration 0002).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from .. import followup
+
+ROLES = (
+    ("county", "县级中心"),
+    ("school", "学校心理教师"),
+    ("class", "班主任"),
+    ("leader", "领导（只读汇总）"),
+)
+
+
+class AppendOnlyError(RuntimeError):
+    """An event or an audit entry cannot be changed or removed; record a correction instead."""
+
+
+class AppendOnly(models.Model):
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} is append-only: record a new one instead")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} is append-only and cannot be deleted")
+
+
+class Account(models.Model):
+    """What a user may see: a role, and the school (and grade and class) it is for."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account")
+    role = models.CharField(max_length=10, choices=ROLES)
+    school = models.CharField(max_length=200, blank=True)
+    grade = models.IntegerField(null=True, blank=True)
+    klass = models.CharField("class", max_length=100, blank=True)
+    lang = models.CharField(max_length=2, default="zh")
+
+    def __str__(self):
+        return f"{self.user.username} ({self.role})"
+
+
+class Screening(models.Model):
+    """One archived screening of a student who has a case (every wave of that student, flagged or not)."""
+
+    student_key = models.CharField(max_length=128, db_index=True)
+    wave = models.CharField(max_length=32)
+    wave_date = models.DateField(null=True)
+    school = models.CharField(max_length=200)
+    grade = models.IntegerField(null=True)
+    klass = models.CharField(max_length=100, blank=True)
+    level = models.CharField(max_length=32, blank=True)
+    level_rank = models.IntegerField(null=True)
+    flagged = models.BooleanField(default=False)
+    critical = models.BooleanField(default=False)
+    reasons = models.TextField(blank=True)
+    reasons_en = models.TextField(blank=True)
+    scores = models.JSONField(default=dict)  # scale -> value
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["student_key", "wave"], name="screening_once")]
+        ordering = ["wave"]
+
+
+class Case(models.Model):
+    """One flagged student in one wave: opened when the wave reaches the workspace, with its deadline."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    student_key = models.CharField(max_length=128, db_index=True)
+    wave = models.CharField(max_length=32, db_index=True)
+    school = models.CharField(max_length=200, db_index=True)
+    grade = models.IntegerField(null=True)
+    klass = models.CharField(max_length=100, blank=True)
+    level = models.CharField(max_length=32)
+    level_rank = models.IntegerField(null=True)
+    critical = models.BooleanField(default=False)
+    reasons = models.TextField(blank=True)
+    reasons_en = models.TextField(blank=True)
+    action = models.TextField(blank=True)  # the protocol's suggested action at this level (zh)
+    action_en = models.TextField(blank=True)
+    opened_on = models.DateField()
+    deadline = models.DateField()
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["student_key", "wave"], name="case_once")]
+        ordering = ["deadline", "level_rank"]
+
+    def domain_events(self) -> list:
+        """The events as :class:`psyscreen.followup.Event`, in the order they were recorded."""
+        return [e.as_domain() for e in sorted(self.events.all(), key=lambda e: e.recorded_at)]
+
+    def state(self, policy=None) -> followup.CaseState:
+        return followup.case_state(self.domain_events(), policy)
+
+    def overdue(self, today: dt.date | None = None) -> bool:
+        return self.state().overdue(self.deadline, today or dt.date.today())
+
+
+class Event(AppendOnly):
+    """One follow-up event of a case; never changed: a correction is a new event with ``corrects`` set."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=32, choices=[(k, v.zh) for k, v in followup.EVENT_KINDS.items()])
+    occurred_on = models.DateField()
+    fields = models.JSONField(default=dict)
+    corrects = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrections")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=300, default="web")  # "web", or "excel: <file name> <sheet> row <n>"
+    # the same fill-in row imported twice has the same key: the second import adds nothing
+    source_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["recorded_at"]
+
+    def as_domain(self) -> followup.Event:
+        return followup.Event(kind=self.kind, occurred_on=self.occurred_on, fields=dict(self.fields),
+                              corrects=str(self.corrects_id) if self.corrects_id else None, ident=str(self.id))
+
+
+class AuditEntry(AppendOnly):
+    """Who looked at or changed what, when: every view of a student's page and every change."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT)
+    username = models.CharField(max_length=150)
+    action = models.CharField(max_length=40)
+    case = models.ForeignKey(Case, null=True, on_delete=models.PROTECT)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at"]

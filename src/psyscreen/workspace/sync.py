@@ -1,0 +1,131 @@
+"""Open a case for every flagged student of every archived wave, and copy their growth file into the workspace.
+
+The archive (:mod:`psyscreen.archive`, SQLite) stays the record of the screenings; the workspace keeps a copy of
+what its pages show (level, reasons, scores per wave) for the students who have a case, so that it can run on
+PostgreSQL on another machine. Running it again adds only what is new: a wave imported since, a student flagged
+again (the new case points at the last one: ``previous``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+
+from .._results import ResultMixin
+from ..protocol import load_protocol
+from .models import Case, Screening
+
+__all__ = ["sync_cases", "SyncResult"]
+
+
+@dataclass(frozen=True)
+class SyncResult(ResultMixin):
+    """What :func:`sync_cases` added: cases opened, screenings copied, waves seen."""
+
+    cases_opened: int
+    screenings_copied: int
+    waves: tuple
+
+    def __str__(self) -> str:
+        return (f"{self.cases_opened} case(s) opened, {self.screenings_copied} screening(s) copied from "
+                f"{len(self.waves)} wave(s)")
+
+
+def _policy(protocol_id, cache: dict):
+    if protocol_id not in cache:
+        try:
+            cache[protocol_id] = load_protocol(protocol_id)
+        except Exception:  # a county's own protocol file is not shipped: its deadlines are the defaults
+            cache[protocol_id] = None
+    return cache[protocol_id]
+
+
+def sync_cases(archive: str | Path) -> SyncResult:
+    """Open the cases of every flagged student in the archive that has none yet (idempotent).
+
+    Parameters
+    ----------
+    archive : path
+        The county's archive file (``psyscreen archive import``).
+
+    Returns
+    -------
+    SyncResult
+    """
+    from ..archive import connect
+
+    protocols: dict = {}
+    with connect(archive, create=False) as con:
+        con.row_factory = sqlite3.Row
+        rows = con.execute(
+            "SELECT st.student_key, w.wave, w.wave_date, i.imported_at, i.protocol_id, s.school, s.grade, "
+            "s.class AS klass, s.level, s.level_rank, s.flagged, s.critical, s.reasons, s.reasons_en, s.student_id, "
+            "s.wave_id FROM screenings s JOIN waves w ON w.id = s.wave_id JOIN students st ON st.id = s.student_id "
+            "LEFT JOIN imports i ON i.wave_id = s.wave_id "
+            "WHERE s.student_id IN (SELECT student_id FROM screenings WHERE flagged = 1) ORDER BY w.wave").fetchall()
+        scores: dict = {}
+        for sid, wid, name, value in con.execute(
+                "SELECT x.student_id, x.wave_id, c.name, x.value FROM scores x JOIN scales c ON c.id = x.scale_id "
+                "WHERE x.student_id IN (SELECT student_id FROM screenings WHERE flagged = 1)"):
+            if value is not None:
+                scores.setdefault((sid, wid), {})[name] = value
+    have_screen = set(Screening.objects.values_list("student_key", "wave"))
+    have_case = {(k, w): pk for pk, k, w in Case.objects.values_list("pk", "student_key", "wave")}
+    last_case = {}
+    for pk, k, w in sorted(Case.objects.values_list("pk", "student_key", "wave"), key=lambda t: t[2]):
+        last_case[k] = pk
+    new_screens, opened = [], 0
+    with transaction.atomic():
+        for r in rows:
+            key, wave = r["student_key"], r["wave"]
+            if (key, wave) not in have_screen:
+                new_screens.append(Screening(
+                    student_key=key, wave=wave, wave_date=_date(r["wave_date"]), school=r["school"] or "",
+                    grade=r["grade"], klass=r["klass"] or "", level=r["level"] or "", level_rank=r["level_rank"],
+                    flagged=bool(r["flagged"]), critical=bool(r["critical"]), reasons=r["reasons"] or "",
+                    reasons_en=r["reasons_en"] or "", scores=scores.get((r["student_id"], r["wave_id"]), {})))
+            if not r["flagged"]:
+                continue
+            if (key, wave) in have_case:
+                last_case[key] = have_case[(key, wave)]
+                continue
+            protocol = _policy(r["protocol_id"], protocols)
+            policy = protocol.deadline_policy() if protocol else load_protocol("default").deadline_policy()
+            opened_on = _date(r["imported_at"]) or _date(r["wave_date"]) or dt.date.today()
+            deadline = opened_on + dt.timedelta(days=policy.days(r["level_rank"], bool(r["critical"])))
+            action = _action(protocol, r["level"])
+            case = Case.objects.create(
+                student_key=key, wave=wave, school=r["school"] or "", grade=r["grade"], klass=r["klass"] or "",
+                level=r["level"] or "", level_rank=r["level_rank"], critical=bool(r["critical"]),
+                reasons=r["reasons"] or "", reasons_en=r["reasons_en"] or "", action=action[0], action_en=action[1],
+                opened_on=opened_on, deadline=deadline, previous_id=last_case.get(key))
+            have_case[(key, wave)] = case.pk
+            last_case[key] = case.pk
+            opened += 1
+        Screening.objects.bulk_create(new_screens, batch_size=2000)
+    return SyncResult(cases_opened=opened, screenings_copied=len(new_screens),
+                      waves=tuple(sorted({r["wave"] for r in rows})))
+
+
+def _date(text) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
+
+
+def _action(protocol, level: str) -> tuple[str, str]:
+    if protocol is None or not level:
+        return "", ""
+    try:
+        lv = protocol.level(level)
+    except KeyError:
+        return "", ""
+    return lv.action.zh, lv.action.en
