@@ -84,6 +84,7 @@ def settings_dict(db=None, database_url=None, *, secret_file=None, debug=False, 
                     "axes.middleware.AxesMiddleware"],
         AUTHENTICATION_BACKENDS=["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"],
         ROOT_URLCONF="psyscreen.workspace.urls",
+        STATIC_URL="/static/",  # no static files (styles are inline); Django's test server needs it set
         TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [],
                     "APP_DIRS": True,
                     "OPTIONS": {"context_processors": ["django.template.context_processors.request",
