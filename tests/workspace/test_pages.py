@@ -65,13 +65,36 @@ def test_an_invalid_event_shows_every_problem_next_to_its_field_and_stores_nothi
     r = _post_event(client, case, kind="closed", date=future, by="", outcome="")
     assert r.status_code == 200
     page = _html(r)
-    assert 'id="error-date"' in page and "future" in page
+    assert 'id="error-date"' in page and "日期晚于今天" in page
     assert 'id="error-by"' in page and 'id="error-outcome"' in page
     assert not Event.objects.filter(case=case).exists()
     # a field the chosen kind does not have is refused, not silently dropped
     r = _post_event(client, case, kind="suspended", date="2026-09-11", by="王老师", to="县医院")
     assert r.status_code == 200 and 'id="error-to"' in _html(r)
     assert not Event.objects.filter(case=case).exists()
+    client.get("/lang/en/")
+    r = _post_event(client, case, kind="closed", date=future, by="", outcome="")
+    assert "a date in the future" in _html(r) and "日期晚于今天" not in _html(r)
+
+
+def test_every_problem_of_validate_event_has_chinese_words():
+    from psyscreen import followup
+    from psyscreen.workspace.words import problem_words
+
+    bad = [("closed", {"date": "soon", "by": "", "outcome": "fine"}), ("closed", {"date": "2026-02-30"}),
+           ("interviewed", {"date": "2999-01-01", "reassessed_level": "7", "to": "x"}),
+           ("plan", {"note": "x" * 2001}), ("nonsense", {})]
+    problems = []
+    for kind, values in bad:
+        with pytest.raises(followup.EventError) as exc:
+            followup.validate_event(kind, values, today=dt.date(2026, 9, 1))
+        problems += exc.value.problems.values()
+    assert len(problems) >= 9
+    for p in problems:
+        zh = problem_words(p, "zh")
+        assert zh != p and not re.search(r"[a-z]{3,}", zh), (p, zh)
+        en = problem_words(p, "en")
+        assert not re.search(r"[\u4e00-\u9fff]", en), (p, en)
 
 
 def test_an_event_is_shown_in_words_and_a_correction_strikes_the_old_one_through(client, accounts, cases):
@@ -398,6 +421,9 @@ def test_error_pages_show_no_path_and_no_student_key(client, accounts, cases):
     assert r.status_code == 404 and 'id="error-message"' in _html(r) and "S0001" not in _html(r)
     r = client.get(f"/case/{cases['school_b'].pk}/")
     assert r.status_code == 404 and str(cases["school_b"].pk) not in _html(r)
+    client.force_login(accounts["class"])
+    r = client.get(f"/case/{cases['critical'].pk}/scores/")
+    assert r.status_code == 403 and 'id="error-message"' in _html(r) and "您无权" in _html(r)
     r = client.get("/critical/", HTTP_HOST="S0001.example")  # a disallowed host: 400
     assert r.status_code == 400 and "S0001" not in _html(r) and 'id="error-message"' in _html(r)
 
@@ -462,6 +488,23 @@ def test_the_right_password_logs_in(client, accounts):
     r = client.post("/login/", {"username": "psy1", "password": PASSWORD})
     assert r.status_code == 302
     assert client.get("/critical/").status_code == 200
+
+
+def test_the_english_pages_have_no_chinese_words_but_the_data(client, accounts, cases):
+    case = cases["critical"]
+    client.force_login(accounts["county"])
+    _post_event(client, case, kind="closed", date="2099-01-01", by="王老师", outcome="resolved")
+    client.get("/lang/en/")
+    _post_event(client, case, kind="referred", date="2026-09-11", by="王老师", to="县医院", outcome="seen")
+    data = ("一中", "二中", "王老师", "县医院", "中文")
+    pages = {url: _html(client.get(url)) for url in ("/critical/", "/cases/", f"/case/{case.pk}/", "/dashboard/",
+                                                     "/audit/", "/accounts/", f"/case/{case.pk}/scores/")}
+    pages["invalid event"] = _html(_post_event(client, case, kind="closed", date="2099-01-01", by="", outcome=""))
+    for url, page in pages.items():
+        text = re.sub(r"<[^>]+>", " ", page.replace('src="data:image', ""))
+        for d in data:
+            text = text.replace(d, "")
+        assert not re.findall(r"[\u4e00-\u9fff]+", text), (url, re.findall(r".{20}[\u4e00-\u9fff]+.{20}", text))
 
 
 def test_words_switch_between_chinese_and_english(client, accounts, cases):

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from .. import followup
 from .models import ROLES
-from .words import level_words, role_words, words_for
+from .words import level_words, problem_words, role_words, words_for
 
 __all__ = ["EventForm", "FindForm", "AccountForm", "event_field_names"]
 
@@ -95,7 +95,7 @@ class EventForm(forms.Form):
                                                  corrects=str(data["corrects"]) if data.get("corrects") else None)
         except followup.EventError as exc:
             for name, problem in exc.problems.items():
-                self.add_error(name if name in self.fields else None, problem)
+                self.add_error(name if name in self.fields else None, problem_words(problem, self.lang))
         return data
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .. import followup
 
-__all__ = ["WORDS", "words_for", "status_words", "level_words", "event_details"]
+__all__ = ["WORDS", "words_for", "status_words", "level_words", "event_details", "problem_words", "kind_help"]
 
 WORDS = {
     "title": ("心理健康筛查随访工作台", "Screening follow-up workspace"),
@@ -62,6 +62,7 @@ WORDS = {
     "correcting": ("正在更正以下记录（原记录保留，显示为划除）：",
                    "Correcting this event (the event stays in the record, struck through):"),
     "cancel": ("取消", "Cancel"),
+    "required_fields": ("各类型需填写的项目（* 为必填）", "What each kind needs (* required)"),
     "form_errors": ("记录未保存，请按提示修改：", "The event was not saved; please correct:"),
     "event_saved": ("已保存。", "Saved."),
     "none": ("无", "none"),
@@ -185,3 +186,52 @@ def event_details(kind: str, fields: dict, lang: str) -> str:
             v = level_words(str(v), lang)
         parts.append(f"{f.zh if lang == 'zh' else f.en} {v}")
     return "; ".join(parts)
+
+
+# the problems of psyscreen.followup.validate_event (shared with the Excel import, in English with the Chinese
+# field words) in Chinese: pattern -> template
+_PROBLEMS_ZH = (
+    (r"missing; fill in (.+?) \((.+)\)", "未填写；请填写{0}"),
+    (r"a date in the future; .*", "日期晚于今天；请在事情发生后记录"),
+    (r"not a date.*", "不是日期；请写成 2026-09-03"),
+    (r"no such day.*", "没有这一天；请写成 2026-09-03"),
+    (r"not a field of .*", "所选类型没有此项；请清空或换一种类型"),
+    (r"unknown level.*", "等级不对；请选 1、2、3 或 无"),
+    (r"unknown event; write one of: (.+)", "类型不对；请选：{0}"),
+    (r"unknown .+?; write one of: (.+)", "选项不对；请选：{0}"),
+    (r"longer than 2,000 characters.*", "超过2000字；请缩短"),
+)
+
+
+# the same in English only (the import's messages name the Chinese words of the fill-in sheet too)
+_PROBLEMS_EN = (
+    (r"missing; fill in (.+?) \((.+)\)", "missing; fill in {1}"),
+    (r"unknown level; .*", "unknown level; choose 1, 2, 3 or none"),
+    (r"unknown (.+?); write one of: .+", "unknown {0}; choose one from the list"),
+)
+
+
+def problem_words(problem: str, lang: str) -> str:
+    """A problem found by :func:`psyscreen.followup.validate_event`, in the page language.
+
+    Examples
+    --------
+    >>> problem_words("missing; fill in 负责人 (by whom)", "zh"), problem_words("missing; fill in 负责人 (by whom)", "en")
+    ('未填写；请填写负责人', 'missing; fill in by whom')
+    """
+    import re
+
+    for pattern, template in _PROBLEMS_ZH if lang == "zh" else _PROBLEMS_EN:
+        m = re.fullmatch(pattern, problem)
+        if m:
+            return template.format(*m.groups())
+    return problem
+
+
+def kind_help(lang: str) -> list[tuple[str, str]]:
+    """(kind words, its fields' words with ``*`` after the required ones) for every event kind."""
+    out = []
+    for k in followup.EVENT_KINDS.values():
+        fields = "、".join((f.zh if lang == "zh" else f.en) + ("*" if f.required else "") for f in k.fields)
+        out.append((k.zh if lang == "zh" else k.en, fields if lang == "zh" else fields.replace("、", ", ")))
+    return out

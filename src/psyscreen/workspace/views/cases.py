@@ -14,7 +14,7 @@ from ... import followup
 from ..access import case_for, cases_for, may, pseudonym, role, student_label
 from ..forms import EventForm, FindForm
 from ..models import Case, Event, Screening
-from ..words import event_details, status_words, words_for
+from ..words import event_details, kind_help, status_words, words_for
 from ._common import audit, requires
 
 
@@ -118,7 +118,7 @@ def _render_case(request, case: Case, form: EventForm, correcting=None, status: 
         "events": _event_rows(case, request.lang, state.corrected), "history": _history(request, case),
         "previous": _previous(request, case), "form": form, "correcting": correcting,
         "correcting_kind": followup.label(correcting.kind, request.lang) if correcting else "",
-        "show_reasons": r != "class", "may_scores": may(request.user, "scores"),
+        "kind_help": kind_help(request.lang), "show_reasons": r != "class", "may_scores": may(request.user, "scores"),
         "may_add": may(request.user, "add_event")}, status=status)
 
 
