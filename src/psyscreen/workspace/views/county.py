@@ -70,7 +70,8 @@ def export(request, table: str):
         _, wave, body, totals = _dashboard_data(request)
         cols = [w["school"]] + [w[c] for c in dash.COLUMNS]
         frame = pd.DataFrame([[s] + c for s, c in body] + [[w["total"]] + totals], columns=cols, dtype=object)
-        note = (w["suppressed_note"] if role(request.user) == "leader" else "") + (f" {w['wave']} {wave}" if wave else "")
+        note = (w["suppressed_note"] if role(request.user) == "leader" else "")
+        note += f" {w['wave']} {wave}" if wave else ""
         sheet = psio.Sheet(w["dashboard"], frame, note=note.strip() or None)
         n = len(body)
     else:
