@@ -5,7 +5,7 @@
 * ``school`` (the school's psychological teacher): every case of their school, with scores and reasons.
 * ``class`` (the class teacher): the cases of their class: level, suggested action and their tasks; never a
   score, an answer or a reason that quotes one.
-* ``leader``: aggregates only, small counts suppressed; no student page.
+* ``leader``: aggregates only (the dashboard and its export), small counts suppressed; no student page.
 
 A case the user may not see answers 404, exactly as a case that does not exist, so that ids cannot be probed.
 """
@@ -28,7 +28,7 @@ _RIGHTS = {
     "county": {"critical", "cases", "case", "scores", "add_event", "dashboard", "export", "audit", "accounts", "find"},
     "school": {"critical", "cases", "case", "scores", "add_event", "export", "find"},
     "class": {"critical", "cases", "case", "add_event"},
-    "leader": {"dashboard"},
+    "leader": {"dashboard", "export"},  # export: the dashboard only, suppressed as on the page
 }
 
 

@@ -94,6 +94,11 @@ def settings_dict(db=None, database_url=None, *, secret_file=None, debug=False, 
         LOGIN_URL="login",
         LOGIN_REDIRECT_URL="home",
         LOGOUT_REDIRECT_URL="login",
+        AUTH_PASSWORD_VALIDATORS=[
+            {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+            {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+            {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+            {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"}],
         SESSION_COOKIE_AGE=SESSION_HOURS * 3600,
         SESSION_EXPIRE_AT_BROWSER_CLOSE=True,
         SESSION_SAVE_EVERY_REQUEST=True,  # the age counts from the last request: an idle session expires

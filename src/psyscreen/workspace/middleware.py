@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .words import WORDS
+from .words import words_for
 
 
 class LanguageMiddleware:
@@ -36,4 +36,4 @@ class NoStoreMiddleware:
 def words(request) -> dict:
     """Template context: ``w`` (the words of the page language) and ``lang``."""
     lang = getattr(request, "lang", "zh")
-    return {"w": {k: v[0] if lang == "zh" else v[1] for k, v in WORDS.items()}, "lang": lang}
+    return {"w": words_for(lang), "lang": lang}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -26,7 +27,13 @@ def home(request):
 
 
 def _error(request, status: int, key: str):
-    return render(request, "workspace/error.html", {"message_key": key, "status": status}, status=status)
+    """An error page: the status and one sentence, never the path asked for, a student key or the exception."""
+    try:
+        return render(request, "workspace/error.html", {"message_key": key, "status": status, "error_page": True},
+                      status=status)
+    except Exception:  # the page itself failed (e.g. the database is down): a plain answer, still without details
+        return HttpResponse(f'<!doctype html><title>{status}</title><p id="error-message">{status}</p>',
+                            status=status)
 
 
 def not_found(request, exception=None):
@@ -38,7 +45,7 @@ def forbidden(request, exception=None):
 
 
 def bad_request(request, exception=None):
-    return _error(request, 400, "not_found")
+    return _error(request, 400, "bad_request")
 
 
 def server_error(request):
