@@ -10,11 +10,13 @@ Fixtures
     One headless Chromium for the whole session (a fresh profile in a temporary directory), quit at the end.
 ``live_server``
     pytest-django's live server, started so that Django's test server can serve the workspace (see below).
+``fast_passwords``
+    A fast password hasher while the test makes its accounts and signs in.
 ``browser``
     A :class:`Browser` on pytest-django's ``live_server`` with a clean slate (no cookies) for one test, on the
     transactional test database, which is emptied after the test (the append-only tables included).
 
-Import them into a test module: ``from .browser import browser, chrome, flushable_db, live_server  # noqa: F401``.
+Import them into a test module: ``from .browser import browser, chrome, fast_passwords, flushable_db, live_server  # noqa: F401``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import importlib
 import os
 import shutil
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,7 +40,7 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
          "--disable-extensions", "--window-size=1280,900")
 WAIT = 20  # seconds: the longest a page or an element may take on a busy machine
 
-__all__ = ["Browser", "Page", "chrome", "browser", "flushable_db", "live_server", "start_chromium"]
+__all__ = ["Browser", "Page", "chrome", "browser", "fast_passwords", "flushable_db", "live_server", "start_chromium"]
 
 
 def start_chromium(profile: Path):
@@ -64,8 +68,9 @@ def start_chromium(profile: Path):
 
 
 @pytest.fixture(scope="session")
-def chrome():
-    """One headless Chromium for the session; quit (and its profile removed) at the end."""
+def chrome(live_server):
+    """One headless Chromium for the session; quit (and its profile removed) at the end, before the live server
+    stops (the browser's open connections end while the server can still close them cleanly)."""
     profile = Path(tempfile.mkdtemp(prefix="psyscreen-chromium-"))
     driver = None
     try:
@@ -89,7 +94,20 @@ def live_server(request):
     with override_settings(STATIC_URL="/static/"):
         server = LiveServer(addr)
     yield server
+    # the threads serving the browser's last connections finish (they close the shared test database
+    # connection, which must still be shared with them) before the server stops
+    deadline = time.monotonic() + 5
+    for t in threading.enumerate():
+        if t is not threading.current_thread() and "process_request_thread" in t.name:
+            t.join(max(0.0, deadline - time.monotonic()))
     server.stop()
+
+
+@pytest.fixture
+def fast_passwords(settings):
+    """A fast password hasher for the test's accounts and sign-ins (Django's advice for tests: the real one takes
+    about a second a hash by design). The live server shares the settings, so it checks them with it too."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -135,10 +153,12 @@ class Browser:
 
     Examples
     --------
-    >>> b.login("psy1", PASSWORD)                            # doctest: +SKIP
-    >>> b.click("a.case-link"); b.fill("kind", "closed")     # doctest: +SKIP
-    >>> b.submit("#event-submit").status                     # doctest: +SKIP
-    200
+    In a test with the ``browser`` fixture (not a doctest: it needs the live server)::
+
+        b.login("psy1", PASSWORD)
+        b.click("a.case-link")
+        page = b.record_event("closed", date="2026-09-30", by="王老师", outcome="resolved")
+        assert page.status == 200 and b.text("#case-status") == "closed"
     """
 
     driver: object
@@ -172,8 +192,8 @@ class Browser:
 
         old = self.driver.find_element("tag name", "html")
         act()
-        WebDriverWait(self.driver, WAIT).until(EC.staleness_of(old))
-        WebDriverWait(self.driver, WAIT).until(
+        WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(EC.staleness_of(old))
+        WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(
             lambda d: d.execute_script("return document.readyState") == "complete")
         return self.page()
 
@@ -217,7 +237,7 @@ class Browser:
             raise AssertionError(f"{css} is not shown on the page: a user could not fill it")
         tag = el.tag_name.lower()
         if tag == "select":
-            WebDriverWait(self.driver, WAIT).until(
+            WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(
                 lambda d: d.find_elements("css selector", f"{css} option[value='{value}']"),
                 message=f"{css} has no option {value!r}")
             Select(el).select_by_value(value)
@@ -251,7 +271,7 @@ class Browser:
 
 
 @pytest.fixture
-def browser(chrome, live_server, flushable_db) -> Browser:
+def browser(chrome, live_server, flushable_db, fast_passwords) -> Browser:
     """The session's Chromium, with no cookies left by an earlier test, on the live server."""
     chrome.get("about:blank")
     chrome.execute_cdp_cmd("Network.clearBrowserCookies", {})  # every site's, not only the current page's

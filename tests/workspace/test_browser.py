@@ -13,14 +13,14 @@ import uuid
 
 import pytest
 
-from .browser import Browser, browser, chrome, flushable_db, live_server  # noqa: F401  (fixtures)
+from .browser import Browser, browser, chrome, fast_passwords, flushable_db, live_server  # noqa: F401  (fixtures)
 from .conftest import PASSWORD, make_case
 
 TODAY = dt.date.today().isoformat()
 
 
 @pytest.fixture
-def world(accounts, cases):
+def world(fast_passwords, accounts, cases):
     """The conftest's accounts and cases, and one more level-1 case of 一中 7-1 whose deadline is still ahead
     (on the critical list, not overdue)."""
     fresh = make_case(student_key="S0004", level="level1", level_rank=1, opened_on=dt.date.today(),
@@ -124,7 +124,9 @@ def test_class_teacher_sees_their_class_and_records_an_interview(browser, world)
 
     page = b._after(row(b, cases["critical"]).find_element("css selector", "a.case-link").click)
     assert page.status == 200 and b.text("#case-status") == "open"
-    assert not b.has("#scores-link") and not b.has("#growth-file") and "PHQ" not in page.text
+    # the level and the suggested action, never a score or the reasons that quote one
+    assert b.has("#case-status") and not b.has("#scores-link")
+    assert "PHQ" not in page.text and "phq9" not in page.html and "16.0" not in page.text
     page = b.record_event("interviewed", date=TODAY, by="班主任张老师", reassessed_level="none")
     assert page.status == 200 and b.text("#case-status") == "interviewed"
     [ev] = events_of(cases["critical"])
