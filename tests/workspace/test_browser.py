@@ -149,6 +149,7 @@ def test_leader_sees_the_dashboard_only(browser, world):
     page = b.get(f"/case/{cases['critical'].pk}/")  # no student page for the leadership
     assert_error_page(page, 403, b)
     assert cases["critical"].student_key not in page.text
+    assert_no_student_key_in_urls(b)
 
 
 # --- forbidden paths -------------------------------------------------------------------------------------------
@@ -178,6 +179,7 @@ def test_school_a_cannot_open_or_write_to_school_b(browser, world):
     page = b.record_event("interviewed", date=TODAY, by="王老师", reassessed_level="1")
     assert_error_page(page, 404, b)
     assert events_of(cases["school_b"]) == [] and events_of(cases["critical"]) == []
+    assert_no_student_key_in_urls(b)
 
 
 def test_a_form_without_its_csrf_token_is_refused(browser, world):
@@ -196,6 +198,7 @@ def test_a_form_without_its_csrf_token_is_refused(browser, world):
     page = b.record_event("interviewed", date=TODAY, by="王老师", reassessed_level="1")
     assert page.status == 200 and b.text("#case-status") == "interviewed"
     assert len(events_of(case)) == 1
+    assert_no_student_key_in_urls(b)
 
 
 def test_a_guessed_case_id_is_not_found(browser, world):
@@ -206,6 +209,7 @@ def test_a_guessed_case_id_is_not_found(browser, world):
         assert_error_page(page, 404, b)
     page = b.get("/case/not-a-case/")
     assert_error_page(page, 404, b)
+    assert_no_student_key_in_urls(b)
 
 
 def test_a_signed_out_visitor_is_sent_to_the_login_page(browser, world):
