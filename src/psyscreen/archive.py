@@ -1234,8 +1234,9 @@ class Comparison(ResultMixin):
         ...     "last_close_reason": ["resolved", None], "last_interview": ["on time", "never"],
         ...     "last_referred": [True, False]}, index=pd.Index(["a", "c"], name="student_key"))
         >>> c = Comparison("2026-03", "2026-09", st, pd.DataFrame(), pd.DataFrame()).with_last_time(last)
-        >>> c.flagged_again()
-        {'flagged_again': 2, 'with_case': 1, 'closed': 1, 'referred': 1, 'never_interviewed': 0, 'interviewed_late': 0, 'no_case': 1}
+        >>> counts = c.flagged_again()
+        >>> counts["flagged_again"], counts["with_case"], counts["closed"], counts["referred"], counts["no_case"]
+        (2, 1, 1, 1, 1)
         """
         from dataclasses import replace
 

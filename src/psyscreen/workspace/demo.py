@@ -104,7 +104,8 @@ def seed_demo(*, today: dt.date | None = None) -> DemoWorkspace:
     interviewed today, one reviewed as a false alarm and closed, one urgent case left alone and dated
     :data:`OVERDUE_BACK_DAYS` days back so that it is overdue. For two students of that school flagged in both
     waves, the earlier case: one interviewed, referred and closed as in care, one interviewed with an in-school
-    plan and left open; the others were never interviewed (what ``psyscreen compare`` reports as "what was done last time").
+    plan and left open; the others were never interviewed (what ``psyscreen compare`` reports as "what was done
+    last time").
     """
     today = today or dt.date.today()
     cases = list(Case.objects.all().order_by("wave", "student_key"))

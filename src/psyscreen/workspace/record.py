@@ -93,7 +93,8 @@ def _record(case, today: dt.date) -> CaseRecord:
     return CaseRecord(
         wave=case.wave, case_id=str(case.pk), level=case.level, critical=case.critical, opened_on=case.opened_on,
         deadline=case.deadline, status=state.status, overdue=state.overdue(case.deadline, today),
-        on_time=state.on_time(case.deadline), first_action_on=state.first_action_on, interviewed_on=state.interviewed_on,
+        on_time=state.on_time(case.deadline), first_action_on=state.first_action_on,
+        interviewed_on=state.interviewed_on,
         interviewed_on_time=None if state.interviewed_on is None else state.interviewed_on <= case.deadline,
         reviewed=state.reviewed, referred=state.referred, closed=state.closed, close_reason=state.close_reason,
         current_level=state.current_level, events=tuple(events), corrected=state.corrected)
