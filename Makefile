@@ -1,5 +1,6 @@
 # Two commands set up a fresh machine (only Python 3.11 and the package registries needed):
-#   make demo   create .venv if needed, install psyscreen from this checkout, screen the bundled sample county
+#   make demo   create .venv if needed, install psyscreen from this checkout, screen the bundled sample county and
+#               build its follow-up workspace with demo accounts
 #   make test   the same set-up, then the whole test suite (notebooks included)
 PYTHON ?= python3
 VENV := .venv
@@ -19,8 +20,10 @@ $(STAMP): pyproject.toml | $(PY)
 
 venv: $(STAMP)
 
+# demo: screen the sample county, then build the demo's follow-up workspace (out/demo/county.db: both sample
+# waves, cases, a demo-only account per role, a few events) and print how to start it; safe to run again
 demo: venv
-	$(PY) -m psyscreen demo --out $(OUT)
+	$(PY) -m psyscreen demo --out $(OUT) --workspace
 
 test: venv
 	$(PY) -m pytest -q

@@ -86,6 +86,7 @@ __all__ = [
     "ImportResult",
     "History",
     "Comparison",
+    "LAST_TIME_COLUMNS",
     "TestRetest",
     "DeletionResult",
     "connect",
@@ -1214,8 +1215,72 @@ class Comparison(ResultMixin):
     reliability: pd.DataFrame
     gaps: dict = field(default_factory=dict)
     protocol: Optional[str] = None
+    last_time: Optional[pd.DataFrame] = None
 
     STATUSES = OUTCOMES
+
+    def with_last_time(self, last: pd.DataFrame) -> "Comparison":
+        """This comparison with "what was done last time" for the students flagged again (``persistent``).
+
+        The follow-up record is not in this store (it lives in the workspace): the caller reads it and passes
+        one row per student that had a case before the later wave, indexed by ``student_key``, with the columns
+        of :data:`LAST_TIME_COLUMNS`. Rows of students who are not flagged again are dropped; undecided, invalid
+        and not-screened students are never flagged again (they keep their own outcome).
+
+        Examples
+        --------
+        >>> st = pd.DataFrame({"student_key": ["a", "b", "c"], "status": ["persistent", "persistent", "new"]})
+        >>> last = pd.DataFrame({"last_wave": ["2026-03", "2026-03"], "last_status": ["closed", "open"],
+        ...     "last_close_reason": ["resolved", None], "last_interview": ["on time", "never"],
+        ...     "last_referred": [True, False]}, index=pd.Index(["a", "c"], name="student_key"))
+        >>> c = Comparison("2026-03", "2026-09", st, pd.DataFrame(), pd.DataFrame()).with_last_time(last)
+        >>> counts = c.flagged_again()
+        >>> counts["flagged_again"], counts["with_case"], counts["closed"], counts["referred"], counts["no_case"]
+        (2, 1, 1, 1, 1)
+        """
+        from dataclasses import replace
+
+        missing = [c for c in LAST_TIME_COLUMNS if c not in last.columns]
+        if missing:
+            raise ArchiveError(f"last-time record lacks the column(s) {missing}")
+        again = set(self.students.loc[self.students["status"] == "persistent", "student_key"].astype(str))
+        frame = last.loc[[str(k) in again for k in last.index], list(LAST_TIME_COLUMNS)].copy()
+        frame.index = pd.Index([str(k) for k in frame.index], name="student_key")
+        return replace(self, last_time=frame)
+
+    def flagged_again(self) -> dict:
+        """Counts of the students flagged again and what was done at their last case (needs
+        :meth:`with_last_time`; without it only ``flagged_again`` is known)."""
+        n = int((self.students["status"] == "persistent").sum())
+        out = {"flagged_again": n}
+        t = self.last_time
+        if t is None:
+            return out
+        out.update(with_case=len(t), closed=int((t["last_status"] == "closed").sum()),
+                   referred=int(t["last_referred"].fillna(False).astype(bool).sum()),
+                   never_interviewed=int((t["last_interview"] == "never").sum()),
+                   interviewed_late=int((t["last_interview"] == "late").sum()), no_case=n - len(t))
+        return out
+
+    def flagged_again_line(self, lang: str = "zh") -> str:
+        """The terminal's count line for the students flagged again.
+
+        Examples
+        --------
+        >>> st = pd.DataFrame({"student_key": ["a"], "status": ["persistent"]})
+        >>> Comparison("2026-03", "2026-09", st, pd.DataFrame(), pd.DataFrame()).flagged_again_line("en")
+        'flagged again: 1 (no follow-up is recorded in this archive)'
+        """
+        c = self.flagged_again()
+        if "with_case" not in c:
+            return (f"再次预警：{c['flagged_again']} 人（本档案没有随访记录）" if lang == "zh" else
+                    f"flagged again: {c['flagged_again']} (no follow-up is recorded in this archive)")
+        if lang == "zh":
+            return (f"再次预警：{c['flagged_again']} 人；其上次个案：已结案 {c['closed']}，已转介 {c['referred']}，"
+                    f"未约谈 {c['never_interviewed']}，约谈逾期 {c['interviewed_late']}，无个案记录 {c['no_case']}")
+        return (f"flagged again: {c['flagged_again']}; of them last case closed {c['closed']}, referred "
+                f"{c['referred']}, never interviewed {c['never_interviewed']}, interviewed late "
+                f"{c['interviewed_late']}, no case recorded {c['no_case']}")
 
     def to_frame(self) -> pd.DataFrame:
         """Counts by status (county total), one row for every outcome (zeros included)."""
@@ -1263,6 +1328,51 @@ class Comparison(ResultMixin):
                            f"{w} is incomplete: the school of the unprocessed file(s) {files} is not known, so "
                            "their students may be counted absent")
         return out
+
+
+#: The columns of "what was done last time" (:meth:`Comparison.with_last_time`): the wave of the student's last
+#: case, its status (``open``, a :data:`psyscreen.followup.EVENT_KINDS` code, ``closed``), its close reason (a
+#: ``close`` outcome code, or missing), the interview (``on time``, ``late`` or ``never``) and whether the
+#: student was referred.
+LAST_TIME_COLUMNS = ("last_wave", "last_status", "last_close_reason", "last_interview", "last_referred")
+
+_LAST_TIME_WORDS = {
+    "zh": {"open": "未处理", "on time": "按期约谈", "late": "逾期约谈", "never": "未约谈",
+           "closed": "已结案", "open_interviewed": "未结案，已约谈", "open_never": "未结案，未约谈",
+           "no_case": "无个案记录"},
+    "en": {"open": "open: nothing recorded", "on time": "interviewed on time", "late": "interviewed late",
+           "never": "never interviewed", "closed": "last case closed", "open_interviewed": "open, interviewed",
+           "open_never": "open, never interviewed", "no_case": "no case recorded"},
+}
+
+
+def _last_time_columns(cmp: "Comparison", rows: pd.DataFrame, lang: str, w: dict) -> pd.DataFrame:
+    """The "what was done last time" columns, in words, for the rows of a school's flags sheet."""
+    from . import followup
+
+    words = _LAST_TIME_WORDS[lang]
+    t = cmp.last_time.reindex(rows["student_key"].astype(str).tolist())
+
+    def status(v):
+        if not isinstance(v, str):
+            return ""
+        return words["open"] if v == "open" else followup.label(v, lang) if v in followup.EVENT_KINDS else v
+
+    def reason(v):
+        return followup.label(v, lang, group="close") if isinstance(v, str) and v in followup.OUTCOMES["close"] \
+            else ""
+
+    again = (rows["status"] == "persistent").to_numpy()
+    has = t["last_status"].notna().to_numpy()
+    out = pd.DataFrame(index=rows.index)
+    out["last_wave"] = [wave_label(v, lang) if isinstance(v, str) else "" for v in t["last_wave"]]
+    out["last_status"] = [status(v) for v in t["last_status"]]
+    out.loc[again & ~has, "last_status"] = words["no_case"]
+    out["last_close_reason"] = [reason(v) for v in t["last_close_reason"]]
+    out["last_interview"] = [words.get(v, "") if isinstance(v, str) else "" for v in t["last_interview"]]
+    ref = t["last_referred"].astype("boolean")
+    out["last_referred"] = np.where(ref.isna(), "", np.where(ref.fillna(False), w["yes"], w["no"]))
+    return out
 
 
 def _estimate_reliability(con, wid_from: int, scale: str, meta: pd.Series, scores_from: pd.Series,
@@ -1467,14 +1577,15 @@ def _words(lang: str, wf: str, wt: str) -> dict:
     if lang == "zh":
         return {
             "sheets": {"flags": "预警变化", "reliable change": "可靠变化", "reliability": "信度",
-                       "flags by school": "各校预警变化", "about": "说明"},
+                       "flags by school": "各校预警变化", "flagged again": "再次预警的上次处理", "about": "说明"},
             "columns": {"student_key": "学生编码", "school": "学校", "grade": "年级", "class": "班级",
                         "level_from": f"等级（{wf}）", "level_to": f"等级（{wt}）", "flagged_from": f"预警（{wf}）",
                         "flagged_to": f"预警（{wt}）", "status": "结果", "scale": "量表", "x1": f"得分（{wf}）",
                         "x2": f"得分（{wt}）", "change": "变化", "rci": "可靠变化指数（RCI）", "category": "类别",
                         "below_cutoff_deterioration": "可靠恶化但未达预警线", "reliability": "信度",
                         "source": "信度来源", "sd_from": f"标准差（{wf}）", "n_from": f"人数（{wf}）",
-                        "s_diff": "差值标准误（S_diff）"},
+                        "s_diff": "差值标准误（S_diff）", "last_wave": "上次个案批次", "last_status": "上次个案状态",
+                        "last_close_reason": "上次结案原因", "last_interview": "上次约谈", "last_referred": "上次是否转介"},
             "yes": "是", "no": "否", "total": "合计", "rate": "比例", "note": "说明",
             "about": [f"{wf} → {wt} 两次筛查对比；本工作簿不含任何学生身份信息",
                       "*：已隐藏（所有隐藏单元格同一标记，可能为 0 或任何人数）：1 至 {m1} 的计数、等于该行合计的计数、"
@@ -1483,14 +1594,18 @@ def _words(lang: str, wf: str, wt: str) -> dict:
                       "可靠变化：Jacobson-Truax 法，|RCI| > 1.96；“未达预警线”= 本次未预警"],
         }
     return {
-        "sheets": {k: k for k in ("flags", "reliable change", "reliability", "flags by school", "about")},
+        "sheets": {k: k for k in ("flags", "reliable change", "reliability", "flags by school", "about")}
+        | {"flagged again": "flagged again, last time"},
         "columns": {"student_key": "student key", "school": "school", "grade": "grade", "class": "class",
                     "level_from": f"level ({wf})", "level_to": f"level ({wt})", "flagged_from": f"flagged ({wf})",
                     "flagged_to": f"flagged ({wt})", "status": "outcome", "scale": "scale", "x1": f"score ({wf})",
                     "x2": f"score ({wt})", "change": "change", "rci": "reliable change index (RCI)",
                     "category": "category", "below_cutoff_deterioration": "reliable deterioration under the cutoff",
                     "reliability": "reliability", "source": "source of the reliability",
-                    "sd_from": f"SD ({wf})", "n_from": f"n ({wf})", "s_diff": "SE of the difference (S_diff)"},
+                    "sd_from": f"SD ({wf})", "n_from": f"n ({wf})", "s_diff": "SE of the difference (S_diff)",
+                    "last_wave": "last case: wave", "last_status": "last case: status",
+                    "last_close_reason": "last case: close reason", "last_interview": "last case: interview",
+                    "last_referred": "last case: referred"},
         "yes": "yes", "no": "no", "total": "Total", "rate": "rate", "note": "note",
         "about": [f"compare {wf} -> {wt}; no student identity in this workbook",
                   "*: hidden (one mark for every hidden cell; it may be 0 or any count): counts from 1 to {m1}, a "
@@ -1536,6 +1651,8 @@ def _yes_no(values: pd.Series, w: dict) -> pd.Series:
 
 def _flag_sheet(cmp: Comparison, rows: pd.DataFrame, lang: str, w: dict) -> pd.DataFrame:
     out = rows.copy()
+    if cmp.last_time is not None:
+        out = pd.concat([out, _last_time_columns(cmp, rows, lang, w)], axis=1)
     out["level_from"] = _level_labels(out["level_from"], cmp.protocol, lang)
     out["level_to"] = _level_labels(out["level_to"], cmp.protocol, lang)
     for c in ("flagged_from", "flagged_to"):
@@ -1582,6 +1699,11 @@ def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5, l
     would reveal them or a whole group, shown as "*" (:func:`psyscreen.privacy.suppress_small`, the rule of the
     screening's county summary), and an ``about`` sheet with the notes of :meth:`Comparison.notes`; no student
     keys. Files are written atomically.
+
+    With :meth:`Comparison.with_last_time` (the follow-up record), a school's ``flags`` sheet says for each
+    student flagged again what was done at the last case (its wave, status, close reason, interview, referral),
+    and the county workbook gets a ``flagged again`` sheet: by school, the last case closed, open and
+    interviewed, open and never interviewed, or no case recorded (suppressed like the others).
 
     Parameters
     ----------
@@ -1653,12 +1775,37 @@ def write_comparison(cmp: Comparison, out_dir: PathLike, *, min_cell: int = 5, l
         table.insert(0, w["columns"]["scale"], scale)
         rc_tables.append(table)
     about = [line.format(m=min_cell, m1=min_cell - 1) for line in w["about"]] + cmp.notes(lang)
-    written.append(_write_sheets(county / f"compare-{tag}.xlsx", {
+    sheets = {
         sheet["flags by school"]: _suppressed(by_school, min_cell, total=w["total"], rate=w["rate"]),
         sheet["reliable change"]: pd.concat(rc_tables, ignore_index=True) if rc_tables else pd.DataFrame(),
-        sheet["reliability"]: reliability,
-        sheet["about"]: pd.DataFrame({w["note"]: about})}))
+        sheet["reliability"]: reliability}
+    if cmp.last_time is not None:
+        sheets[sheet["flagged again"]] = _flagged_again_by_school(cmp, min_cell, lang, w)
+        about.append(cmp.flagged_again_line(lang))
+    sheets[sheet["about"]] = pd.DataFrame({w["note"]: about})
+    written.append(_write_sheets(county / f"compare-{tag}.xlsx", sheets))
     return written
+
+
+def _flagged_again_by_school(cmp: Comparison, min_cell: int, lang: str, w: dict) -> pd.DataFrame:
+    """Students flagged again, by school x what their last case came to (closed; open and interviewed; open and
+    never interviewed; no case recorded), with small-cell suppression."""
+    words = _LAST_TIME_WORDS[lang]
+    st = cmp.students[cmp.students["status"] == "persistent"]
+    cats = ["closed", "open_interviewed", "open_never", "no_case"]
+    if st.empty:
+        return pd.DataFrame(columns=[w["columns"]["school"], *(words[c] for c in cats)])
+    t = cmp.last_time.reindex(st["student_key"].astype(str).tolist())
+    status = t["last_status"].to_numpy(dtype=object)
+    never = (t["last_interview"] == "never").to_numpy(dtype=bool)
+    has = t["last_status"].notna().to_numpy(dtype=bool)
+    kind = np.where(~has, "no_case", np.where(status == "closed", "closed",
+                                              np.where(never, "open_never", "open_interviewed")))
+    counts = pd.crosstab(st["school"].fillna("?").to_numpy(), kind).reindex(columns=cats, fill_value=0)
+    counts = counts.rename(columns=words)
+    counts.index.name = w["columns"]["school"]
+    counts.columns.name = None
+    return _suppressed(counts, min_cell, total=w["total"], rate=w["rate"])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,6 +17,44 @@ _DB = click.option("--db", required=True, type=click.Path(dir_okay=False, path_t
                    help="The county's archive file (SQLite).")
 
 
+_URL = click.option("--database-url", envvar="PSYSCREEN_DATABASE_URL", default=None,
+                    help="postgresql://user:password@host:port/name: the workspace that holds the follow-up record, "
+                         "when it is not in the archive file. Also read from PSYSCREEN_DATABASE_URL.")
+
+_RECORD_WORDS = {
+    "zh": {"none": "没有随访记录：本档案尚未开启随访工作台（psyscreen followup sync --db {db} 开启个案）。",
+           "no_case": "没有随访记录（该生没有个案）。", "not_read": "随访记录未读取：{why}",
+           "follow": "随访", "no_flag": "  本批次未预警，无个案", "case": "  个案：期限 {deadline}，{overdue}，状态：{status}",
+           "overdue": "已逾期", "not_overdue": "未逾期", "no_events": "  （尚无随访记录）",
+           "on_time": "按期", "late": "逾期", "first": "，首次处理 {date}（{when}）", "corrected": "（已被更正）"},
+    "en": {"none": "no follow-up is recorded: the workspace has not been opened on this archive "
+                   "(psyscreen followup sync --db {db} opens the cases).",
+           "no_case": "no follow-up is recorded (the student has no case).", "not_read": "follow-up not read: {why}",
+           "follow": "follow-up", "no_flag": "  not flagged in this wave: no case",
+           "case": "  case: deadline {deadline}, {overdue}, status: {status}", "overdue": "OVERDUE",
+           "not_overdue": "not overdue", "no_events": "  (nothing recorded yet)", "on_time": "on time",
+           "late": "late", "first": ", first action {date} ({when})", "corrected": " (corrected)"},
+}
+
+
+def _follow_up_record(db: Path, database_url: Optional[str]):
+    """The workspace's follow-up record (:mod:`psyscreen.workspace.record`) on ``db`` or ``database_url``, or
+    None when that database has no workspace tables; raises ``LookupError(why)`` when it cannot be read here."""
+    from ..workspace import configure
+    from ..workspace.config import ConfigurationError
+
+    try:
+        configure(db=None if database_url else db, database_url=database_url, secret_file=None, archive=db)
+        from ..workspace import record
+
+        return record if record.has_record() else None
+    except ConfigurationError as exc:
+        raise LookupError(str(exc)) from None
+    except Exception as exc:  # the database could not be reached: say which kind, not the data
+        raise click.ClickException(f"the follow-up record could not be read ({type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
 def _fail(exc: Exception) -> click.ClickException:
     from ..archive import ArchiveError
 
@@ -165,8 +203,10 @@ _HISTORY_COLUMNS = {
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also save a small chart of the scores (.png or .svg).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-def history_cmd(student_key: str, db: Path, plot_path: Optional[Path], lang: str) -> None:
-    """Show the growth file of STUDENT_KEY: every wave, scores, level and reasons."""
+@_URL
+def history_cmd(student_key: str, db: Path, plot_path: Optional[Path], lang: str, database_url: Optional[str]) -> None:
+    """Show the growth file of STUDENT_KEY: every wave, scores, level and reasons, then each wave's follow-up
+    case (deadline, overdue or not, status) and its events, from the workspace (psyscreen serve)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -179,6 +219,7 @@ def history_cmd(student_key: str, db: Path, plot_path: Optional[Path], lang: str
     except Exception as exc:
         raise _fail(exc) from None
     t = h.timeline.copy()
+    t["wave_code"] = t["wave"].astype(str)
     t["reasons"], other = h.reasons(lang)
     t["wave"] = [wave_label(w, lang) for w in t["wave"].astype(str)]
     for protocol, rows in t.groupby(t["protocol_id"].fillna(""), sort=False).groups.items():
@@ -197,12 +238,59 @@ def history_cmd(student_key: str, db: Path, plot_path: Optional[Path], lang: str
         click.echo(f"注意：{waves} 的原因仅以英文保存（该批次的筛查结果没有中文原因）" if lang == "zh" else
                    f"note: the reasons of {waves} are stored in Chinese only (that wave's screening folder had no "
                    "English reasons); screen it again to have them in English")
+    _echo_follow_up(student_key, db, database_url, t, lang)
     if plot_path is not None:
         from ..io import atomic_write
 
         fig = h.plot(lang=lang)
         atomic_write(plot_path, lambda tmp: fig.savefig(tmp, format=plot_path.suffix.lstrip(".") or "png", dpi=120))
         click.echo(f"chart: {plot_path}")
+
+
+def _echo_follow_up(student_key: str, db: Path, database_url: Optional[str], timeline, lang: str) -> None:
+    """Each wave's level and reasons, then its case and events in words (psyscreen.followup.describe)."""
+    from .. import followup
+    from ..wave import wave_label
+
+    say = _RECORD_WORDS[lang]
+    try:
+        record = _follow_up_record(db, database_url)
+    except LookupError as exc:
+        click.echo(say["not_read"].format(why=exc))
+        return
+    if record is None:
+        click.echo(say["none"].format(db=db))
+        return
+    cases = {c.wave: c for c in record.student_record(student_key)}
+    if not cases:
+        click.echo(say["no_case"])
+        return
+    click.echo(f"\n{say['follow']}")
+    waves = [(str(w), wave_label(str(w), lang)) for w in timeline["wave_code"]]
+    waves += [(w, wave_label(w, lang)) for w in sorted(set(cases) - {w for w, _ in waves})]
+    rows = {str(r["wave_code"]): r for _, r in timeline.iterrows()}
+    for code, label in waves:
+        r = rows.get(code)
+        head = label
+        if r is not None:
+            bits = [str(v) for v in (r.get("level"), r.get("reasons")) if isinstance(v, str) and v]
+            head += ": " + " · ".join(bits) if bits else ""
+        click.echo(head)
+        case = cases.get(code)
+        if case is None:
+            click.echo(say["no_flag"])
+            continue
+        line = say["case"].format(deadline=case.deadline.isoformat(),
+                                  overdue=say["overdue"] if case.overdue else say["not_overdue"],
+                                  status=record.status_label(case.status, lang))
+        if case.first_action_on is not None:
+            line += say["first"].format(date=case.first_action_on.isoformat(),
+                                        when=say["on_time" if case.on_time else "late"])
+        click.echo(line)
+        if not case.events:
+            click.echo(say["no_events"])
+        for e, text in zip(case.events, followup.describe(case.events, lang)):
+            click.echo(f"    {text}" + (say["corrected"] if e.ident in case.corrected else ""))
 
 
 _COMPARE_WORDS = {
@@ -223,9 +311,12 @@ _COMPARE_WORDS = {
               help="Write a workbook per school and a county summary here.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="Language of the terminal tables and the workbooks.")
-def compare_cmd(db: Path, from_wave: str, to_wave: str, out_dir: Optional[Path], lang: str) -> None:
+@_URL
+def compare_cmd(db: Path, from_wave: str, to_wave: str, out_dir: Optional[Path], lang: str,
+                database_url: Optional[str]) -> None:
     """New, persistent and resolved flags, absentees, undecided and invalid sheets, schools not screened, and
-    reliable change between two waves."""
+    reliable change between two waves; for a student flagged again, what was done at the last case (from the
+    workspace's follow-up record)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -247,6 +338,8 @@ def compare_cmd(db: Path, from_wave: str, to_wave: str, out_dir: Optional[Path],
     Console(width=120).print(table)
     for note in cmp.notes(lang):
         click.echo(note)
+    cmp = _with_last_time(cmp, db, database_url, lang)
+    click.echo(cmp.flagged_again_line(lang))
     rel = Table(title=words["rel"])
     for c in words["rel_cols"]:
         rel.add_column(c)
@@ -264,6 +357,30 @@ def compare_cmd(db: Path, from_wave: str, to_wave: str, out_dir: Optional[Path],
         except Exception as exc:
             raise _fail(exc) from None
         click.echo(words["wrote"].format(n=len(files), out=out_dir))
+
+
+def _with_last_time(cmp, db: Path, database_url: Optional[str], lang: str):
+    """``cmp`` with what was done at the last case of each student flagged again, when the workspace has a
+    follow-up record (else ``cmp`` as it is)."""
+    import pandas as pd
+
+    from ..archive import LAST_TIME_COLUMNS
+
+    try:
+        record = _follow_up_record(db, database_url)
+    except LookupError as exc:
+        click.echo(_RECORD_WORDS[lang]["not_read"].format(why=exc))
+        return cmp
+    if record is None:
+        return cmp
+    again = cmp.students.loc[cmp.students["status"] == "persistent", "student_key"].astype(str).tolist()
+    last = record.last_cases(again, cmp.to_wave)
+    rows = [(k, c.wave, c.status, c.close_reason,
+             "never" if c.interviewed_on is None else "on time" if c.interviewed_on_time else "late", c.referred)
+            for k, c in last.items()]
+    frame = pd.DataFrame([r[1:] for r in rows], columns=list(LAST_TIME_COLUMNS),
+                         index=pd.Index([r[0] for r in rows], name="student_key"))
+    return cmp.with_last_time(frame)
 
 
 COMMANDS = [archive_group, history_cmd, compare_cmd]

@@ -257,8 +257,16 @@ def screen(inputs, protocol, wave, county, out, replace, map_path, norms, pseudo
 @click.option("--out", "out", default="out/demo", show_default=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--debug", is_flag=True)
-def demo(out, lang, debug) -> None:
-    """Screen the bundled sample county's latest wave with the default protocol."""
+@click.option("--workspace", is_flag=True,
+              help="Also build the demo's follow-up workspace: screen and archive every sample wave in "
+                   "OUT/county.db, open the cases, make a demo account per role, record a few demo events, and "
+                   "print how to start it (`make demo` does this).")
+def demo(out, lang, debug, workspace) -> None:
+    """Screen the bundled sample county's latest wave with the default protocol.
+
+    With --workspace, also the demo's growth-file archive (every sample wave) and its follow-up workspace.
+    Running it again starts the demo afresh (the folder OUT is the demo's own).
+    """
     sample = find_sample()
     if sample is None:
         raise click.ClickException("data/sample not found: run this from the psyscreen checkout "
@@ -269,8 +277,44 @@ def demo(out, lang, debug) -> None:
     latest = waves[-1]
     click.echo(f"screening {latest} with the default protocol")
     # the demo's folder is the demo's: a previous demo run there is replaced (a folder of anything else is refused)
-    sys.exit(_run([latest], "default", latest.name, out, sample / "column_map.csv", None, None, lang, None, 5, debug,
-                  replace=True))
+    rc = _run([latest], "default", latest.name, out, sample / "column_map.csv", None, None, lang, None, 5, debug,
+              replace=True)
+    if rc == 0 and workspace:
+        _demo_workspace(sample, waves, out, lang)
+    sys.exit(rc)
+
+
+def _demo_workspace(sample: Path, waves: list, out: Path, lang: str) -> None:
+    """The demo's archive (every sample wave) and follow-up workspace; prints how to start it.
+
+    The latest wave's folder is ``out`` itself (screened just before); every earlier wave is screened into
+    ``out/waves/<wave>`` (tables only), then each is imported into ``out/county.db``.
+    """
+    from ..archive import import_wave
+    from ..screening import screen as run_screen
+    from ..workspace import configure, migrate
+
+    db = out / "county.db"
+    folders = []
+    for w in waves[:-1]:
+        click.echo(f"screening {w} for the demo's archive" if lang == "en" else f"为演示档案筛查 {w}")
+        res = run_screen([w], protocol="default", wave=w.name, out=out / "waves" / w.name,
+                         column_map=sample / "column_map.csv", lang=lang, reports=False, replace=True)
+        if not res.ok:
+            raise click.ClickException(f"the sample wave {w.name} did not screen completely")
+        folders.append(out / "waves" / w.name)
+    folders.append(out)
+    for f in folders:
+        click.echo(str(import_wave(f, db)))
+    configure(db=db, secret_file=db.with_name(db.name + ".secret"), archive=db)
+    migrate()
+    from ..workspace.demo import seed_demo  # the models: once Django is configured
+    from ..workspace.sync import sync_cases
+
+    click.echo(str(sync_cases(db)))
+    ws = seed_demo()
+    for line in ws.lines(db, lang):
+        click.echo(line)
 
 
 COMMANDS = [screen, demo]
