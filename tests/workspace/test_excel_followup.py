@@ -417,7 +417,7 @@ def _cli(*args, cwd: Path) -> subprocess.CompletedProcess:
 def test_cli_followup_import_on_an_archived_sample_wave(tmp_path):
     sample = REPO / "data" / "sample"
     out, db = tmp_path / "out", tmp_path / "county.db"
-    r = _cli("screen", sample / WAVE, "--wave", WAVE, "--map", sample / "column_map.csv", "--out", out, cwd=tmp_path)
+    r = _cli("screen", sample / WAVE / "第一高级中学.csv", "--wave", WAVE, "--map", sample / "column_map.csv", "--out", out, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert _cli("archive", "import", out, "--db", db, cwd=tmp_path).returncode == 0
     r = _cli("followup", "sync", "--db", db, cwd=tmp_path)

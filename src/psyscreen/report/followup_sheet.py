@@ -75,7 +75,7 @@ CHOICES_SHEET_NAMES = {"zh": "填写选项", "en": "Choices"}
 #: Blank rows under the pre-filled ones, for a school's further events (at least this many).
 BLANK_ROWS = 200
 
-_LEVEL_WORDS = {"zh": ["1", "2", "3", "无"], "en": ["1", "2", "3", "none"]}
+_LEVEL_WORDS = {"zh": ["1", "2", "3", "无"], "en": ["1", "2", "3", "None"]}  # the import reads both
 
 _TEXT = {
     "zh": {

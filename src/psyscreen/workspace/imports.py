@@ -181,6 +181,8 @@ def read_followup_rows(path: PathLike) -> tuple[list[FillRow], list[Reject]]:
                         codes, header_row, headers = found_codes, r, values
                     continue
                 cells = {code: (_inert_undone(values[j]) if j < len(values) else None) for code, j in codes.items()}
+                if all(_blank(v) for v in cells.values()):
+                    continue  # a spare row (a sheet formatted down to its last row has a million of them)
                 rows.append(FillRow(
                     file=path.name, sheet=ws.title, row=r, cells=cells,
                     letters={code: get_column_letter(j + 1) for code, j in codes.items()},
