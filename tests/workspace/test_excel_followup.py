@@ -182,15 +182,6 @@ def test_the_sheet_has_a_row_per_flagged_student_lists_dates_and_protection(scho
     assert followup._level("无") == "none"
 
 
-def test_a_pseudonymised_screening_carries_the_key_beside_the_id(tmp_path, school):
-    _, df, keys = school
-    ident = pd.DataFrame({"student_key": df["student_key"], "student_id": "ID" + df.index.astype(str),
-                          "name": "某某"})
-    out = write_school(df, tmp_path / "p", protocol="default", identities=ident, run=RunInfo(WAVE))
-    _, cols, pre = layout(out["workbook"])
-    assert "student_key" in cols and all(str(k).startswith("ID") for _, k in pre)
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # the round trip
 # ---------------------------------------------------------------------------------------------------------------
@@ -452,3 +443,29 @@ def test_cli_followup_import_on_an_archived_sample_wave(tmp_path):
         ("interviewed", f"excel: {book.name} 随访记录 row {pre[1][0]}", None),
         ("reviewed", f"excel: {book.name} 随访记录 row {pre[0][0]}", None)]
     assert len(imports) == 2 and all(u == "import" for u, _ in imports)
+
+
+def test_an_english_pseudonymised_workbook_round_trips_by_the_key(tmp_path, school, cases):
+    from psyscreen.workspace.models import Event
+
+    _, df, keys = school
+    ident = pd.DataFrame({"student_key": df["student_key"], "student_id": "ID" + df.index.astype(str),
+                          "name": "某某"})
+    book = write_school(df, tmp_path / "en", protocol="default", identities=ident, lang="en",
+                        run=RunInfo(WAVE))["workbook"]
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Follow-up"]
+    _, cols, pre = _layout(ws)
+    row, shown = pre[0]
+    key = str(ws.cell(row, cols["student_key"]).value).lstrip("'")
+    assert key in keys and not str(shown).startswith(key)
+    ws.cell(row, cols["kind"]).value = "interviewed"
+    ws.cell(row, cols["date"]).value = dt.datetime(2026, 9, 15)
+    ws.cell(row, cols["by"]).value = "Ms Wang"
+    ws.cell(row, cols["reassessed_level"]).value = "None"
+    wb.save(tmp_path / "en.xlsx")
+    res = run_import(tmp_path / "en.xlsx")
+    assert (res.added, res.rejected) == (1, 0), res.problems
+    ev = Event.objects.get()
+    assert ev.case == cases[key] and ev.fields["reassessed_level"] == "none"
+    assert ev.source == f"excel: en.xlsx Follow-up row {row}"

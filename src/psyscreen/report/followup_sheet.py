@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 import pandas as pd
 
