@@ -299,6 +299,9 @@ class Sheet:
     level_colours: Optional[dict] = None  # label -> colour
     note: Optional[str] = None        # a line above the table
     alert: Optional[str] = None       # a line above the note, in bold red (e.g. "this wave is incomplete: ...")
+    # a sheet that writes itself (drop-down lists, protection: the follow-up sheet of a school workbook):
+    # ``render(workbook, worksheet)`` is called instead of writing ``frame``; it must make its text cells inert
+    render: Optional[Callable] = None
 
 
 def workbook_bytes(sheets: list[Sheet]) -> bytes:
@@ -328,6 +331,9 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
             name = name[:28] + f"_{len(used)}"
         used.add(name.lower())
         ws = wb.add_worksheet(name)
+        if sh.render is not None:
+            sh.render(wb, ws)
+            continue
         r0 = 0
         if sh.alert:
             ws.write_string(r0, 0, str(safe_cell(sh.alert)), alert_fmt)

@@ -1,6 +1,7 @@
 """``psyscreen serve`` and ``psyscreen followup ...``: the follow-up workspace on the command line.
 
-``serve`` starts the web workspace; ``followup sync`` opens the cases of newly archived waves; ``followup
+``serve`` starts the web workspace; ``followup sync`` opens the cases of newly archived waves; ``followup import``
+merges the follow-up sheets schools filled in (:mod:`psyscreen.workspace.imports`); ``followup
 account`` makes an account (the county center makes every account). Nothing printed here names a student.
 """
 
@@ -92,6 +93,40 @@ def sync_cmd(db, database_url, secret_file) -> None:
         raise click.ClickException("--db: the county's archive is needed to open cases")
     _start(db, database_url, secret_file)
     _sync(db)
+
+
+@followup_group.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_DB
+@_URL
+@_SECRET
+@click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The workbook of rejected rows, with their reasons, to fix and import again "
+                   "(default: FIRST_FILE.rejects.xlsx beside the first file; written only when a row is rejected).")
+def import_cmd(files, db, database_url, secret_file, rejects) -> None:
+    """Merge the follow-up sheets (随访记录) schools filled in: validated, safe to repeat.
+
+    The same file imported twice adds nothing; a row changed since it was imported is recorded as a correction
+    of its earlier event (nothing is edited or removed). Every rejected cell is listed with file, sheet, row,
+    column and what to write; the exit status is 1 when some row was rejected (the other rows are recorded).
+
+    Example:
+      psyscreen followup import 2026-09_一中.xlsx 2026-09_二中.xlsx --db county.db
+    """
+    _start(db, database_url, secret_file)
+    _sync(db)  # the cases of waves archived since the last sync, so that their rows find them
+    from ..workspace.imports import import_followup
+
+    if rejects is None:
+        rejects = files[0].with_name(files[0].stem + ".rejects.xlsx")
+    result = import_followup(files, rejects=rejects)
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    click.echo(str(result))
+    if result.rejects_file is not None:
+        click.echo(f"rejected rows, with what to write: {result.rejects_file}")
+    if result.rejected or result.problems:
+        raise SystemExit(1)
 
 
 @followup_group.command("account")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 from typing import Optional
@@ -9,6 +10,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from ..followup import parse_date
 from ..io import Sheet, file_name, write_workbook
 from ..protocol import INVALID_LEVEL, UNDECIDED_LEVEL
 from ..wave import RunInfo
@@ -16,6 +18,7 @@ from ._columns import DROPPED_COLUMNS, instruments_for, readable_columns
 from ._common import (HEADERS, PathLike, check_lang, get_protocol, identity_columns, level_infos, resolve_levels,
                       sex_label)
 from .classes import class_labels, write_class_lists
+from .followup_sheet import SHEET_NAMES as FOLLOWUP_SHEET, followup_renderer, followup_rows
 from .letters import family_text, grade_label, write_letters
 
 __all__ = ["write_school"]
@@ -42,6 +45,16 @@ def _class_title(grade, cls: str, lang: str) -> str:
     return f"grade {grade_label(grade, lang)} class {cls}"
 
 
+def _opened_on(date: Optional[str]) -> dt.date:
+    """The day the follow-up deadlines count from: the workbook's date (``date``, if it is one), else today."""
+    if date:
+        try:
+            return parse_date(date)
+        except ValueError:
+            pass
+    return dt.date.today()
+
+
 def write_school(students: pd.DataFrame, folder: PathLike, *, protocol, lang: str = "zh",
                  identities: Optional[pd.DataFrame] = None, template=None, letter_template=None,
                  contact: Optional[str] = None, date: Optional[str] = None, run: Optional[RunInfo] = None) -> dict:
@@ -51,7 +64,10 @@ def write_school(students: pd.DataFrame, folder: PathLike, *, protocol, lang: st
       id, name, grade, class, sex, level, critical flag, the reasons in words, every scale score, band and rule
       column and the quality flags -- headers and values in words of ``lang`` (``PHQ-9 总分 分级`` = 中重度, 是/否;
       see :mod:`psyscreen.report._columns`) -- sorted critical first, then by level (most urgent first), grade,
-      class. Sheet 2 counts the levels per class. Sheet 3 states each level's suggested action.
+      class. Sheet 2 counts the levels per class. Sheet 3 states each level's suggested action. Sheet 4 (随访记录)
+      is the follow-up record for a school without a connection: one row per flagged student to fill in, with
+      drop-down lists and protected headers (:mod:`psyscreen.report.followup_sheet`), read back by
+      ``psyscreen followup import``; a fifth sheet (填写选项) lists what each event needs.
     - ``<folder>/classes/[<wave>_]<grade>-<class>.xlsx``: one list per class for the class teacher: student id,
       name, level and suggested action of the students at a warning level or to be re-tested, and nothing else.
       File names are unique per class (:func:`psyscreen.io.unique_file_names`).
@@ -159,11 +175,17 @@ def write_school(students: pd.DataFrame, folder: PathLike, *, protocol, lang: st
     note = f"{p.name.get(lang)} {p.version} · {t['confidential']}"
     if run is not None:
         note = f"{run.title(t['workbook'].format(school=school), lang)} · {note}"
+    wave_of = (run.wave if run is not None
+               else students["wave"].astype("string") if "wave" in students.columns else "")
+    follow = followup_rows(students, ids, lv, protocol=p, school=school, wave=wave_of, opened_on=_opened_on(date))
+    wave_words = run.wave if run is not None else "、".join(sorted(set(follow["wave"].dropna().astype(str))))
     workbook = write_workbook(folder / f"{prefix}{file_name(school)}.xlsx", [
         Sheet(t["sheets"][0], main, wrap=(h["reasons"],), level_column=h["level"], level_colours=colours, note=note,
               alert=alert),
         Sheet(t["sheets"][1], by_class),
         Sheet(t["sheets"][2], legend, wrap=(h["action"],), level_column=h["level"], level_colours=colours),
+        Sheet(FOLLOWUP_SHEET[lang], pd.DataFrame(),
+              render=followup_renderer(follow, lang=lang, school=school, wave=wave_words)),
     ])
 
     # ---- class teachers' lists -----------------------------------------------------------------
