@@ -27,8 +27,8 @@ def test_demo_builds_the_archive_cases_accounts_and_says_how_to_start(tmp_path):
     # how to start the workspace, the URL, each demo account with its password, said to be demo-only
     assert f"psyscreen serve --db {db}" in r.stdout and "http://127.0.0.1:8000/" in r.stdout
     assert "DEMO ONLY" in r.stdout
-    for user, password in (("demo-county", "demo-county-2026"), ("demo-school", "demo-school-2026"),
-                           ("demo-class", "demo-class-2026"), ("demo-leader", "demo-leader-2026")):
+    for user, password in (("demo-county", "sample-maple-4821"), ("demo-school", "sample-cedar-5937"),
+                           ("demo-class", "sample-birch-6143"), ("demo-leader", "sample-aspen-7259")):
         assert any(user in line and password in line for line in r.stdout.splitlines()), user
     assert (out / "manifest.json").is_file() and (out / "critical.xlsx").is_file()  # the screening, as before
     with sqlite3.connect(db) as con:

@@ -25,10 +25,10 @@ __all__ = ["DEMO_ACCOUNTS", "DemoWorkspace", "seed_demo"]
 
 #: username -> (role, password): demo-only (printed, and in the README)
 DEMO_ACCOUNTS = {
-    "demo-county": ("county", "demo-county-2026"),
-    "demo-school": ("school", "demo-school-2026"),
-    "demo-class": ("class", "demo-class-2026"),
-    "demo-leader": ("leader", "demo-leader-2026"),
+    "demo-county": ("county", "sample-maple-4821"),
+    "demo-school": ("school", "sample-cedar-5937"),
+    "demo-class": ("class", "sample-birch-6143"),
+    "demo-leader": ("leader", "sample-aspen-7259"),
 }
 
 #: how many days before today the demo's overdue case is dated as opened (its deadline has passed)
