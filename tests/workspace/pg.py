@@ -61,16 +61,17 @@ def free_port() -> int:
 
 
 def pg_bindir() -> Optional[Path]:
-    """The folder of ``initdb`` and ``pg_ctl``: ``$PSYSCREEN_PG_BIN``, Debian's newest
-    /usr/lib/postgresql/N/bin, or the PATH; None when there is none."""
+    """The folder of ``initdb`` and ``pg_ctl``: ``$PSYSCREEN_PG_BIN`` when set (only there), else Debian's newest
+    /usr/lib/postgresql/N/bin, else the PATH's; None when there is none."""
     env = os.environ.get("PSYSCREEN_PG_BIN")
     candidates = [Path(env)] if env else []
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
                       key=lambda p: [int(x) for x in re.findall(r"\d+", Path(p).parent.name)] or [0])
-    candidates += [Path(p) for p in reversed(versions)]
-    on_path = shutil.which("initdb")
-    if on_path:
-        candidates.append(Path(on_path).parent)
+    if not env:
+        candidates += [Path(p) for p in reversed(versions)]
+        on_path = shutil.which("initdb")
+        if on_path:
+            candidates.append(Path(on_path).parent)
     for c in candidates:
         if (c / "initdb").is_file() and (c / "pg_ctl").is_file() and (c / "postgres").is_file():
             return c
@@ -180,11 +181,14 @@ class PostgresServer:
 def postgres():
     """A started :class:`PostgresServer` for the session; a test fails (not skips) when PostgreSQL is missing."""
     server = PostgresServer()
+    problem = None
     try:
         server.start()
     except PostgresUnavailable as exc:
+        problem = str(exc)
+    if problem:
         server.stop()
-        pytest.fail(str(exc), pytrace=False)
+        pytest.fail(problem, pytrace=False)
     try:
         yield server
     finally:
