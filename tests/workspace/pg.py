@@ -440,13 +440,14 @@ class LoadResult:
 
 
 def run_load(port: int, usernames: list, password: str, events_per_user: int, *, tag: str,
-             time_limit: float = 600) -> LoadResult:
+             time_limit: float = 600, list_after_event: bool = True) -> LoadResult:
     """Every user at once (a barrier after the threads start): log in, open the critical list and the open
     cases, then ``events_per_user`` times: open a case, record an interview through its form (CSRF token from
     the page), follow the redirect back to the case page, and open a list again (critical or open cases, in
-    turn). Each event's note is ``{tag}-{user}-{i}``. Stops sending when ``time_limit`` seconds have passed.
+    turn; not with ``list_after_event=False``). Each event's note is ``{tag}-{user}-{i}``. Stops sending when
+    ``time_limit`` seconds have passed.
 
-    Requests per user: 2 (log in) + 2 (lists) + 4 per event.
+    Requests per user: 2 (log in) + 2 (lists) + 4 per event (3 without the list).
     """
     result = LoadResult()
     lock = threading.Lock()
@@ -481,7 +482,8 @@ def run_load(port: int, usernames: list, password: str, events_per_user: int, *,
                     notes.add(note)
                     if location:
                         web.get(location, "case")
-                web.get("/critical/" if i % 2 else "/cases/", "critical" if i % 2 else "cases")
+                if list_after_event:
+                    web.get("/critical/" if i % 2 else "/cases/", "critical" if i % 2 else "cases")
         except Exception as exc:  # noqa: BLE001 - reported in the result, the test asserts there is none
             with lock:
                 result.failures.append(f"{name}: {type(exc).__name__}: {exc}")
