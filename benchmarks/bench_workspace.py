@@ -22,6 +22,7 @@ process's peak resident memory (VmHWM).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -38,7 +39,7 @@ from tests.workspace.pg import (PostgresServer, WorkspaceServer, load_accounts, 
                                 run_load, sample_archive, stored_notes_postgres, stored_notes_sqlite)
 
 PASSWORD = "Tq7-follow-up-bench"
-KINDS = ("login_page", "login", "critical", "cases", "case", "event")
+KINDS = ("login_page", "login", "critical_first", "cases_first", "critical", "cases", "case", "event")
 
 
 def pct(values, q):
@@ -89,7 +90,8 @@ def main() -> None:
     stores = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
     n_req = args.users * (4 + 4 * args.events)
     print(f"workspace load: {args.users} users at once, {args.events} events each ({args.users * args.events} "
-          f"events, {n_req} requests), psyscreen serve --threads {args.threads}, 127.0.0.1")
+          f"events, {n_req} requests), psyscreen serve --threads {args.threads}, 127.0.0.1; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at the start")
     try:
         template = sample_archive(folder / "archive")
         for store in stores:
@@ -99,11 +101,16 @@ def main() -> None:
                   f"unexpected {r['extra']}; server peak memory {r['peak_mib']:.0f} MiB")
             for f in r["failures"][:5]:
                 print(f"  user stopped: {f}")
-            print(f"  {'page':<11} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+            print(f"  {'page':<15} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
             for kind in KINDS:
                 t = r["times"].get(kind, [])
                 if t:
-                    print(f"  {kind:<11} {len(t):>5} {statistics.median(t):>8.0f} {pct(t, 95):>8.0f} {max(t):>8.0f}")
+                    print(f"  {kind:<15} {len(t):>5} {statistics.median(t):>8.0f} {pct(t, 95):>8.0f} "
+                          f"{max(t):>8.0f}")
+            every = [x for t in r["times"].values() for x in t]
+            print(f"  {'every page':<15} {len(every):>5} {statistics.median(every):>8.0f} {pct(every, 95):>8.0f} "
+                  f"{max(every):>8.0f}")
+            print(f"  load average {os.getloadavg()[0]:.1f} at the end")
     finally:
         if args.dir is None:
             shutil.rmtree(folder, ignore_errors=True)
