@@ -1,14 +1,15 @@
 # Two commands set up a fresh machine (only Python 3.11 and the package registries needed):
 #   make demo   create .venv if needed, install psyscreen from this checkout, screen the bundled sample county and
 #               build its follow-up workspace with demo accounts
-#   make test   the same set-up, then the whole test suite (notebooks included)
+#   make test   the same set-up, the Debian packages the tests need (postgresql, chromium, chromium-driver:
+#               scripts/system_deps.sh installs the missing ones, with sudo when not root), then the whole test suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 OUT := out/demo
 
-.PHONY: demo test venv sample bench clean
+.PHONY: demo test venv system-deps sample bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,11 @@ venv: $(STAMP)
 demo: venv
 	$(PY) -m psyscreen demo --out $(OUT) --workspace
 
-test: venv
+# a real PostgreSQL server and headless Chromium for the workspace's tests; does nothing when they are installed
+system-deps:
+	bash scripts/system_deps.sh
+
+test: venv system-deps
 	$(PY) -m pytest -q
 
 sample: venv
@@ -39,6 +44,7 @@ bench: venv
 	$(PY) benchmarks/bench_polychoric.py
 	$(PY) benchmarks/bench_wlsmv.py
 	$(PY) benchmarks/bench_irt.py
+	$(PY) benchmarks/bench_workspace.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -319,7 +319,10 @@ def import_followup(files: Iterable[PathLike], *, today: Optional[dt.date] = Non
 
     Examples
     --------
-    >>> import_followup(["一中.xlsx"], rejects="一中.rejects.xlsx")  # doctest: +SKIP
+    After :func:`psyscreen.workspace.configure` (it writes to the workspace's database, so not a doctest)::
+
+        result = import_followup(["一中.xlsx"], rejects="一中.rejects.xlsx")
+        print(result)  # added, unchanged, corrected, rejected, ignored
     """
     today = today or dt.date.today()
     files = [Path(f) for f in files]
