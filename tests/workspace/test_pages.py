@@ -518,3 +518,25 @@ def test_words_switch_between_chinese_and_english(client, accounts, cases):
     page = _html(client.get("/critical/"))
     assert "Critical list" in page and "危急名单" not in page
     assert client.get("/lang/zh/?next=https://evil.example/")["Location"] == "/"
+
+
+def test_a_server_error_is_logged_without_its_message(client, accounts, cases, monkeypatch, caplog):
+    """A 500 is logged (path with an opaque id, the code's frames), never the message that may quote data."""
+    import logging
+
+    from psyscreen.workspace.logs import DataFreeFormatter
+    from psyscreen.workspace.views import cases as case_views
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("student S0001 answered 3")
+
+    monkeypatch.setattr(case_views, "render", boom)
+    client.raise_request_exception = False
+    client.force_login(accounts["county"])
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        r = client.get(f"/case/{cases['critical'].pk}/")
+    assert r.status_code == 500 and "S0001" not in r.content.decode()
+    records = [rec for rec in caplog.records if rec.name == "django.request"]
+    assert records, "the server error was not logged"
+    text = DataFreeFormatter("%(message)s").format(records[0])
+    assert "RuntimeError" in text and "S0001" not in text and str(cases["critical"].pk) in text

@@ -118,9 +118,15 @@ def settings_dict(db=None, database_url=None, *, secret_file=None, debug=False, 
         AXES_VERBOSE=False,
         AXES_LOCKOUT_TEMPLATE="workspace/locked.html",
         LOGGING={"version": 1, "disable_existing_loggers": False,
-                 "handlers": {"null": {"class": "logging.NullHandler"}},
-                 # axes logs the username of every failed login: kept out of the server log
-                 "loggers": {"axes": {"handlers": ["null"], "propagate": False}}},
+                 "formatters": {"data_free": {"()": "psyscreen.workspace.logs.DataFreeFormatter",
+                                              "format": "%(asctime)s %(levelname)s %(message)s"}},
+                 "handlers": {"null": {"class": "logging.NullHandler"},
+                              "stderr": {"class": "logging.StreamHandler", "formatter": "data_free"}},
+                 "loggers": {
+                     # axes logs the username of every failed login: kept out of the server log
+                     "axes": {"handlers": ["null"], "propagate": False},
+                     # server errors (500): the path (opaque ids only) and the code's frames, no message
+                     "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False}}},
         PSYSCREEN_PSEUDONYMISE=pseudonymise,
         PSYSCREEN_ARCHIVE=str(archive) if archive else (str(db) if db else None),
     )
