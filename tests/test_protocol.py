@@ -135,3 +135,21 @@ def test_cli_validate_list_show(tmp_path):
     assert res.exit_code == 0 and "一级预警" in res.output and "scale phq9.total ≥ 15 -> level 2" in res.output
     res = runner.invoke(protocols_cli, ["show", "nosuch"])
     assert res.exit_code != 0 and "no shipped protocol 'nosuch'" in res.output
+
+
+def test_follow_up_section_is_checked_and_gives_the_deadlines(tmp_path):
+    def good(d):
+        d["follow_up"] = {"days": {1: 0, "level2": 5}, "default_days": 20, "source": "county plan 2026"}
+
+    policy = load_protocol(write(tmp_path, edit=good)).deadline_policy()
+    assert (policy.days(1, False), policy.days(2, False), policy.days(9, False), policy.days(2, True)) == (0, 5, 20, 0)
+
+    def bad(d):
+        d["follow_up"] = {"days": {3: 1, "level9": 2}, "done_by": ["phoned"], "source": "x"}
+
+    with pytest.raises(ProtocolError) as err:
+        load_protocol(write(tmp_path, edit=bad, name="bad.yaml"))
+    for where in ("follow_up.days.3: no level with rank 3", "follow_up.days.level9", "follow_up.done_by: 'phoned'"):
+        assert where in str(err.value)
+    # without a section: the defaults, and the source says they are the county's choice
+    assert "county's choice" in load_protocol(write(tmp_path, name="plain.yaml")).deadline_policy().source

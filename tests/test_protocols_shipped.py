@@ -38,3 +38,21 @@ def test_mht_lie_scale_marks_the_sheet_invalid_in_the_primary_protocol():
     assert out.loc[1, "level"] == "level3" and "MHT" in out.loc[1, "reasons_en"]
     assert scores.loc[0, "mht.lie"] == 10 and scores.loc[0, "mht.valid"] == False  # kept, marked invalid
     assert len(out) == 2
+
+
+@pytest.mark.parametrize("name", psyscreen.list_protocols())
+def test_follow_up_deadlines_say_what_the_level_actions_say(name):
+    """Each shipped protocol states its follow-up deadlines with a source, and they agree with the words of its
+    level actions: "当天" (the same day) is 0 days, "一周内" (within a week) at most 7."""
+    protocol = psyscreen.load_protocol(name)
+    assert protocol.follow_up is not None and protocol.follow_up.source
+    policy = protocol.deadline_policy()
+    for level in protocol.levels:
+        days = policy.days(level.rank, critical=False)
+        if "当天" in level.action.zh:
+            assert days == 0, (name, level.code)
+        elif "一周内" in level.action.zh:
+            assert 1 <= days <= 7, (name, level.code)
+        else:
+            assert "county's choice" in protocol.follow_up.source, (name, level.code)
+    assert policy.days(None, critical=True) == 0

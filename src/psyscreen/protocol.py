@@ -295,6 +295,14 @@ def _structure(p: Protocol) -> list[str]:
             problems.append(f"{where}: no level with code {ref!r}; codes {sorted(codes)}")
 
     level_ok(p.critical.level, "critical.level")
+    if p.follow_up is not None:
+        from .followup import EVENT_KINDS
+
+        for key in p.follow_up.days:
+            level_ok(int(key) if str(key).isdigit() else key, f"follow_up.days.{key}")
+        for kind in p.follow_up.done_by:
+            if kind not in EVENT_KINDS:
+                problems.append(f"follow_up.done_by: {kind!r} is not an event kind; kinds {sorted(EVENT_KINDS)}")
     for r in p.rules:
         where = f"rules.{r.id}"
         level_ok(r.level, f"{where}.level")
