@@ -284,3 +284,26 @@ def test_last_cases_is_the_last_case_before_the_later_wave(db):
     assert (last["S1"].wave, last["S1"].status, last["S1"].interviewed_on_time) == ("2026-03", "interviewed", True)
     assert record.last_cases(["S1"], "2026-03")["S1"].close_reason == "resolved"
     assert record.status_label("open", "en").startswith("open") and record.status_label("closed") == "结案"
+
+
+def test_archive_delete_erases_the_follow_up_record_too(followed, tmp_path):
+    """`archive delete` removes the student's cases and events from the workspace in the same file; the audit log
+    keeps its entries without the case, and no key is printed."""
+    import shutil
+    import sqlite3
+
+    db = tmp_path / "county.db"
+    shutil.copy(followed["db"], db)
+    key = followed["a"]
+    r = cli("archive", "delete", key, "--db", db, "--reason", "consent withdrawn")
+    assert "follow-up record: 2 case(s), 3 event(s)" in r.stdout, r.stdout
+    assert key not in r.stdout + r.stderr
+    with sqlite3.connect(db) as con:
+        left = sum(con.execute(f"SELECT count(*) FROM {t} WHERE student_key = ?", (key,)).fetchone()[0]
+                   for t in ("workspace_case", "workspace_screening"))
+        erased = con.execute("SELECT detail FROM workspace_auditentry WHERE action = 'erase_student'").fetchall()
+        others = con.execute("SELECT count(*) FROM workspace_event").fetchone()[0]
+    assert left == 0 and len(erased) == 1 and "consent withdrawn" in erased[0][0]
+    assert others > 0  # the other students' events stay
+    with pytest.raises(sqlite3.DatabaseError), sqlite3.connect(db) as con:  # and stay append-only
+        con.execute("DELETE FROM workspace_event")

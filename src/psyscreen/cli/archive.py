@@ -133,9 +133,14 @@ def waves_cmd(db: Path) -> None:
 @archive_group.command("delete")
 @click.argument("student_key")
 @_DB
+@_URL
 @click.option("--reason", required=True, help="Why (e.g. 'graduated', 'consent withdrawn'); kept in the log.")
-def delete_cmd(student_key: str, db: Path, reason: str) -> None:
-    """Delete every record of STUDENT_KEY; the deletion log keeps a keyed hash, the reason and the time."""
+def delete_cmd(student_key: str, db: Path, database_url: Optional[str], reason: str) -> None:
+    """Delete every record of STUDENT_KEY; the deletion log keeps a keyed hash, the reason and the time.
+
+    The student's follow-up record (cases, events) goes too, from the workspace in the same file or at
+    --database-url; the audit log keeps who looked at what, without the case.
+    """
     from ..archive import delete_student
 
     _existing_db(db)
@@ -145,6 +150,15 @@ def delete_cmd(student_key: str, db: Path, reason: str) -> None:
         raise _fail(exc) from None
     rows = ", ".join(f"{k}: {v}" for k, v in res.rows_removed.items())
     click.echo(f"deleted 1 student ({rows}); logged as {res.key_hash[:12]}... ({res.reason})")
+    try:
+        record = _follow_up_record(db, database_url)
+    except (LookupError, click.ClickException) as exc:
+        raise click.ClickException(f"the follow-up record was not erased ({exc}); run `psyscreen followup erase` "
+                                   "with the same key and reason where the workspace is") from None
+    if record is not None:
+        from ..workspace.erase import erase_student
+
+        click.echo(f"follow-up record: {erase_student(student_key, reason)}")
 
 
 @archive_group.command("export")

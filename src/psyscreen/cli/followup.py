@@ -154,4 +154,19 @@ def account_cmd(username, role, school, grade, klass, password, db, database_url
     click.echo(f"account {username}: {role}" + (f", {school}" if school else ""))
 
 
+@followup_group.command("erase")
+@click.argument("student_key")
+@click.option("--reason", required=True, help="Why (e.g. 'graduated', 'consent withdrawn'); kept in the audit log.")
+@_DB
+@_URL
+@_SECRET
+def erase_cmd(student_key, reason, db, database_url, secret_file) -> None:
+    """Erase STUDENT_KEY's follow-up record (cases, events, copied screenings); the audit log keeps who looked at
+    what, without the case. `psyscreen archive delete` does this itself for the workspace beside the archive."""
+    _start(db, database_url, secret_file)
+    from ..workspace.erase import erase_student
+
+    click.echo(str(erase_student(student_key, reason)))
+
+
 COMMANDS = [serve_cmd, followup_group]
