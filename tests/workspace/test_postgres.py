@@ -133,3 +133,24 @@ def test_a_post_without_the_csrf_token_is_refused(pg_workspace):
                                {"csrfmiddlewaretoken": "x" * 64, **event_form("pg-no-csrf")})
     assert status == 403
     assert rows(ws.url, "SELECT count(*) FROM workspace_event WHERE fields->>'note' = 'pg-no-csrf'")[0][0] == 0
+
+
+def test_erasing_a_student_in_postgres_keeps_the_rest_append_only(pg_workspace):
+    """`followup erase` removes one student's cases and events in PostgreSQL, in one transaction that lifts and
+    restores the append-only triggers; other students' events stay and stay unchangeable."""
+    ws = pg_workspace
+    web = logged_in(ws)
+    case, key = rows(ws.url, "SELECT id, student_key FROM workspace_case ORDER BY id DESC LIMIT 1")[0]
+    status, page, _ = web.get(f"/case/{case}/", "case")
+    assert web.post(f"/case/{case}/event/", event_form("pg-erase"), "event", page)[0] == 302
+    others = rows(ws.url, "SELECT count(*) FROM workspace_event e JOIN workspace_case c ON c.id = e.case_id "
+                          "WHERE c.student_key <> %s", key)[0][0]
+    out = run_psyscreen("followup", "erase", key, "--reason", "graduated", "--db", ws.archive,
+                        "--database-url", ws.url).stdout
+    assert "erased" in out and key not in out
+    assert rows(ws.url, "SELECT count(*) FROM workspace_case WHERE student_key = %s", key)[0][0] == 0
+    assert rows(ws.url, "SELECT count(*) FROM workspace_event WHERE fields->>'note' = 'pg-erase'")[0][0] == 0
+    assert rows(ws.url, "SELECT count(*) FROM workspace_event")[0][0] == others > 0
+    assert rows(ws.url, "SELECT count(*) FROM workspace_auditentry WHERE action = 'erase_student'")[0][0] == 1
+    with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+        rows(ws.url, "DELETE FROM workspace_event")

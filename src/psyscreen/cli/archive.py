@@ -55,6 +55,17 @@ def _follow_up_record(db: Path, database_url: Optional[str]):
                                    f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 
+def _has_workspace_tables(db: Path) -> bool:
+    """Whether the archive file holds the workspace's tables (read with sqlite3, without starting Django)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT 1 FROM sqlite_master WHERE name = 'workspace_case'").fetchone() is not None
+    finally:
+        con.close()
+
+
 def _fail(exc: Exception) -> click.ClickException:
     from ..archive import ArchiveError
 
@@ -150,6 +161,8 @@ def delete_cmd(student_key: str, db: Path, database_url: Optional[str], reason: 
         raise _fail(exc) from None
     rows = ", ".join(f"{k}: {v}" for k, v in res.rows_removed.items())
     click.echo(f"deleted 1 student ({rows}); logged as {res.key_hash[:12]}... ({res.reason})")
+    if database_url is None and not _has_workspace_tables(db):
+        return  # the workspace was never opened on this archive: nothing more to erase
     try:
         record = _follow_up_record(db, database_url)
     except (LookupError, click.ClickException) as exc:
