@@ -43,12 +43,21 @@ def _start(db: Optional[Path], database_url: Optional[str], secret_file: Optiona
                                    f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
 
 
-def _sync(db: Optional[Path]) -> None:
+_PROTOCOL = click.option("--protocol", "protocols", multiple=True,
+                         help="The county's own protocol file (repeatable), for waves screened with a protocol "
+                              "that is not shipped: its follow-up deadlines, level words and actions.")
+
+
+def _sync(db: Optional[Path], protocols=()) -> None:
     if db is None:
         return
+    from ..protocol import ProtocolError
     from ..workspace.sync import sync_cases
 
-    click.echo(str(sync_cases(db)))
+    try:
+        click.echo(str(sync_cases(db, protocols=protocols)))
+    except ProtocolError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.command("serve")
@@ -60,7 +69,8 @@ def _sync(db: Optional[Path]) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int, help="Requests served at the same time.")
 @click.option("--pseudonymise", is_flag=True, help="The county level sees pseudonyms instead of student ids.")
-def serve_cmd(db, database_url, secret_file, host, port, threads, pseudonymise) -> None:
+@_PROTOCOL
+def serve_cmd(db, database_url, secret_file, host, port, threads, pseudonymise, protocols) -> None:
     """Start the follow-up workspace: cases, events, the county dashboard, in a browser.
 
     The cases of every flagged student in the archive are opened first (as `followup sync`).
@@ -70,7 +80,7 @@ def serve_cmd(db, database_url, secret_file, host, port, threads, pseudonymise) 
     if host == "0.0.0.0":
         hosts = ["*"]
     _start(db, database_url, secret_file, pseudonymise=pseudonymise, allowed_hosts=hosts)
-    _sync(db)
+    _sync(db, protocols)
     from waitress import serve
     from django.core.wsgi import get_wsgi_application
 
@@ -87,12 +97,13 @@ def followup_group() -> None:
 @_DB
 @_URL
 @_SECRET
-def sync_cmd(db, database_url, secret_file) -> None:
+@_PROTOCOL
+def sync_cmd(db, database_url, secret_file, protocols) -> None:
     """Open a case for every flagged student of every archived wave that has none yet (safe to repeat)."""
     if db is None:
         raise click.ClickException("--db: the county's archive is needed to open cases")
     _start(db, database_url, secret_file)
-    _sync(db)
+    _sync(db, protocols)
 
 
 @followup_group.command("import")
@@ -103,7 +114,8 @@ def sync_cmd(db, database_url, secret_file) -> None:
 @click.option("--rejects", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The workbook of rejected rows, with their reasons, to fix and import again "
                    "(default: FIRST_FILE.rejects.xlsx beside the first file; written only when a row is rejected).")
-def import_cmd(files, db, database_url, secret_file, rejects) -> None:
+@_PROTOCOL
+def import_cmd(files, db, database_url, secret_file, rejects, protocols) -> None:
     """Merge the follow-up sheets (随访记录) schools filled in: validated, safe to repeat.
 
     The same file imported twice adds nothing; a row changed since it was imported is recorded as a correction
@@ -114,7 +126,7 @@ def import_cmd(files, db, database_url, secret_file, rejects) -> None:
       psyscreen followup import 2026-09_一中.xlsx 2026-09_二中.xlsx --db county.db
     """
     _start(db, database_url, secret_file)
-    _sync(db)  # the cases of waves archived since the last sync, so that their rows find them
+    _sync(db, protocols)  # the cases of waves archived since the last sync, so that their rows find them
     from ..workspace.imports import import_followup
 
     if rejects is None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
 from .._results import ResultMixin
 from ..protocol import load_protocol
@@ -30,28 +31,36 @@ class SyncResult(ResultMixin):
     cases_opened: int
     screenings_copied: int
     waves: tuple
+    protocols_not_found: tuple = ()  # protocol ids of waves whose cases got the default deadlines
 
     def __str__(self) -> str:
-        return (f"{self.cases_opened} case(s) opened, {self.screenings_copied} screening(s) copied from "
+        text = (f"{self.cases_opened} case(s) opened, {self.screenings_copied} screening(s) copied from "
                 f"{len(self.waves)} wave(s)")
+        if self.protocols_not_found:
+            text += (f"; protocol(s) {', '.join(self.protocols_not_found)} not found: their new cases got the default "
+                     "deadlines and level codes (give the protocol file with --protocol)")
+        return text
 
 
 def _policy(protocol_id, cache: dict):
     if protocol_id not in cache:
         try:
             cache[protocol_id] = load_protocol(protocol_id)
-        except Exception:  # a county's own protocol file is not shipped: its deadlines are the defaults
+        except Exception:  # a county's own protocol file, not given: its deadlines are the defaults
             cache[protocol_id] = None
     return cache[protocol_id]
 
 
-def sync_cases(archive: str | Path) -> SyncResult:
+def sync_cases(archive: str | Path, *, protocols=()) -> SyncResult:
     """Open the cases of every flagged student in the archive that has none yet (idempotent).
 
     Parameters
     ----------
     archive : path
         The county's archive file (``psyscreen archive import``).
+    protocols : sequence of path, name or Protocol
+        The county's own protocol files, for waves screened with a protocol that is not shipped: its deadlines
+        (``follow_up``), level words and actions. A wave's protocol is found by its id.
 
     Returns
     -------
@@ -59,7 +68,8 @@ def sync_cases(archive: str | Path) -> SyncResult:
     """
     from ..archive import connect
 
-    protocols: dict = {}
+    given = [load_protocol(p) for p in protocols]
+    cache: dict = {p.id: p for p in given}
     with connect(archive, create=False) as con:
         con.row_factory = sqlite3.Row
         rows = con.execute(
@@ -83,8 +93,10 @@ def sync_cases(archive: str | Path) -> SyncResult:
     with transaction.atomic():
         for r in rows:
             key, wave = r["student_key"], r["wave"]
+            protocol = _policy(r["protocol_id"], cache)
+            names = _level_names(protocol, r["level"])
             if (key, wave) not in have_screen:
-                new_screens.append(Screening(
+                new_screens.append(Screening(level_name=names[0], level_name_en=names[1],
                     student_key=key, wave=wave, wave_date=_date(r["wave_date"]), school=r["school"] or "",
                     grade=r["grade"], klass=r["klass"] or "", level=r["level"] or "", level_rank=r["level_rank"],
                     flagged=bool(r["flagged"]), critical=bool(r["critical"]), reasons=r["reasons"] or "",
@@ -94,22 +106,22 @@ def sync_cases(archive: str | Path) -> SyncResult:
             if (key, wave) in have_case:
                 last_case[key] = have_case[(key, wave)]
                 continue
-            protocol = _policy(r["protocol_id"], protocols)
             policy = protocol.deadline_policy() if protocol else load_protocol("default").deadline_policy()
-            opened_on = _date(r["imported_at"]) or _date(r["wave_date"]) or dt.date.today()
+            opened_on = _local_date(r["imported_at"]) or _date(r["wave_date"]) or timezone.localdate()
             deadline = opened_on + dt.timedelta(days=policy.days(r["level_rank"], bool(r["critical"])))
             action = _action(protocol, r["level"])
             case = Case.objects.create(
                 student_key=key, wave=wave, school=r["school"] or "", grade=r["grade"], klass=r["klass"] or "",
-                level=r["level"] or "", level_rank=r["level_rank"], critical=bool(r["critical"]),
-                reasons=r["reasons"] or "", reasons_en=r["reasons_en"] or "", action=action[0], action_en=action[1],
+                level=r["level"] or "", level_name=names[0], level_name_en=names[1], level_rank=r["level_rank"],
+                critical=bool(r["critical"]), reasons=r["reasons"] or "", reasons_en=r["reasons_en"] or "", action=action[0], action_en=action[1],
                 opened_on=opened_on, deadline=deadline, previous_id=last_case.get(key))
             have_case[(key, wave)] = case.pk
             last_case[key] = case.pk
             opened += 1
         Screening.objects.bulk_create(new_screens, batch_size=2000)
     return SyncResult(cases_opened=opened, screenings_copied=len(new_screens),
-                      waves=tuple(sorted({r["wave"] for r in rows})))
+                      waves=tuple(sorted({r["wave"] for r in rows})),
+                      protocols_not_found=tuple(sorted(str(k) for k, v in cache.items() if v is None)))
 
 
 def _date(text) -> dt.date | None:
@@ -119,6 +131,30 @@ def _date(text) -> dt.date | None:
         return dt.date.fromisoformat(str(text)[:10])
     except ValueError:
         return None
+
+
+def _local_date(text) -> dt.date | None:
+    """The day, in the workspace's time zone (Asia/Shanghai), of an ISO time such as the archive's imported_at."""
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return _date(text)
+    if moment.tzinfo is None:
+        return moment.date()
+    return timezone.localtime(moment).date()
+
+
+def _level_names(protocol, level: str) -> tuple[str, str]:
+    """The protocol's words for a level code, (zh, en); empty when the protocol or the level is unknown."""
+    if protocol is None or not level:
+        return "", ""
+    try:
+        lv = protocol.level(level)
+    except KeyError:
+        return "", ""
+    return lv.name.zh, lv.name.en
 
 
 def _action(protocol, level: str) -> tuple[str, str]:

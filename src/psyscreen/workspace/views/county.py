@@ -47,7 +47,8 @@ def _case_frame(request, rows, with_reasons: bool) -> pd.DataFrame:
     for r in rows:
         c = r["case"]
         rec = {w["student"]: r["student"], w["school"]: c.school, w["grade"]: c.grade, w["class"]: c.klass,
-               w["wave"]: c.wave, w["level"]: c.level, w["critical_mark"]: w["critical_mark"] if c.critical else ""}
+               w["wave"]: c.wave,
+               w["level"]: (c.level_name if zh else c.level_name_en) or c.level, w["critical_mark"]: w["critical_mark"] if c.critical else ""}
         if with_reasons:
             rec[w["reasons"]] = c.reasons if zh else (c.reasons_en or c.reasons)
         rec.update({w["action"]: c.action if zh else (c.action_en or c.action), w["deadline"]: c.deadline,
