@@ -49,3 +49,13 @@ def test_events_are_append_only(accounts, cases):
 
     with pytest.raises(DatabaseError), transaction.atomic():  # the database refuses too (migration 0002)
         Event.objects.filter(pk=ev.pk).update(kind="closed")
+
+
+def test_class_teacher_is_not_told_which_student_gave_a_critical_answer(client, accounts, cases):
+    """A critical mark says how a student answered the self-harm item: the level says enough to a class teacher."""
+    mark = 'class="crit"'
+    client.force_login(accounts["class"])
+    assert mark not in client.get("/critical/").content.decode()
+    assert mark not in client.get(f"/case/{cases['critical'].pk}/").content.decode()
+    client.force_login(accounts["school"])
+    assert mark in client.get(f"/case/{cases['critical'].pk}/").content.decode()
