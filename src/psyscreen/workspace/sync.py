@@ -94,9 +94,9 @@ def sync_cases(archive: str | Path, *, protocols=()) -> SyncResult:
         for r in rows:
             key, wave = r["student_key"], r["wave"]
             protocol = _policy(r["protocol_id"], cache)
-            names = _level_names(protocol, r["level"])
+            words = _level_words(protocol, r["level"])
             if (key, wave) not in have_screen:
-                new_screens.append(Screening(level_name=names[0], level_name_en=names[1],
+                new_screens.append(Screening(level_name=words[0], level_name_en=words[1],
                     student_key=key, wave=wave, wave_date=_date(r["wave_date"]), school=r["school"] or "",
                     grade=r["grade"], klass=r["klass"] or "", level=r["level"] or "", level_rank=r["level_rank"],
                     flagged=bool(r["flagged"]), critical=bool(r["critical"]), reasons=r["reasons"] or "",
@@ -109,11 +109,10 @@ def sync_cases(archive: str | Path, *, protocols=()) -> SyncResult:
             policy = protocol.deadline_policy() if protocol else load_protocol("default").deadline_policy()
             opened_on = _local_date(r["imported_at"]) or _date(r["wave_date"]) or timezone.localdate()
             deadline = opened_on + dt.timedelta(days=policy.days(r["level_rank"], bool(r["critical"])))
-            action = _action(protocol, r["level"])
             case = Case.objects.create(
                 student_key=key, wave=wave, school=r["school"] or "", grade=r["grade"], klass=r["klass"] or "",
-                level=r["level"] or "", level_name=names[0], level_name_en=names[1], level_rank=r["level_rank"],
-                critical=bool(r["critical"]), reasons=r["reasons"] or "", reasons_en=r["reasons_en"] or "", action=action[0], action_en=action[1],
+                level=r["level"] or "", level_name=words[0], level_name_en=words[1], level_rank=r["level_rank"],
+                critical=bool(r["critical"]), reasons=r["reasons"] or "", reasons_en=r["reasons_en"] or "", action=words[2], action_en=words[3],
                 opened_on=opened_on, deadline=deadline, previous_id=last_case.get(key))
             have_case[(key, wave)] = case.pk
             last_case[key] = case.pk
@@ -146,22 +145,13 @@ def _local_date(text) -> dt.date | None:
     return timezone.localtime(moment).date()
 
 
-def _level_names(protocol, level: str) -> tuple[str, str]:
-    """The protocol's words for a level code, (zh, en); empty when the protocol or the level is unknown."""
+def _level_words(protocol, level: str) -> tuple[str, str, str, str]:
+    """The protocol's words for a level code: name (zh, en) and suggested action (zh, en); empty when the
+    protocol or the level is unknown."""
     if protocol is None or not level:
-        return "", ""
+        return "", "", "", ""
     try:
         lv = protocol.level(level)
     except KeyError:
-        return "", ""
-    return lv.name.zh, lv.name.en
-
-
-def _action(protocol, level: str) -> tuple[str, str]:
-    if protocol is None or not level:
-        return "", ""
-    try:
-        lv = protocol.level(level)
-    except KeyError:
-        return "", ""
-    return lv.action.zh, lv.action.en
+        return "", "", "", ""
+    return lv.name.zh, lv.name.en, lv.action.zh, lv.action.en
