@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence, Union
 
 import pandas as pd
+from django.utils import timezone
 from django.db import IntegrityError, transaction
 
 from .. import followup
@@ -324,7 +325,7 @@ def import_followup(files: Iterable[PathLike], *, today: Optional[dt.date] = Non
         result = import_followup(["一中.xlsx"], rejects="一中.rejects.xlsx")
         print(result)  # added, unchanged, corrected, rejected, ignored
     """
-    today = today or dt.date.today()
+    today = today or timezone.localdate()
     files = [Path(f) for f in files]
     rows: list[FillRow] = []
     problems: list[Reject] = []

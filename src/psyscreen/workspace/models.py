@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 
 from django.conf import settings
+from django.utils import timezone
 from django.db import models
 
 from .. import followup
@@ -114,7 +115,7 @@ class Case(models.Model):
         return followup.case_state(self.domain_events(), policy)
 
     def overdue(self, today: dt.date | None = None) -> bool:
-        return self.state().overdue(self.deadline, today or dt.date.today())
+        return self.state().overdue(self.deadline, today or timezone.localdate())
 
 
 class Event(AppendOnly):

@@ -114,7 +114,9 @@ def student_record(student_key: str, *, today: Optional[dt.date] = None) -> list
 
     if not has_record():
         return []
-    today = today or dt.date.today()
+    from django.utils import timezone
+
+    today = today or timezone.localdate()
     cases = Case.objects.filter(student_key=str(student_key)).prefetch_related("events").order_by("wave")
     return [_record(c, today) for c in cases]
 
@@ -129,7 +131,9 @@ def last_cases(student_keys: Iterable[str], before_wave: str, *,
 
     if not has_record():
         return {}
-    today = today or dt.date.today()
+    from django.utils import timezone
+
+    today = today or timezone.localdate()
     keys = sorted({str(k) for k in student_keys})
     out: dict[str, CaseRecord] = {}
     for i in range(0, len(keys), 500):  # bounded IN lists (SQLite's variable limit)

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .._results import ResultMixin
+from ..followup import deadline_for
 from ..protocol import load_protocol
 from .models import Case, Screening
 
@@ -108,7 +109,7 @@ def sync_cases(archive: str | Path, *, protocols=()) -> SyncResult:
                 continue
             policy = protocol.deadline_policy() if protocol else load_protocol("default").deadline_policy()
             opened_on = _local_date(r["imported_at"]) or _date(r["wave_date"]) or timezone.localdate()
-            deadline = opened_on + dt.timedelta(days=policy.days(r["level_rank"], bool(r["critical"])))
+            deadline = deadline_for(opened_on, r["level_rank"], bool(r["critical"]), policy)
             case = Case.objects.create(
                 student_key=key, wave=wave, school=r["school"] or "", grade=r["grade"], klass=r["klass"] or "",
                 level=r["level"] or "", level_name=words[0], level_name_en=words[1], level_rank=r["level_rank"],
