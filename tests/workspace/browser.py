@@ -186,15 +186,24 @@ class Browser:
                     html=d.page_source)
 
     def _after(self, act) -> Page:
-        """Do ``act`` (a click that loads a page) and wait for the new page."""
-        from selenium.webdriver.support import expected_conditions as EC
+        """Do ``act`` (a click that loads a page) and wait for the new page.
+
+        The page in the window is marked with a fresh token before ``act``; the new page is there when the window
+        holds a document without that token whose loading is complete. (Waiting for an old element to go stale
+        raced with Chromium while the document was being replaced: the driver then raised "Node with given id
+        does not belong to the document" rather than reporting the element stale.) While the document is being
+        replaced a script may fail to run: such errors are waited through, up to ``WAIT`` seconds.
+        """
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        old = self.driver.find_element("tag name", "html")
+        token = f"{time.monotonic_ns()}-{id(act)}"
+        self.driver.execute_script("window.__psyscreenPage = arguments[0];", token)
         act()
-        WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(EC.staleness_of(old))
-        WebDriverWait(self.driver, WAIT, poll_frequency=0.05).until(
-            lambda d: d.execute_script("return document.readyState") == "complete")
+        WebDriverWait(self.driver, WAIT, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return window.__psyscreenPage !== arguments[0] && document.readyState === 'complete';", token),
+            message="the page did not load after the click")
         return self.page()
 
     def click(self, css: str) -> Page:
