@@ -46,10 +46,21 @@ def rows(url, sql, *args):
         return con.execute(sql, args).fetchall()
 
 
-def logged_in(ws, username="county1") -> WebUser:
-    web = WebUser(ws.server.port)
-    assert web.login(username, PASSWORD) == 302
-    return web
+@pytest.fixture
+def logged_in(pg_workspace):
+    """``logged_in(username="county1")``: a :class:`WebUser` signed in to the served workspace; its connection
+    is closed after the test."""
+    users = []
+
+    def log_in(username: str = "county1") -> WebUser:
+        web = WebUser(pg_workspace.server.port)
+        users.append(web)
+        assert web.login(username, PASSWORD) == 302
+        return web
+
+    yield log_in
+    for web in users:
+        web.close()
 
 
 def test_sync_opens_every_flagged_students_case_in_postgres_once(pg_workspace):
@@ -68,9 +79,9 @@ def test_sync_opens_every_flagged_students_case_in_postgres_once(pg_workspace):
     assert all(h.startswith("pbkdf2_sha256$") and PASSWORD not in h for h in users.values())  # hashed by Django
 
 
-def test_log_in_open_the_critical_list_and_record_an_interview(pg_workspace):
+def test_log_in_open_the_critical_list_and_record_an_interview(pg_workspace, logged_in):
     ws = pg_workspace
-    web = logged_in(ws)
+    web = logged_in()
     status, page, _ = web.get("/critical/", "critical")
     assert status == 200
     shown = CASE_ROW.findall(page)
@@ -92,9 +103,9 @@ def test_log_in_open_the_critical_list_and_record_an_interview(pg_workspace):
     assert ("view_case", "county1") in audit and ("add_event", "county1") in audit
 
 
-def test_a_school_sees_only_its_school(pg_workspace):
+def test_a_school_sees_only_its_school(pg_workspace, logged_in):
     ws = pg_workspace
-    web = logged_in(ws, "psy1")
+    web = logged_in("psy1")
     status, page, _ = web.get("/cases/", "cases")
     assert status == 200
     shown = set(CASE_ROW.findall(page))
@@ -104,9 +115,9 @@ def test_a_school_sees_only_its_school(pg_workspace):
     assert web.get(f"/case/{other}/", "case")[0] == 404
 
 
-def test_postgres_refuses_to_change_or_remove_events_and_audit_entries(pg_workspace):
+def test_postgres_refuses_to_change_or_remove_events_and_audit_entries(pg_workspace, logged_in):
     ws = pg_workspace
-    web = logged_in(ws)
+    web = logged_in()
     case = rows(ws.url, "SELECT id FROM workspace_case ORDER BY id LIMIT 1")[0][0]
     status, page, _ = web.get(f"/case/{case}/", "case")
     assert web.post(f"/case/{case}/event/", event_form("pg-append-only"), "event", page)[0] == 302
@@ -121,9 +132,9 @@ def test_postgres_refuses_to_change_or_remove_events_and_audit_entries(pg_worksp
         ("interviewed",)]
 
 
-def test_a_post_without_the_csrf_token_is_refused(pg_workspace):
+def test_a_post_without_the_csrf_token_is_refused(pg_workspace, logged_in):
     ws = pg_workspace
-    web = logged_in(ws)
+    web = logged_in()
     case = rows(ws.url, "SELECT id FROM workspace_case ORDER BY id DESC LIMIT 1")[0][0]
     assert web.get(f"/case/{case}/", "case")[0] == 200
     status, page, _ = web.post(f"/case/{case}/event/", event_form("pg-no-csrf"), "event")  # no token
@@ -135,11 +146,11 @@ def test_a_post_without_the_csrf_token_is_refused(pg_workspace):
     assert rows(ws.url, "SELECT count(*) FROM workspace_event WHERE fields->>'note' = 'pg-no-csrf'")[0][0] == 0
 
 
-def test_erasing_a_student_in_postgres_keeps_the_rest_append_only(pg_workspace):
+def test_erasing_a_student_in_postgres_keeps_the_rest_append_only(pg_workspace, logged_in):
     """`followup erase` removes one student's cases and events in PostgreSQL, in one transaction that lifts and
     restores the append-only triggers; other students' events stay and stay unchangeable."""
     ws = pg_workspace
-    web = logged_in(ws)
+    web = logged_in()
     case, key = rows(ws.url, "SELECT id, student_key FROM workspace_case ORDER BY id DESC LIMIT 1")[0]
     status, page, _ = web.get(f"/case/{case}/", "case")
     assert web.post(f"/case/{case}/event/", event_form("pg-erase"), "event", page)[0] == 302
