@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence
+from zoneinfo import ZoneInfo
 
 __all__ = [
     "EVENT_KINDS",
@@ -43,8 +44,25 @@ __all__ = [
     "case_state",
     "deadline_for",
     "parse_date",
+    "TIME_ZONE",
+    "today_in_china",
     "label",
 ]
+
+#: The zone of the days that deadlines, event dates and "overdue" are counted in: the day in China, whatever the
+#: zone of the machine that runs the job (a county's server may keep UTC, 8 hours behind).
+TIME_ZONE = "Asia/Shanghai"
+
+
+def today_in_china() -> dt.date:
+    """Today's date in China (:data:`TIME_ZONE`), the day follow-up deadlines count in.
+
+    Examples
+    --------
+    >>> today_in_china() >= dt.datetime.now(dt.timezone.utc).date()  # China is ahead of UTC, never behind
+    True
+    """
+    return dt.datetime.now(ZoneInfo(TIME_ZONE)).date()
 
 
 @dataclass(frozen=True)
@@ -179,18 +197,21 @@ def parse_date(value) -> dt.date:
     >>> parse_date("2026年9月3日"), parse_date(46268)
     (datetime.date(2026, 9, 3), datetime.date(2026, 9, 3))
     """
+    import numbers
     import re
 
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy's numbers too
         if 20000 < value < 80000:  # an Excel serial day (1900 system): 1954 to 2119
             return dt.date(1899, 12, 30) + dt.timedelta(days=int(value))
         raise ValueError("not a date; write it as 2026-09-03")
     text = str(value).strip()
-    m = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?", text)
+    # a date, perhaps with the time a spreadsheet or a CSV export puts after it ("2026-09-03 00:00:00")
+    m = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                     r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?", text)
     if not m:
         raise ValueError(f"not a date ({len(text)} characters); write it as 2026-09-03")
     try:
@@ -229,7 +250,8 @@ def validate_event(kind: str, values: Mapping, *, today: Optional[dt.date] = Non
     values : mapping
         Field name -> value as typed (text, number, date). Missing or blank required fields are errors.
     today : date, optional
-        A date after ``today`` is refused (an event is recorded after it happens). Default: today.
+        A date after ``today`` is refused (an event is recorded after it happens). Default: today in China
+        (:func:`today_in_china`).
 
     Raises
     ------
@@ -251,7 +273,7 @@ def validate_event(kind: str, values: Mapping, *, today: Optional[dt.date] = Non
         words = "、".join(k.zh for k in EVENT_KINDS.values())
         raise EventError({"kind": f"unknown event; write one of: {words}"})
     spec = EVENT_KINDS[code]
-    today = today or dt.date.today()
+    today = today or today_in_china()
     unknown = set(values) - {f.name for f in spec.fields}
     problems: dict[str, str] = {name: f"not a field of {spec.en}" for name in sorted(unknown)}
     clean: dict = {}

@@ -12,19 +12,20 @@ import datetime as dt
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from .browser import Browser, browser, chrome, fast_passwords, flushable_db, live_server  # noqa: F401  (fixtures)
 from .conftest import PASSWORD, make_case
 
-TODAY = dt.date.today().isoformat()
+TODAY = timezone.localdate().isoformat()  # the workspace's day (in China), as its forms check dates
 
 
 @pytest.fixture
 def world(fast_passwords, accounts, cases):
     """The conftest's accounts and cases, and one more level-1 case of 一中 7-1 whose deadline is still ahead
     (on the critical list, not overdue)."""
-    fresh = make_case(student_key="S0004", level="level1", level_rank=1, opened_on=dt.date.today(),
-                      deadline=dt.date.today() + dt.timedelta(days=30))
+    fresh = make_case(student_key="S0004", level="level1", level_rank=1, opened_on=timezone.localdate(),
+                      deadline=timezone.localdate() + dt.timedelta(days=30))
     return {"accounts": accounts, "cases": {**cases, "fresh": fresh}}
 
 

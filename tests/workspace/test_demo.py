@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from django.utils import timezone
+
 from .conftest import make_case
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +47,7 @@ def test_demo_builds_the_archive_cases_accounts_and_says_how_to_start(tmp_path):
         assert q("SELECT school FROM workspace_account WHERE role = 'school'") == [(school,)]
         kinds = [k for (k,) in q("SELECT kind FROM workspace_event WHERE source = 'demo'")]
         assert {"interviewed", "closed", "referred"} <= set(kinds)
-        today = dt.date.today().isoformat()
+        today = timezone.localdate().isoformat()  # the demo dates its cases by the day in China
         overdue = q("SELECT c.id FROM workspace_case c LEFT JOIN workspace_event e ON e.case_id = c.id "
                     f"WHERE c.deadline < '{today}' AND e.id IS NULL")
         assert len(overdue) == 1  # one urgent case left alone, past its deadline
@@ -61,7 +63,7 @@ def test_seed_demo_twice_adds_nothing_and_the_accounts_log_in(client, db):
     from psyscreen.workspace.demo import DEMO_ACCOUNTS, seed_demo
     from psyscreen.workspace.models import Case, Event
 
-    today = dt.date.today()
+    today = timezone.localdate()
     make_case(student_key="K1", wave="2026-03", school="一中", grade=7, klass="1")
     for i, (critical, rank) in enumerate([(True, 1), (False, 2), (False, 3)]):
         make_case(student_key=f"K{i + 1}", wave="2026-09", school="一中", grade=8, klass="2", critical=critical,

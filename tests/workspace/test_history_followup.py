@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from django.utils import timezone
 
 from psyscreen.archive import compare, import_wave
 from psyscreen.synthetic import simulate_students
@@ -25,7 +26,7 @@ from ..test_archive import wave_frames, write_wave_dir
 from .conftest import make_case
 
 REPO = Path(__file__).resolve().parents[2]
-TODAY = dt.date.today()
+TODAY = timezone.localdate()  # the workspace's day (in China), as `history` counts overdue
 
 
 def cli(*args, check=True) -> subprocess.CompletedProcess:
@@ -44,8 +45,9 @@ RECORD = r'''
 import datetime as dt, json, sys
 from psyscreen.workspace import configure
 configure(db=sys.argv[1], secret_file=None)
+from django.utils import timezone
 from psyscreen.workspace.models import Case, Event
-today = dt.date.today()
+today = timezone.localdate()
 for spec in json.loads(sys.argv[2]):
     case = Case.objects.get(student_key=spec["key"], wave=spec["wave"])
     if spec.get("back"):

@@ -10,7 +10,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from ..followup import parse_date
+from ..followup import parse_date, today_in_china
 from ..io import Sheet, file_name, write_workbook
 from ..protocol import INVALID_LEVEL, UNDECIDED_LEVEL
 from ..wave import RunInfo
@@ -52,7 +52,7 @@ def _opened_on(date: Optional[str]) -> dt.date:
             return parse_date(date)
         except ValueError:
             pass
-    return dt.date.today()
+    return today_in_china()
 
 
 def write_school(students: pd.DataFrame, folder: PathLike, *, protocol, lang: str = "zh",

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Optional, Union
 from urllib.parse import unquote, urlparse
 
+from .. import followup
+
 __all__ = ["configure", "migrate", "db_settings", "ConfigurationError"]
 
 SESSION_HOURS = 8
@@ -108,7 +110,7 @@ def settings_dict(db=None, database_url=None, *, secret_file=None, debug=False, 
         X_FRAME_OPTIONS="DENY",
         CSRF_FAILURE_VIEW="psyscreen.workspace.views.auth.csrf_failure",
         USE_TZ=True,
-        TIME_ZONE="Asia/Shanghai",
+        TIME_ZONE=followup.TIME_ZONE,  # pages, forms and sync count days in China
         LANGUAGE_CODE="zh-hans",
         USE_I18N=False,
         AXES_FAILURE_LIMIT=5,

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils import timezone
 
 from .. import followup
 from .accounts import make_account
@@ -107,7 +108,7 @@ def seed_demo(*, today: dt.date | None = None) -> DemoWorkspace:
     plan and left open; the others were never interviewed (what ``psyscreen compare`` reports as "what was done
     last time").
     """
-    today = today or dt.date.today()
+    today = today or timezone.localdate()  # the day in China, as the pages count overdue
     cases = list(Case.objects.all().order_by("wave", "student_key"))
     if not cases:
         raise RuntimeError("no case is open: run the sync first")
