@@ -45,6 +45,7 @@ bench: venv
 	$(PY) benchmarks/bench_wlsmv.py
 	$(PY) benchmarks/bench_irt.py
 	$(PY) benchmarks/bench_workspace.py
+	$(PY) benchmarks/bench_case_lists.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -13,7 +13,7 @@ import uuid
 
 from django.conf import settings
 from django.utils import timezone
-from django.db import models
+from django.db import models, transaction
 
 from .. import followup
 
@@ -102,6 +102,9 @@ class Case(models.Model):
     opened_on = models.DateField()
     deadline = models.DateField()
     previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="next")
+    # whether the events close the case (followup.case_state), kept by Event.save in the event's transaction so
+    # that the lists ask the database for the open cases instead of working out every case's state
+    closed = models.BooleanField(default=False, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["student_key", "wave"], name="case_once")]
@@ -135,6 +138,21 @@ class Event(AppendOnly):
 
     class Meta:
         ordering = ["recorded_at"]
+
+    def save(self, *args, **kwargs):
+        """Store the (new) event and, in the same transaction, whether its case is now closed.
+
+        The case's row is locked first (PostgreSQL; SQLite's write transactions are one at a time anyway), so
+        that two events recorded at once on one case see each other when the case's state is worked out.
+        """
+        with transaction.atomic():
+            list(Case.objects.select_for_update().filter(pk=self.case_id).values_list("pk", flat=True))
+            super().save(*args, **kwargs)
+            events = Event.objects.filter(case_id=self.case_id).order_by("recorded_at")
+            closed = followup.case_state([e.as_domain() for e in events]).closed
+            Case.objects.filter(pk=self.case_id).update(closed=closed)
+        if Event.case.is_cached(self):
+            self.case.closed = closed
 
     def as_domain(self) -> followup.Event:
         return followup.Event(kind=self.kind, occurred_on=self.occurred_on, fields=dict(self.fields),

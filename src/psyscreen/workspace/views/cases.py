@@ -34,16 +34,15 @@ def case_rows(request, cases) -> list[dict]:
 
 def critical_rows(request) -> list[dict]:
     """The open critical and level-1 cases the user may see, the overdue first, then by deadline."""
-    mine = cases_for(request.user)
-    cases = (mine.filter(critical=True) | mine.filter(level_rank=1)).distinct()
-    rows = [r for r in case_rows(request, cases) if not r["state"].closed]
+    mine = cases_for(request.user).filter(closed=False)
+    rows = case_rows(request, (mine.filter(critical=True) | mine.filter(level_rank=1)).distinct())
     rows.sort(key=lambda r: (not r["overdue"], not r["case"].critical, r["case"].deadline))
     return rows
 
 
 def open_rows(request) -> list[dict]:
     """The open cases the user may see, the overdue first, then by deadline and level."""
-    rows = [r for r in case_rows(request, cases_for(request.user)) if not r["state"].closed]
+    rows = case_rows(request, cases_for(request.user).filter(closed=False))
     rows.sort(key=lambda r: (not r["overdue"], r["case"].deadline, r["case"].level_rank or 99))
     return rows
 
