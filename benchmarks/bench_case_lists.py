@@ -12,6 +12,9 @@ sees every school) two ways:
 - the obvious alternative (what the workspace did before the flag): read every case with its events, work out
   each state, and drop the closed ones.
 
+The county dashboard over every wave has to work out every case's state; it is timed as the workspace builds it
+(cases and events read as plain rows) and as model instances with their events prefetched.
+
 Both must give the same rows (checked). The cases and events are written with ``bulk_create`` (the setup is not
 what is measured), and the flag is then set by the migration's own rule. Printed: the best of ``--repeat`` runs
 of each, their ratio, and the peak Python memory of one run of each (tracemalloc).
@@ -77,6 +80,9 @@ def main() -> None:
     configure(db=folder / "county.db", secret_file=None)
     migrate()
     from django.test import RequestFactory
+    from django.utils import timezone
+
+    from psyscreen.workspace import dashboard
 
     from psyscreen.workspace.accounts import make_account
     from psyscreen.workspace.access import cases_for
@@ -100,20 +106,38 @@ def main() -> None:
     def ids(rows):
         return [r["case"].pk for r in rows]
 
+    def dashboard_by_instances():  # the obvious alternative: every case as a model, its events prefetched
+        today = timezone.localdate()
+        by_school = {}
+        for c in Case.objects.prefetch_related("events"):
+            st = c.state()
+            row = by_school.setdefault(c.school, [0] * 6)
+            on_time = st.interviewed_on is not None and st.interviewed_on <= c.deadline
+            for j, hit in enumerate((True, st.reviewed is not None, on_time, st.referred, st.closed,
+                                     st.overdue(c.deadline, today))):
+                row[j] += int(hit)
+        return [dashboard.SchoolRow(k, v) for k, v in sorted(by_school.items())]
+
+    assert dashboard.school_rows() == dashboard_by_instances(), "the two dashboards differ"
+
     assert ids(open_rows(request)) == ids(every_state()), "the two ways give different lists"
     timings = {}
     for name, fn in (("open cases, flag in SQL", lambda: open_rows(request)),
                      ("critical list, flag in SQL", lambda: critical_rows(request)),
-                     ("open cases, every case's state", every_state)):
+                     ("open cases, every case's state", every_state),
+                     ("dashboard, every wave, as rows", dashboard.school_rows),
+                     ("dashboard, every wave, as models", dashboard_by_instances)):
         best = min(_timed(fn) for _ in range(args.repeat))
         tracemalloc.start()
         fn()
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         timings[name] = best
-        print(f"{name:34s} best of {args.repeat}: {best * 1000:8.1f} ms   peak Python memory {peak / 2**20:7.1f} MiB")
+        print(f"{name:36s} best of {args.repeat}: {best * 1000:8.1f} ms   peak Python memory {peak / 2**20:7.1f} MiB")
     ratio = timings["open cases, every case's state"] / timings["open cases, flag in SQL"]
     print(f"the open cases list is {ratio:.1f}x faster with the flag than working out every case's state")
+    ratio = timings["dashboard, every wave, as models"] / timings["dashboard, every wave, as rows"]
+    print(f"the dashboard over every wave is {ratio:.1f}x faster reading rows than model instances")
 
 
 def _timed(fn) -> float:

@@ -330,6 +330,16 @@ def test_the_county_dashboard_counts_per_school(client, accounts):
     assert 'src="data:image/png;base64,' in page and 'id="nav-dashboard"' in page
 
 
+def test_the_dashboard_leaves_out_a_corrected_event(client, accounts):
+    _dashboard_cases()
+    for c in Case.objects.filter(school="三中")[:2]:  # two closes that were mistakes, corrected to reviews
+        Event.objects.create(case=c, kind="reviewed", occurred_on=dt.date(2026, 9, 3), corrects=c.events.get(),
+                             fields={"by": "李", "outcome": "confirmed"})
+    client.force_login(accounts["county"])
+    cells = _dashboard_cells(_html(client.get("/dashboard/")))
+    assert cells["三中"] == ["8", "2", "0", "0", "6", "2"]  # reviewed 2, closed 6, and the two are now overdue
+
+
 def test_the_leader_sees_small_counts_suppressed(client, accounts):
     _dashboard_cases()
     client.force_login(accounts["leader"])

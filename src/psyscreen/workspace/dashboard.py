@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import base64
 import io
+from collections import defaultdict
 from dataclasses import dataclass
 
 from django.utils import timezone
 
+from .. import followup
 from ..privacy import HIDDEN
 
 
@@ -40,20 +42,31 @@ class SchoolRow:
 
 
 def school_rows(cases=None, wave: str | None = None) -> list[SchoolRow]:
-    """Per school (sorted by name): flagged, reviewed, interviewed within the deadline, referred, closed, overdue."""
-    from .models import Case
+    """Per school (sorted by name): flagged, reviewed, interviewed within the deadline, referred, closed, overdue.
+
+    Every case's state is worked out from its events (:func:`psyscreen.followup.case_state`); the cases and events
+    are read as plain rows, two queries in all, since a county's dashboard over every wave counts tens of
+    thousands of cases (``benchmarks/bench_case_lists.py``).
+    """
+    from .models import Case, Event
 
     today = timezone.localdate()
     qs = Case.objects.all() if cases is None else cases
     if wave:
         qs = qs.filter(wave=wave)
+    events: dict = defaultdict(list)
+    rows = (Event.objects.filter(case__in=qs).order_by("recorded_at")
+            .values_list("case_id", "kind", "occurred_on", "fields", "corrects_id", "id"))
+    for case_id, kind, occurred_on, fields, corrects_id, pk in rows.iterator(chunk_size=5000):
+        events[case_id].append(followup.Event(kind, occurred_on, fields,
+                                              corrects=str(corrects_id) if corrects_id else None, ident=str(pk)))
     by_school: dict[str, list] = {}
-    for c in qs.prefetch_related("events"):
-        s = c.state()
-        row = by_school.setdefault(c.school, [0] * len(COLUMNS))
-        on_time = s.interviewed_on is not None and s.interviewed_on <= c.deadline
+    for pk, school, deadline in qs.order_by().values_list("pk", "school", "deadline").iterator(chunk_size=5000):
+        s = followup.case_state(events.get(pk, ()))
+        row = by_school.setdefault(school, [0] * len(COLUMNS))
+        on_time = s.interviewed_on is not None and s.interviewed_on <= deadline
         for j, hit in enumerate((True, s.reviewed is not None, on_time, s.referred, s.closed,
-                                 s.overdue(c.deadline, today))):
+                                 s.overdue(deadline, today))):
             row[j] += int(hit)
     return [SchoolRow(k, v) for k, v in sorted(by_school.items())]
 
