@@ -16,7 +16,6 @@ from psyscreen.workspace.sync import sync_cases
 from ..test_archive import wave_frames, write_wave_dir
 
 
-
 def _archive(tmp_path, protocol_id="default"):
     r = simulate_students(200, seed=5, schools=["一中"], grades=range(7, 9))
     s, a = wave_frames(r, "2026-09", seed=6)
@@ -54,3 +53,28 @@ def test_a_countys_own_protocol_gives_its_deadlines_and_words(db, tmp_path):
     assert second.protocols_not_found == ()
     case = Case.objects.filter(level="level2", critical=False).first()
     assert case.level_name == "二级（县定）" and (case.deadline - case.opened_on).days == 3
+
+
+def test_a_student_flagged_again_gets_a_case_pointing_at_the_last_one(db, tmp_path):
+    r = simulate_students(300, seed=41, schools=["一中"], grades=range(7, 10))
+    db_file = tmp_path / "county.db"
+    flagged = {}
+    for i, wave in enumerate(("2026-03", "2026-09", "2027-03")):
+        s, a = wave_frames(r, wave, seed=50 + i)
+        import_wave(write_wave_dir(tmp_path / wave, wave, s, a), db_file)
+        with sqlite3.connect(db_file) as con:
+            flagged[wave] = {k for (k,) in con.execute(
+                "SELECT st.student_key FROM screenings s JOIN students st ON st.id = s.student_id "
+                "JOIN waves w ON w.id = s.wave_id WHERE s.flagged = 1 AND w.wave = ?", (wave,))}
+    sync_cases(db_file)
+    cases = {(c.student_key, c.wave): c for c in Case.objects.select_related("previous")}
+    assert len(cases) == sum(map(len, flagged.values()))
+    linked = 0
+    for (key, wave), case in cases.items():
+        earlier = [w for w in sorted(flagged) if w < wave and key in flagged[w]]
+        if earlier:  # the student's latest earlier case, whatever waves lie between
+            assert case.previous is not None and (case.previous.student_key, case.previous.wave) == (key, earlier[-1])
+            linked += 1
+        else:
+            assert case.previous is None
+    assert linked >= 5

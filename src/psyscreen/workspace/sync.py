@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .._results import ResultMixin
 from ..followup import deadline_for
-from ..protocol import load_protocol
+from ..protocol import ProtocolError, load_protocol
 from .models import Case, Screening
 
 __all__ = ["sync_cases", "SyncResult"]
@@ -43,11 +43,12 @@ class SyncResult(ResultMixin):
         return text
 
 
-def _policy(protocol_id, cache: dict):
+def _protocol(protocol_id, cache: dict):
+    """The wave's protocol by id, loaded once per sync; None when it is neither shipped nor given."""
     if protocol_id not in cache:
         try:
             cache[protocol_id] = load_protocol(protocol_id)
-        except Exception:  # a county's own protocol file, not given: its deadlines are the defaults
+        except ProtocolError:  # a county's own protocol file, not given: its deadlines are the defaults
             cache[protocol_id] = None
     return cache[protocol_id]
 
@@ -86,16 +87,20 @@ def sync_cases(archive: str | Path, *, protocols=()) -> SyncResult:
             if value is not None:
                 scores.setdefault((sid, wid), {})[name] = value
     have_screen = set(Screening.objects.values_list("student_key", "wave"))
-    have_case = {(k, w): pk for pk, k, w in Case.objects.values_list("pk", "student_key", "wave")}
-    last_case = {}
-    for pk, k, w in sorted(Case.objects.values_list("pk", "student_key", "wave"), key=lambda t: t[2]):
-        last_case[k] = pk
-    new_screens, opened = [], 0
+    have_case, last_case = {}, {}  # (key, wave) -> case; key -> the student's latest case so far
+    for pk, k, w in Case.objects.order_by("wave").values_list("pk", "student_key", "wave"):
+        have_case[(k, w)] = last_case[k] = pk
+    default_policy = load_protocol("default").deadline_policy()
+    policies: dict = {}  # protocol id -> its deadline policy, worked out once
+    level_words: dict = {}  # (protocol id, level) -> the level's words, looked up once
+    new_screens, new_cases = [], []
     with transaction.atomic():
         for r in rows:
             key, wave = r["student_key"], r["wave"]
-            protocol = _policy(r["protocol_id"], cache)
-            words = _level_words(protocol, r["level"])
+            protocol = _protocol(r["protocol_id"], cache)
+            if (r["protocol_id"], r["level"]) not in level_words:
+                level_words[r["protocol_id"], r["level"]] = _level_words(protocol, r["level"])
+            words = level_words[r["protocol_id"], r["level"]]
             if (key, wave) not in have_screen:
                 new_screens.append(Screening(level_name=words[0], level_name_en=words[1],
                     student_key=key, wave=wave, wave_date=_date(r["wave_date"]), school=r["school"] or "",
@@ -107,19 +112,21 @@ def sync_cases(archive: str | Path, *, protocols=()) -> SyncResult:
             if (key, wave) in have_case:
                 last_case[key] = have_case[(key, wave)]
                 continue
-            policy = protocol.deadline_policy() if protocol else load_protocol("default").deadline_policy()
+            if r["protocol_id"] not in policies:
+                policies[r["protocol_id"]] = protocol.deadline_policy() if protocol else default_policy
             opened_on = _local_date(r["imported_at"]) or _date(r["wave_date"]) or timezone.localdate()
-            deadline = deadline_for(opened_on, r["level_rank"], bool(r["critical"]), policy)
-            case = Case.objects.create(
+            deadline = deadline_for(opened_on, r["level_rank"], bool(r["critical"]), policies[r["protocol_id"]])
+            case = Case(  # its id (a random UUID) is set here, so a later wave's case can point at it
                 student_key=key, wave=wave, school=r["school"] or "", grade=r["grade"], klass=r["klass"] or "",
                 level=r["level"] or "", level_name=words[0], level_name_en=words[1], level_rank=r["level_rank"],
-                critical=bool(r["critical"]), reasons=r["reasons"] or "", reasons_en=r["reasons_en"] or "", action=words[2], action_en=words[3],
-                opened_on=opened_on, deadline=deadline, previous_id=last_case.get(key))
-            have_case[(key, wave)] = case.pk
-            last_case[key] = case.pk
-            opened += 1
+                critical=bool(r["critical"]), reasons=r["reasons"] or "", reasons_en=r["reasons_en"] or "",
+                action=words[2], action_en=words[3], opened_on=opened_on, deadline=deadline,
+                previous_id=last_case.get(key))
+            new_cases.append(case)
+            have_case[(key, wave)] = last_case[key] = case.pk
+        Case.objects.bulk_create(new_cases, batch_size=2000)
         Screening.objects.bulk_create(new_screens, batch_size=2000)
-    return SyncResult(cases_opened=opened, screenings_copied=len(new_screens),
+    return SyncResult(cases_opened=len(new_cases), screenings_copied=len(new_screens),
                       waves=tuple(sorted({r["wave"] for r in rows})),
                       protocols_not_found=tuple(sorted(str(k) for k, v in cache.items() if v is None)))
 
