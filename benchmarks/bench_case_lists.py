@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import sys
 import tempfile
 import time
@@ -42,7 +43,7 @@ def build(n_cases: int, open_share: float, seed: int = 7) -> None:
 
     from psyscreen.workspace.models import Case, Event
 
-    migration = __import__("psyscreen.workspace.migrations.0004_case_closed", fromlist=["closed_from_events"])
+    migration = importlib.import_module("psyscreen.workspace.migrations.0004_case_closed")
     rng = random.Random(seed)
     waves = [f"{2022 + i // 2}-{'03' if i % 2 == 0 else '09'}" for i in range(10)]
     cases, events = [], []
@@ -110,11 +111,8 @@ def main() -> None:
         today = timezone.localdate()
         by_school = {}
         for c in Case.objects.prefetch_related("events"):
-            st = c.state()
-            row = by_school.setdefault(c.school, [0] * 6)
-            on_time = st.interviewed_on is not None and st.interviewed_on <= c.deadline
-            for j, hit in enumerate((True, st.reviewed is not None, on_time, st.referred, st.closed,
-                                     st.overdue(c.deadline, today))):
+            row = by_school.setdefault(c.school, [0] * len(dashboard.COLUMNS))
+            for j, hit in enumerate(dashboard.case_counts(c.state(), c.deadline, today)):
                 row[j] += int(hit)
         return [dashboard.SchoolRow(k, v) for k, v in sorted(by_school.items())]
 

@@ -27,6 +27,8 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import numbers
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
@@ -197,9 +199,6 @@ def parse_date(value) -> dt.date:
     >>> parse_date("2026年9月3日"), parse_date(46268)
     (datetime.date(2026, 9, 3), datetime.date(2026, 9, 3))
     """
-    import numbers
-    import re
-
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):

@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -197,7 +198,7 @@ class Browser:
         from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        token = f"{time.monotonic_ns()}-{id(act)}"
+        token = uuid.uuid4().hex
         self.driver.execute_script("window.__psyscreenPage = arguments[0];", token)
         act()
         WebDriverWait(self.driver, WAIT, poll_frequency=0.05, ignored_exceptions=(WebDriverException,)).until(

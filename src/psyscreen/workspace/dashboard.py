@@ -28,7 +28,7 @@ from .. import followup
 from ..privacy import HIDDEN
 
 
-__all__ = ["COLUMNS", "SchoolRow", "school_rows", "suppress_columns", "table", "plot_png"]
+__all__ = ["COLUMNS", "SchoolRow", "school_rows", "case_counts", "suppress_columns", "table", "plot_png"]
 
 #: The dashboard's columns, in order (keys of :mod:`psyscreen.workspace.words`).
 COLUMNS = ("flagged", "reviewed", "interviewed_on_time", "referred", "closed", "overdue")
@@ -48,27 +48,28 @@ def school_rows(cases=None, wave: str | None = None) -> list[SchoolRow]:
     are read as plain rows, two queries in all, since a county's dashboard over every wave counts tens of
     thousands of cases (``benchmarks/bench_case_lists.py``).
     """
-    from .models import Case, Event
+    from .models import Case, Event, domain_event
 
     today = timezone.localdate()
     qs = Case.objects.all() if cases is None else cases
     if wave:
         qs = qs.filter(wave=wave)
     events: dict = defaultdict(list)
-    rows = (Event.objects.filter(case__in=qs).order_by("recorded_at")
-            .values_list("case_id", "kind", "occurred_on", "fields", "corrects_id", "id"))
-    for case_id, kind, occurred_on, fields, corrects_id, pk in rows.iterator(chunk_size=5000):
-        events[case_id].append(followup.Event(kind, occurred_on, fields,
-                                              corrects=str(corrects_id) if corrects_id else None, ident=str(pk)))
+    rows = Event.objects.filter(case__in=qs).order_by("recorded_at").values_list("case_id", *Event.DOMAIN_COLUMNS)
+    for case_id, *columns in rows.iterator(chunk_size=5000):
+        events[case_id].append(domain_event(*columns))
     by_school: dict[str, list] = {}
     for pk, school, deadline in qs.order_by().values_list("pk", "school", "deadline").iterator(chunk_size=5000):
-        s = followup.case_state(events.get(pk, ()))
         row = by_school.setdefault(school, [0] * len(COLUMNS))
-        on_time = s.interviewed_on is not None and s.interviewed_on <= deadline
-        for j, hit in enumerate((True, s.reviewed is not None, on_time, s.referred, s.closed,
-                                 s.overdue(deadline, today))):
+        for j, hit in enumerate(case_counts(followup.case_state(events.get(pk, ())), deadline, today)):
             row[j] += int(hit)
     return [SchoolRow(k, v) for k, v in sorted(by_school.items())]
+
+
+def case_counts(state: followup.CaseState, deadline, today) -> tuple[bool, ...]:
+    """Which of the dashboard's :data:`COLUMNS` one case counts in, from its state and deadline."""
+    on_time = state.interviewed_on is not None and state.interviewed_on <= deadline
+    return (True, state.reviewed is not None, on_time, state.referred, state.closed, state.overdue(deadline, today))
 
 
 def suppress_columns(rows: list[list[int]], min_cell: int = MIN_CELL) -> list[list]:

@@ -154,9 +154,17 @@ class Event(AppendOnly):
         if Event.case.is_cached(self):
             self.case.closed = closed
 
+    #: the columns :func:`domain_event` takes, in its order (for ``values_list`` when no model instance is needed)
+    DOMAIN_COLUMNS = ("kind", "occurred_on", "fields", "corrects_id", "id")
+
     def as_domain(self) -> followup.Event:
-        return followup.Event(kind=self.kind, occurred_on=self.occurred_on, fields=dict(self.fields),
-                              corrects=str(self.corrects_id) if self.corrects_id else None, ident=str(self.id))
+        return domain_event(self.kind, self.occurred_on, self.fields, self.corrects_id, self.id)
+
+
+def domain_event(kind, occurred_on, fields, corrects_id, pk) -> followup.Event:
+    """A stored event's columns (:attr:`Event.DOMAIN_COLUMNS`) as a :class:`psyscreen.followup.Event`."""
+    return followup.Event(kind=kind, occurred_on=occurred_on, fields=dict(fields),
+                          corrects=str(corrects_id) if corrects_id else None, ident=str(pk))
 
 
 class AuditEntry(AppendOnly):

@@ -108,15 +108,13 @@ def student_record(student_key: str, *, today: Optional[dt.date] = None) -> list
     student_key : str
         The key the waves were archived with.
     today : date, optional
-        The day against which a deadline is overdue (default: today).
+        The day against which a deadline is overdue (default: today in China, as the workspace counts).
     """
     from .models import Case
 
     if not has_record():
         return []
-    from django.utils import timezone
-
-    today = today or timezone.localdate()
+    today = today or followup.today_in_china()
     cases = Case.objects.filter(student_key=str(student_key)).prefetch_related("events").order_by("wave")
     return [_record(c, today) for c in cases]
 
@@ -131,9 +129,7 @@ def last_cases(student_keys: Iterable[str], before_wave: str, *,
 
     if not has_record():
         return {}
-    from django.utils import timezone
-
-    today = today or timezone.localdate()
+    today = today or followup.today_in_china()
     keys = sorted({str(k) for k in student_keys})
     out: dict[str, CaseRecord] = {}
     for i in range(0, len(keys), 500):  # bounded IN lists (SQLite's variable limit)
