@@ -46,6 +46,7 @@ bench: venv
 	$(PY) benchmarks/bench_irt.py
 	$(PY) benchmarks/bench_workspace.py
 	$(PY) benchmarks/bench_case_lists.py
+	$(PY) benchmarks/bench_sync.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
